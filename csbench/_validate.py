@@ -1,0 +1,92 @@
+"""Input validation shared by every public entry point.
+
+Every check raises before any work starts, with a message that names the
+parameter, the value received and the allowed range.
+"""
+from __future__ import annotations
+
+import difflib
+import numbers
+
+import numpy as np
+
+
+def suggest(name, choices):
+    """Return ``" Did you mean 'x'?"`` for the closest of ``choices``, or ``""``."""
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.5)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def check_choice(param, value, choices):
+    """Check that ``value`` is one of ``choices`` (strings)."""
+    choices = list(choices)
+    if value not in choices:
+        raise ValueError(
+            f"{param}={value!r} is not one of {choices}.{suggest(value, choices)}"
+        )
+    return value
+
+
+def check_int(param, value, *, low=None, high=None):
+    """Check that ``value`` is an integer in ``[low, high]`` (bounds optional)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{param} must be an integer, got {value!r} ({type(value).__name__}).")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{param}={value} is out of range; allowed: {_range(param, low, high)}.")
+    return value
+
+
+def check_float(param, value, *, low=None, high=None, low_open=False, high_open=False):
+    """Check that ``value`` is a finite real number in the given interval."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{param} must be a real number, got {value!r} ({type(value).__name__}).")
+    value = float(value)
+    bad = not np.isfinite(value)
+    if low is not None:
+        bad |= value <= low if low_open else value < low
+    if high is not None:
+        bad |= value >= high if high_open else value > high
+    if bad:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        rng = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
+        raise ValueError(f"{param}={value!r} is out of range; allowed: {rng}.")
+    return value
+
+
+def _range(param, low, high):
+    if high is None:
+        return f"{param} >= {low}"
+    if low is None:
+        return f"{param} <= {high}"
+    return f"{low} <= {param} <= {high}"
+
+
+def check_finite_array(param, arr, *, ndim, dtype=np.float64):
+    """Return ``arr`` as a C-contiguous ``dtype`` array with one of the ``ndim`` ranks.
+
+    Raises ``TypeError`` for non-numeric input and ``ValueError`` for a wrong
+    rank or non-finite entries (with the count and the first offending index).
+    """
+    ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    try:
+        a = np.asarray(arr)
+    except Exception as exc:  # pragma: no cover - exotic inputs
+        raise TypeError(f"{param} must be an array of real numbers: {exc}") from None
+    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise TypeError(f"{param} must be an array of real numbers, got dtype {a.dtype}.")
+    if np.iscomplexobj(a):
+        raise TypeError(f"{param} must be real, got complex dtype {a.dtype}.")
+    if a.ndim not in ndims:
+        allowed = " or ".join(f"{d}-D" for d in ndims)
+        raise ValueError(f"{param} must be {allowed}, got a {a.ndim}-D array of shape {a.shape}.")
+    a = np.ascontiguousarray(a, dtype=dtype)
+    finite = np.isfinite(a)
+    if not finite.all():
+        bad = np.argwhere(~finite)
+        raise ValueError(
+            f"{param} contains {len(bad)} non-finite value(s) (NaN or inf); "
+            f"first at index {tuple(int(i) for i in bad[0])}. Allowed: finite reals."
+        )
+    return a

@@ -1,0 +1,53 @@
+"""Decoder result type, status codes and the decoder registry."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..registry import Registry
+
+#: Per-trial status names; a kernel writes the integer code (index in this tuple).
+STATUSES = ("ok", "max_iter", "diverged", "nonfinite", "dependent_atoms", "error")
+OK, MAX_ITER, DIVERGED, NONFINITE, DEPENDENT_ATOMS, ERROR = range(len(STATUSES))
+
+#: All decoders. An entry's ``func(A, Y, k, **params)`` receives validated
+#: float64 C-contiguous ``A`` of shape (m, n) (shared) or (T, m, n), ``Y`` of
+#: shape (T, m), and ``k`` (int or None), and returns a :class:`DecodeResult`.
+DECODERS = Registry("decoder")
+
+
+@dataclass(frozen=True)
+class DecodeResult:
+    """Output of a batched decoder.
+
+    Attributes
+    ----------
+    X_hat : ndarray, shape (T, n)
+        Estimates; always finite (a trial whose iterate went non-finite keeps
+        its last finite iterate, or zeros, and gets a non-``ok`` status).
+    n_iter : ndarray of int64, shape (T,)
+        Iterations (or atoms, or LP iterations) used per trial; 0 for one-shot decoders.
+    status : ndarray of int8, shape (T,)
+        Codes into :data:`STATUSES`.
+    """
+
+    X_hat: np.ndarray
+    n_iter: np.ndarray
+    status: np.ndarray
+
+    @property
+    def status_names(self):
+        """Status of each trial as strings."""
+        return np.asarray(STATUSES, dtype=object)[self.status]
+
+    @property
+    def ok(self):
+        """Boolean mask of trials with status ``ok``."""
+        return self.status == OK
+
+
+def one_shot(X_hat):
+    """A :class:`DecodeResult` for a non-iterative decoder (n_iter 0, status ok)."""
+    T = X_hat.shape[0]
+    return DecodeResult(X_hat, np.zeros(T, np.int64), np.zeros(T, np.int8))

@@ -1,0 +1,181 @@
+"""Encoder (measurement-matrix) ensembles and matrix diagnostics.
+
+Every encoder is a function ``f(rng, m, n, **params) -> A`` of shape ``(m, n)``
+registered in :data:`ENCODERS`. Conventions (see ``docs/architecture.md``):
+
+* columns have (expected) squared norm 1, so that ``E||A x||^2 = ||x||^2``;
+* *nested* ensembles draw their matrix row by row from the trial's matrix
+  stream: the matrix for m rows is the first m rows of one master draw,
+  rescaled. Problems at different m are then coupled (same trial, same x).
+"""
+from __future__ import annotations
+
+import functools
+import os
+
+import numpy as np
+
+from ._validate import check_choice, check_finite_array, check_int
+from .registry import Registry
+
+ENCODERS = Registry("encoder")
+
+
+def _normalize_columns(A):
+    norms = np.sqrt(np.einsum("ij,ij->j", A, A))
+    norms[norms == 0] = 1.0
+    return A / norms
+
+
+@ENCODERS.register("gaussian", "iid N(0, 1/m) entries; E||a_j||^2 = 1", nested=True)
+def gaussian(rng, m, n):
+    """iid Gaussian entries N(0, 1/m). Nested: rows come from one master N(0,1) draw."""
+    return rng.standard_normal((m, n)) / np.sqrt(m)
+
+
+@ENCODERS.register("rademacher", "iid +-1/sqrt(m) entries; ||a_j|| = 1 exactly", nested=True)
+def rademacher(rng, m, n):
+    """iid symmetric signs scaled by 1/sqrt(m) (every column has norm exactly 1)."""
+    return np.where(rng.random((m, n)) < 0.5, 1.0, -1.0) / np.sqrt(m)
+
+
+@ENCODERS.register("unit", "columns uniform on the unit sphere S^{m-1}", nested=True)
+def unit(rng, m, n):
+    """Columns uniform on the sphere: a Gaussian draw with each column scaled to norm 1."""
+    return _normalize_columns(rng.standard_normal((m, n)))
+
+
+@ENCODERS.register(
+    "antipodal", "unit columns in antipodal pairs a_{2i+1} = -a_{2i} (seed 004, Thm 3)", nested=True
+)
+def antipodal(rng, m, n):
+    """Columns in antipodal pairs ``a_{2i} = w_i``, ``a_{2i+1} = -w_i``, w_i uniform on the sphere.
+
+    Requires even n. This is the construction of Edmonds (seed 004, Theorem 3):
+    each pair stores two features in one direction.
+    """
+    W = unit(rng, m, n // 2)
+    A = np.empty((m, n))
+    A[:, 0::2] = W
+    A[:, 1::2] = -W
+    return A
+
+
+@ENCODERS.register("sparse", "d nonzeros +-1/sqrt(d) per column at random rows (not nested)")
+def sparse(rng, m, n, *, d=8):
+    """Sparse random matrix: each column has ``d`` nonzeros ``+-1/sqrt(d)`` in distinct rows.
+
+    Not nested: the row positions depend on m.
+    """
+    A = np.zeros((m, n))
+    rows = np.argsort(rng.random((n, m)), axis=1)[:, :d]
+    signs = np.where(rng.random((n, d)) < 0.5, 1.0, -1.0) / np.sqrt(d)
+    A[rows, np.arange(n)[:, None]] = signs
+    return A
+
+
+@ENCODERS.register("file", "a user's matrix from .npy/.npz; first m rows (no RNG)", nested=True)
+def from_file(rng, m, n, *, path=None, key=None, normalize="none"):
+    """A matrix loaded from ``path`` (``.npy`` or ``.npz``; ``key`` selects the array).
+
+    The file holds an ``(M, n)`` matrix; the encoder returns its first ``m <= M``
+    rows, so sweeps over m are nested. Any ``m <= M`` is allowed, including
+    ``m >= n`` (no compression). ``normalize="columns"`` rescales the selected
+    rows to unit-norm columns; ``"none"`` (default) returns them as stored.
+    The matrix must be 2-D and finite.
+    """
+    M = load_matrix(path, key)
+    if M.shape[1] != n:
+        raise ValueError(f"n={n} does not match the {M.shape[1]} columns of the matrix in {path!r}.")
+    if m > M.shape[0]:
+        raise ValueError(f"m={m} exceeds the {M.shape[0]} rows of the matrix in {path!r}; allowed: 1 <= m <= {M.shape[0]}.")
+    A = M[:m].copy()
+    return _normalize_columns(A) if normalize == "columns" else A
+
+
+def load_matrix(path, key=None):
+    """Load and validate a 2-D finite matrix from a ``.npy`` or ``.npz`` file (cached)."""
+    if path is None:
+        raise ValueError("encoder 'file' needs path=...; allowed: a .npy or .npz file.")
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"path={path!r}: no such file.")
+    return _load_matrix(os.path.abspath(path), key, os.path.getmtime(path))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_matrix(path, key, _mtime):
+    if path.endswith(".npz"):
+        with np.load(path) as z:
+            names = list(z.keys())
+            if key is None:
+                if len(names) != 1:
+                    raise ValueError(f"{path!r} holds arrays {names}; pass key=... to choose one.")
+                key = names[0]
+            if key not in names:
+                raise ValueError(f"key={key!r} not in {path!r}; allowed: {names}.")
+            arr = z[key]
+    elif path.endswith(".npy"):
+        arr = np.load(path, allow_pickle=False)
+    else:
+        raise ValueError(f"path={path!r} must end in .npy or .npz.")
+    arr = check_finite_array(f"matrix in {path!r}", arr, ndim=2)
+    arr.setflags(write=False)
+    return arr
+
+
+def check_encoder(name, m, n, params):
+    """Validate an encoder name, its parameters and (m, n) before any draw.
+
+    Returns the parameters merged with the encoder's defaults.
+    """
+    entry = ENCODERS.get(name)
+    p = entry.check_params(params)
+    check_int("n", n, low=1)
+    check_int("m", m, low=1)
+    if name == "antipodal" and n % 2:
+        raise ValueError(f"n={n} must be even for encoder 'antipodal' (columns come in pairs).")
+    if name == "sparse":
+        check_int("d", p["d"], low=1, high=m)
+    if name == "file":
+        check_choice("normalize", p["normalize"], ["none", "columns"])
+        M = load_matrix(p["path"], p["key"])
+        if M.shape[1] != n or m > M.shape[0]:
+            raise ValueError(
+                f"(m, n)=({m}, {n}) does not fit the {M.shape} matrix in {p['path']!r}; "
+                f"allowed: n = {M.shape[1]}, 1 <= m <= {M.shape[0]}."
+            )
+    return p
+
+
+def coherence_stats(A, block=2048):
+    """Diagnostics of a matrix's columns.
+
+    Returns a dict with ``max_abs_cos`` = max_{i != j} |<a_i, a_j>| / (||a_i|| ||a_j||)
+    (the mutual coherence mu), ``mean_abs_cos`` over all pairs i < j, the Welch
+    bound sqrt((n - m) / (m (n - 1))) (a lower bound on mu for n > m unit vectors;
+    Welch 1974), and column-norm statistics. Works in column blocks, so memory is
+    O(m n + block^2).
+    """
+    A = check_finite_array("A", A, ndim=2)
+    m, n = A.shape
+    norms = np.linalg.norm(A, axis=0)
+    U = A / np.where(norms > 0, norms, 1.0)
+    mx, total = 0.0, 0.0
+    for s in range(0, n, block):
+        G = np.triu(np.abs(U[:, s : s + block].T @ U[:, s:]), k=1)  # pairs (s+i, s+j), j > i
+        mx = max(mx, float(G.max(initial=0.0)))
+        total += float(G.sum())
+    pairs = n * (n - 1) / 2
+    welch = float(np.sqrt((n - m) / (m * (n - 1)))) if n > m and n > 1 else 0.0
+    return {
+        "m": m,
+        "n": n,
+        "max_abs_cos": mx,
+        "mean_abs_cos": total / pairs if pairs else 0.0,
+        "welch_bound": welch,
+        "col_norm_min": float(norms.min()),
+        "col_norm_mean": float(norms.mean()),
+        "col_norm_max": float(norms.max()),
+        "col_norm_std": float(norms.std()),
+    }
