@@ -30,8 +30,10 @@ def run_demo(out, n=512, ks=(2, 4, 8), trials=50, seed=0, progress=True):
     after thresholding at 1/2. Returns the paths and a text summary of the
     smallest m with success rate >= 1/2 next to ``log2 C(n,k)`` and ``8 k ln n``.
     """
-    os.makedirs(out, exist_ok=True)
     cells = [Cell("gaussian", "binary", n, k) for k in ks]
+    for c in cells:
+        c.validate()
+    os.makedirs(out, exist_ok=True)
     # Each decoder gets a grid around its own transition: basis pursuit (an LP per
     # problem) up to 3 log2 C(n,k), the matched filter from log2 C(n,k) / 2 up.
     bits = {c.k: float(log2_binom(n, c.k)) for c in cells}

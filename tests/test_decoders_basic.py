@@ -1,0 +1,130 @@
+"""Decoder interface, linear read-outs and basis pursuit."""
+import numpy as np
+import pytest
+
+import csbench
+from csbench import Cell, decode, make_problem
+from csbench.decoders.linear import edmonds_bias
+
+
+@pytest.fixture(scope="module")
+def prob():
+    meas, truth = make_problem(Cell("gaussian", "binary", 80, 3), 40, 5, seed=2)
+    return meas, truth
+
+
+def test_matched_filter_rules(prob):
+    (meas, truth) = prob
+    A, Y = meas.A, meas.Y
+    raw = np.einsum("tmn,tm->tn", A, Y)
+    np.testing.assert_allclose(decode("matched_filter", A, Y, rule="raw").X_hat, raw, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(decode("matched_filter", A, Y).X_hat, (raw > 0.5).astype(float))
+    top = decode("matched_filter", A, Y, k=3, rule="topk").X_hat
+    assert (top.sum(1) == 3).all()
+    for t in range(5):
+        assert set(np.flatnonzero(top[t])) == set(np.argsort(-raw[t])[:3])
+    sq = (A**2).sum(1)
+    np.testing.assert_allclose(decode("matched_filter", A, Y, rule="raw", normalize=True).X_hat, raw / sq, rtol=1e-12, atol=1e-15)
+
+
+def test_shared_matrix_and_single_trial(prob):
+    meas, _ = prob
+    A0 = meas.A[0]
+    Ys = np.stack([A0 @ np.eye(80)[i] for i in range(4)])
+    shared = decode("matched_filter", A0, Ys, rule="raw").X_hat
+    per = decode("matched_filter", np.broadcast_to(A0, (4, 40, 80)).copy(), Ys, rule="raw").X_hat
+    np.testing.assert_allclose(shared, per, rtol=1e-12)
+    one = decode("matched_filter", A0, Ys[1], rule="raw")
+    assert one.X_hat.shape == (1, 80) and one.n_iter.shape == (1,)
+    np.testing.assert_allclose(one.X_hat[0], shared[1], rtol=1e-12)
+
+
+def test_relu_readout(prob):
+    meas, _ = prob
+    A, Y = meas.A, meas.Y
+    raw = np.einsum("tmn,tm->tn", A, Y)
+    np.testing.assert_allclose(decode("relu_readout", A, Y, bias=0.2).X_hat, np.maximum(raw - 0.2, 0), rtol=1e-12)
+    b = 2 * 1.5 * np.sqrt(4 * np.log(80) / 40) * np.sqrt(3)
+    assert edmonds_bias(40, 80, 3, 1.5) == pytest.approx(b, rel=1e-14)
+    np.testing.assert_allclose(decode("relu_readout", A, Y, k=3, bias="edmonds", c_prime=1.5).X_hat,
+                               np.maximum(raw - b, 0), rtol=1e-12)
+    np.testing.assert_array_equal(decode("relu_readout", A, Y, activation="threshold").X_hat,
+                                  decode("matched_filter", A, Y).X_hat)
+    with pytest.raises(ValueError, match="needs k"):
+        decode("relu_readout", A, Y, bias="edmonds")
+
+
+def test_inputs_not_mutated_and_readonly_accepted(prob):
+    meas, _ = prob
+    A, Y = meas.A.copy(), meas.Y.copy()
+    A.setflags(write=False)
+    Y.setflags(write=False)
+    for name in csbench.DECODERS.names():
+        decode(name, A[:2], Y[:2], k=3)
+    np.testing.assert_array_equal(A, meas.A)
+    np.testing.assert_array_equal(Y, meas.Y)
+
+
+def test_basis_pursuit_recovers_above_transition():
+    # delta = 0.5, rho = k/m = 0.12, far below rho_W(0.5) ~ 0.385: exact recovery
+    meas, truth = make_problem(Cell("gaussian", "signed", 200, 12), 100, 8, seed=4)
+    res = decode("basis_pursuit", meas.A, meas.Y)
+    assert (res.status_names == "ok").all()
+    assert np.abs(res.X_hat - truth.X).max() < 1e-7
+    resp = decode("basis_pursuit", meas.A, meas.Y, nonneg=True)  # may be infeasible for signed x: then zeros
+    assert (resp.X_hat >= -1e-12).all()
+
+
+def test_basis_pursuit_fails_below_transition():
+    # delta = 0.15, rho = 0.67 >> rho_W(0.15) ~ 0.25: l1 minimiser is not x
+    meas, truth = make_problem(Cell("gaussian", "signed", 200, 20), 30, 8, seed=4)
+    res = decode("basis_pursuit", meas.A, meas.Y)
+    assert (res.status_names == "ok").all()
+    err = np.linalg.norm(res.X_hat - truth.X, axis=1) / np.linalg.norm(truth.X, axis=1)
+    assert (err > 0.1).all()
+    # it is still a feasible point with no larger l1 norm than x
+    np.testing.assert_allclose(np.einsum("tmn,tn->tm", meas.A, res.X_hat), meas.Y, atol=1e-8)
+    assert (np.abs(res.X_hat).sum(1) <= np.abs(truth.X).sum(1) + 1e-8).all()
+
+
+@pytest.mark.parametrize("kwargs, exc, msg", [
+    ({"k": 81}, ValueError, r"k=81 is out of range; allowed: 0 <= k <= 80"),
+    ({"k": -1}, ValueError, r"k=-1"),
+    ({"k": 2.5}, TypeError, r"k must be an integer"),
+])
+def test_bad_k(prob, kwargs, exc, msg):
+    meas, _ = prob
+    with pytest.raises(exc, match=msg):
+        decode("matched_filter", meas.A, meas.Y, **kwargs)
+
+
+def test_bad_arrays(prob):
+    meas, _ = prob
+    A, Y = meas.A.copy(), meas.Y.copy()
+    A[1, 2, 3] = np.nan
+    with pytest.raises(ValueError, match=r"A contains 1 non-finite.*\(1, 2, 3\)"):
+        decode("matched_filter", A, Y)
+    Y2 = meas.Y.copy()
+    Y2[0, 0] = np.inf
+    with pytest.raises(ValueError, match="Y contains 1 non-finite"):
+        decode("matched_filter", meas.A, Y2)
+    with pytest.raises(ValueError, match="Y has 39 measurements per trial but A has m=40"):
+        decode("matched_filter", meas.A, meas.Y[:, :39])
+    with pytest.raises(ValueError, match="A holds 5 trials but Y holds 4"):
+        decode("matched_filter", meas.A, meas.Y[:4])
+    with pytest.raises(ValueError, match="A must be 2-D or 3-D"):
+        decode("matched_filter", meas.A[None], meas.Y)
+    with pytest.raises(ValueError, match="m >= 1"):
+        decode("matched_filter", np.zeros((0, 5)), np.zeros((1, 0)))
+    with pytest.raises(TypeError, match="real numbers"):
+        decode("matched_filter", "abc", meas.Y)
+
+
+def test_unknown_decoder_and_param(prob):
+    meas, _ = prob
+    with pytest.raises(ValueError, match="unknown decoder 'matched_filtr'.*Did you mean 'matched_filter'"):
+        decode("matched_filtr", meas.A, meas.Y)
+    with pytest.raises(TypeError, match="unexpected parameter 'treshold'.*Did you mean 'threshold'"):
+        decode("matched_filter", meas.A, meas.Y, treshold=0.3)
+    with pytest.raises(ValueError, match="rule='top'"):
+        decode("matched_filter", meas.A, meas.Y, rule="top")
