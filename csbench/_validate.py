@@ -37,6 +37,13 @@ def check_int(param, value, *, low=None, high=None):
     return value
 
 
+def check_bool(param, value):
+    """Check that ``value`` is a bool (Python or NumPy); return it as ``bool``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{param} must be True or False, got {value!r} ({type(value).__name__}).")
+    return bool(value)
+
+
 def check_float(param, value, *, low=None, high=None, low_open=False, high_open=False):
     """Check that ``value`` is a finite real number in the given interval."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -31,6 +31,100 @@ def _cmd_demo(args):
     return 0
 
 
+def _cmd_run(args):
+    from .harness import run_sweep, success_table
+    from .store import read_sweep
+
+    out = args.out or os.path.join("results", os.path.splitext(os.path.basename(args.config))[0])
+    t0 = time.perf_counter()
+    try:
+        df = run_sweep(args.config, out, jobs=args.jobs, address=args.scheduler, progress=not args.quiet,
+                       start_method=args.start_method)
+    except NotImplementedError as exc:
+        print(f"csbench: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"results in {out} ({time.perf_counter() - t0:.1f} s)")
+    sweep = read_sweep(out)
+    if sweep.m == "auto":
+        cols = ["decoder", "encoder", "signal", "n", "k", "noise", "m_star", "ci_low", "ci_high"]
+        print(df[[c for c in cols if c in df]].to_string(index=False))
+    elif len(df):
+        table = success_table(df, criterion=sweep.criterion)
+        print(table[["decoder", "encoder", "signal", "n", "k", "m", "trials", "rate", "n_not_ok"]]
+              .to_string(index=False))
+    return 0
+
+
+def _cmd_status(args):
+    from .store import run_status
+
+    st = run_status(args.run)
+    print(f"run {args.run} ({st['name']})")
+    if st["auto"]:
+        print(f"minimal-m searches {st['tasks_done']}/{st['tasks_total']} (m = 'auto'; rows: csbench.store.load_minimal_m(RUN))")
+        return 0
+    print(f"tasks   {st['tasks_done']}/{st['tasks_total']}")
+    print(f"trials  {st['trials_done']}/{st['trials_total']}")
+    print("status  " + (", ".join(f"{k}: {v}" for k, v in st["by_status"].items()) or "no trials yet"))
+    for dec, d in st["by_decoder"].items():
+        print(f"  {dec:<20} {d['trials']} trials, {d['not_ok']} not ok")
+    for err in st["errors"]:
+        print(f"error   {err}")
+    return 0
+
+
+def _cmd_export(args):
+    from .store import export
+
+    print(export(args.run, args.format, args.output))
+    return 0
+
+
+def _kv(items):
+    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}`` (values parsed as Python literals when possible)."""
+    import ast
+
+    out = {}
+    for item in items or []:
+        key, sep, val = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"parameter {item!r} must look like name=value.")
+        try:
+            out[key] = ast.literal_eval(val)
+        except (ValueError, SyntaxError):
+            out[key] = val
+    return out
+
+
+def _cmd_minimal_m(args):
+    import json
+
+    from .minimal_m import minimal_m
+
+    rows = []
+    for k in args.k:
+        r = minimal_m(args.decoder, args.encoder, args.signal, n=args.n, k=k, trials=args.trials, seed=args.seed,
+                      q=args.q, criterion=args.criterion, encoder_params=_kv(args.encoder_param),
+                      signal_params=_kv(args.signal_param), m_max=args.m_max, noise=args.noise,
+                      resolution=args.resolution, **_kv(args.param))
+        rows.append(r.to_dict())
+        if not args.json:
+            print(f"{args.decoder} n={args.n} k={k}: m*_{args.q:g} = {r.m_star:g} "
+                  f"[{r.ci_low:g}, {r.ci_high:g}] ({100 * r.coverage:.1f} % CI), "
+                  f"{r.n_censored} censored, {r.n_nonmonotone}/{r.n_checked} non-monotone, "
+                  f"{r.method}, {r.time:.2f} s")
+    if args.json:
+        print(json.dumps(rows if len(rows) > 1 else rows[0], indent=1))
+    return 0
+
+
+def _cmd_report(args):
+    from .report import write_report
+
+    print(write_report(args.run, q=args.q, criterion=args.criterion))
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="csbench", description="Benchmark compressed-sensing decoders.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -47,6 +141,49 @@ def build_parser():
     ls = sub.add_parser("list", help="list encoders, signals and decoders")
     ls.add_argument("-v", "--verbose", action="store_true", help="show parameters and defaults")
     ls.set_defaults(func=_cmd_list)
+    r = sub.add_parser("run", help="run (or resume) a sweep from a TOML config into a run directory")
+    r.add_argument("config", help="sweep configuration (TOML; see docs/harness.md)")
+    r.add_argument("--out", help="run directory (default results/<config name>); re-run to resume")
+    r.add_argument("--jobs", type=int, default=1, help="worker processes (default 1: serial)")
+    r.add_argument("--scheduler", help="dask.distributed scheduler address (needs the dask extra)")
+    r.add_argument("--start-method", default="spawn", choices=["spawn", "forkserver"])
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=_cmd_run)
+
+    stt = sub.add_parser("status", help="progress of a run: tasks, trials, failures by status")
+    stt.add_argument("run", help="run directory")
+    stt.set_defaults(func=_cmd_status)
+
+    ex = sub.add_parser("export", help="write a run's per-trial table as CSV or parquet")
+    ex.add_argument("run", help="run directory")
+    ex.add_argument("--format", default="csv", choices=["csv", "parquet"])
+    ex.add_argument("--output", help="file to write (default RUN/results.<format>)")
+    ex.set_defaults(func=_cmd_export)
+
+    mm = sub.add_parser("minimal-m", help="minimal m*_q with a confidence interval (nested per-trial search)")
+    mm.add_argument("--decoder", default="matched_filter")
+    mm.add_argument("--encoder", default="gaussian")
+    mm.add_argument("--signal", default="binary")
+    mm.add_argument("--n", type=int, default=1024)
+    mm.add_argument("--k", type=int, nargs="+", default=[8])
+    mm.add_argument("--trials", type=int, default=100)
+    mm.add_argument("--seed", type=int, default=0)
+    mm.add_argument("--q", type=float, default=0.5, help="quantile (default 0.5)")
+    mm.add_argument("--criterion", default="exact", choices=["exact", "support"])
+    mm.add_argument("--m-max", type=int, default=None)
+    mm.add_argument("--noise", type=float, default=0.0)
+    mm.add_argument("--resolution", type=int, default=1, help="stop bisecting at this bracket width")
+    mm.add_argument("--param", action="append", metavar="NAME=VALUE", help="decoder parameter (repeatable)")
+    mm.add_argument("--encoder-param", action="append", metavar="NAME=VALUE")
+    mm.add_argument("--signal-param", action="append", metavar="NAME=VALUE")
+    mm.add_argument("--json", action="store_true", help="print the result(s) as JSON")
+    mm.set_defaults(func=_cmd_minimal_m)
+
+    rp = sub.add_parser("report", help="write report.md with tables and figures into a run directory")
+    rp.add_argument("run", help="run directory")
+    rp.add_argument("--q", type=float, default=0.5)
+    rp.add_argument("--criterion", default=None, help="success criterion (default: the run's)")
+    rp.set_defaults(func=_cmd_report)
     return p
 
 

@@ -1,0 +1,309 @@
+"""Speed of csbench's decoders against peer libraries on identical problems.
+
+Every solver runs on the same seeded problems (Gaussian A, k-sparse signed x) in
+one process with one BLAS thread, and we report milliseconds per problem, the
+success rate (support recovered) and the accuracy reached, so that speed is
+compared at equal accuracy. Both a fresh A per problem and one shared A are timed.
+
+    python benchmarks/bench_decoders.py                 # all sizes (~10 min)
+    python benchmarks/bench_decoders.py --quick         # small sizes, few trials
+    python benchmarks/bench_decoders.py --compile       # JIT compile / cache-load times
+    python benchmarks/bench_decoders.py --memory        # peak memory of csbench decoders
+
+Peers are an optional extra: ``pip install -e ".[bench]"`` (skglm, celer).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+import csbench  # noqa: E402
+from csbench.theory import minimax_threshold  # noqa: E402
+
+SIZES = [(1000, 200, 10), (1000, 300, 40), (10000, 400, 20), (100000, 500, 10)]
+LAM_RATIO = 0.01  # lam = 0.01 ||A^T y||_inf for every lasso solver
+TOL = 1e-8
+
+
+def make_problems(n, m, k, trials, shared, seed=0):
+    """Identical seeded problems for every solver: (A (T,m,n) or (m,n), Y (T,m), X (T,n))."""
+    cell = csbench.Cell("gaussian", "signed", n, k)
+    X = csbench.make_problem(cell, 1, trials, seed)[1].X  # x does not depend on m
+    if shared:
+        A = csbench.make_problem(cell, m, 1, seed)[0].A[0]
+        return A, X @ A.T, X
+    meas, truth = csbench.make_problem(cell, m, trials, seed)
+    return meas.A, meas.Y, truth.X
+
+
+def mat(A, t):
+    return A if A.ndim == 2 else A[t]
+
+
+def lasso_objective(A, Y, X_hat, lams):
+    R = Y - np.stack([mat(A, t) @ X_hat[t] for t in range(len(Y))])
+    return 0.5 * (R**2).sum(1) + lams * np.abs(X_hat).sum(1)
+
+
+# ---------------------------------------------------------------- peers
+def peer_sklearn_lasso(A, Y, lams):
+    from sklearn.linear_model import Lasso
+
+    m = Y.shape[1]
+    out = []
+    for t in range(len(Y)):
+        est = Lasso(alpha=lams[t] / m, fit_intercept=False, tol=TOL, max_iter=100_000)
+        out.append(est.fit(mat(A, t), Y[t]).coef_)
+    return np.array(out)
+
+
+def peer_skglm_lasso(A, Y, lams):
+    from skglm import Lasso
+
+    m = Y.shape[1]
+    return np.array([Lasso(alpha=lams[t] / m, fit_intercept=False, tol=TOL, max_iter=1000)
+                     .fit(mat(A, t), Y[t]).coef_ for t in range(len(Y))])
+
+
+def peer_celer_lasso(A, Y, lams):
+    from celer import Lasso
+
+    m = Y.shape[1]
+    return np.array([Lasso(alpha=lams[t] / m, fit_intercept=False, tol=TOL, max_iter=1000)
+                     .fit(mat(A, t), Y[t]).coef_ for t in range(len(Y))])
+
+
+def peer_sklearn_omp(A, Y, k):
+    from sklearn.linear_model import OrthogonalMatchingPursuit
+
+    return np.array([OrthogonalMatchingPursuit(n_nonzero_coefs=k, fit_intercept=False)
+                     .fit(mat(A, t), Y[t]).coef_ for t in range(len(Y))])
+
+
+def peer_orthogonal_mp(A, Y, k):
+    from sklearn.linear_model import orthogonal_mp
+
+    if A.ndim == 2:  # one call on the whole batch: sklearn precomputes the Gram once
+        return np.atleast_2d(orthogonal_mp(A, Y.T, n_nonzero_coefs=k, precompute=True).T)
+    return np.array([orthogonal_mp(A[t], Y[t], n_nonzero_coefs=k, precompute=True) for t in range(len(Y))])
+
+
+def numpy_amp(A, Y, max_iter=1000, tol=1e-9):
+    """Plain-numpy soft-threshold AMP, the same iteration and stopping rule as csbench's ``amp``."""
+    T, m = Y.shape
+    n = A.shape[-1]
+    tau = minimax_threshold(m / n)
+    out = np.zeros((T, n))
+    for t in range(T):
+        At, y = mat(A, t), Y[t]
+        x = np.zeros(n)
+        z = y.copy()
+        ynorm = np.linalg.norm(y)
+        for _ in range(max_iter):
+            sigma = np.linalg.norm(z) / np.sqrt(m)
+            r = x + At.T @ z
+            theta = tau * sigma
+            x_new = np.sign(r) * np.maximum(np.abs(r) - theta, 0.0)
+            onsager = np.count_nonzero(x_new) / m
+            resid = y - At @ x_new
+            z = resid + onsager * z
+            done = (np.linalg.norm(x_new - x) <= tol * np.linalg.norm(x_new)
+                    or np.linalg.norm(resid) <= tol * ynorm)
+            x = x_new
+            if done:
+                break
+        out[t] = x
+    return out
+
+
+# ---------------------------------------------------------------- timing
+def timed(fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t0
+
+
+def run_size(n, m, k, trials, shared, include):
+    A, Y, X = make_problems(n, m, k, trials, shared)
+    T = len(Y)
+    rows = []
+
+    def record(family, solver, X_hat, seconds, extra=None):
+        s = csbench.score(X, X_hat, binary=False, tol=1e-2)
+        row = {"family": family, "solver": solver, "n": n, "m": m, "k": k, "shared_A": shared,
+               "trials": T, "ms_per_problem": 1e3 * seconds / T, "success": float(s["support"].mean()),
+               "median_rel_err": float(np.median(s["rel_err"]))}
+        row.update(extra or {})
+        rows.append(row)
+
+    # warm up csbench kernels on a slice (compile or load the cache; not timed)
+    for name, kw in (("lasso", {"lam_ratio": LAM_RATIO}), ("omp", {}), ("amp", {})):
+        csbench.decode(name, A if A.ndim == 2 else A[:1], Y[:1], k=k, **kw)
+
+    lam_max = np.abs(np.stack([mat(A, t).T @ Y[t] for t in range(T)])).max(1)
+    lams = LAM_RATIO * lam_max
+    if "lasso" in include:
+        res, sec = timed(lambda: csbench.decode("lasso", A, Y, k=k, lam_ratio=LAM_RATIO, tol=TOL))
+        sols = {"csbench": (res.X_hat, sec)}
+        peers = [("skglm", peer_skglm_lasso), ("celer", peer_celer_lasso)]
+        if n <= 10000:
+            peers.append(("sklearn", peer_sklearn_lasso))
+        for name, fn in peers:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sols[name] = timed(fn, A, Y, lams)
+        objs = {name: lasso_objective(A, Y, Xh, lams) for name, (Xh, _) in sols.items()}
+        best = np.min(np.stack(list(objs.values())), axis=0)
+        for name, (Xh, sec) in sols.items():
+            subopt = float(np.max((objs[name] - best) / best))
+            record("lasso", name, Xh, sec, {"max_rel_subopt": subopt})
+    if "omp" in include:
+        res, sec = timed(lambda: csbench.decode("omp", A, Y, k=k))
+        record("omp", "csbench", res.X_hat, sec)
+        if n <= 10000 or shared:
+            record("omp", "sklearn OMP (per problem)", *timed(peer_sklearn_omp, A, Y, k))
+            record("omp", "sklearn orthogonal_mp", *timed(peer_orthogonal_mp, A, Y, k))
+    if "amp" in include:
+        res, sec = timed(lambda: csbench.decode("amp", A, Y, k=k))
+        record("amp", "csbench", res.X_hat, sec)
+        record("amp", "numpy AMP", *timed(numpy_amp, A, Y))
+    if "bp" in include and n <= 1000:
+        bt = min(T, 10)
+        res, sec = timed(lambda: csbench.decode("basis_pursuit", A if A.ndim == 2 else A[:bt], Y[:bt]))
+        s = csbench.score(X[:bt], res.X_hat, binary=False, tol=1e-2)
+        rows.append({"family": "bp", "solver": "scipy HiGHS", "n": n, "m": m, "k": k, "shared_A": shared,
+                     "trials": bt, "ms_per_problem": 1e3 * sec / bt, "success": float(s["support"].mean()),
+                     "median_rel_err": float(np.median(s["rel_err"]))})
+    return rows
+
+
+def print_table(rows):
+    print(f"{'family':<7}{'solver':<28}{'n':>7}{'m':>5}{'k':>4}{'A':>8}{'T':>5}{'ms/prob':>10}"
+          f"{'ratio':>8}{'success':>9}{'subopt':>10}")
+    fastest_peer = {}
+    for r in rows:
+        if r["solver"] != "csbench":
+            key = (r["family"], r["n"], r["m"], r["k"], r["shared_A"])
+            fastest_peer[key] = min(fastest_peer.get(key, np.inf), r["ms_per_problem"])
+    for r in rows:
+        key = (r["family"], r["n"], r["m"], r["k"], r["shared_A"])
+        ratio = fastest_peer.get(key, np.nan) / r["ms_per_problem"] if r["solver"] == "csbench" else np.nan
+        sub = r.get("max_rel_subopt", np.nan)
+        print(f"{r['family']:<7}{r['solver']:<28}{r['n']:>7}{r['m']:>5}{r['k']:>4}"
+              f"{'shared' if r['shared_A'] else 'fresh':>8}{r['trials']:>5}{r['ms_per_problem']:>10.3f}"
+              f"{ratio:>8.1f}{r['success']:>9.2f}{sub:>10.1e}")
+    print("ratio = fastest peer's ms / csbench's ms (> 1: csbench faster); subopt = max relative "
+          "objective gap to the best solver on each problem")
+
+
+# ---------------------------------------------------------------- compile time and memory
+_COMPILE_SNIPPET = """
+import time, numpy as np, csbench
+A = np.random.default_rng(0).standard_normal((20, 50)) / np.sqrt(20)
+x = np.zeros(50); x[:3] = 1.0
+Y = np.stack([A @ x, A @ x])
+out = {}
+for name in ("lasso", "omp", "amp"):
+    for a in (A, np.broadcast_to(A, (2, 20, 50)).copy()):
+        t0 = time.perf_counter(); csbench.decode(name, a, Y, k=3)
+        out[f"{name}/{'shared' if a.ndim == 2 else 'batch'}"] = time.perf_counter() - t0
+print(__import__('json').dumps(out))
+"""
+
+
+def compile_times():
+    """First-call times with an empty numba cache (compile) and with a warm cache (load)."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        runs = [json.loads(subprocess.run([sys.executable, "-c", _COMPILE_SNIPPET], env=env, check=True,
+                                          capture_output=True, text=True).stdout) for _ in range(2)]
+    print(f"{'kernel':<16}{'cold (compile) s':>18}{'warm (cache) s':>16}")
+    for key in runs[0]:
+        print(f"{key:<16}{runs[0][key]:>18.2f}{runs[1][key]:>16.3f}")
+    return runs
+
+
+_MEMORY_SNIPPET = """
+import json, resource, sys, numpy as np, csbench
+sys.path.insert(0, {bench_dir!r})
+from bench_decoders import make_problems
+name, n, m, k, T = sys.argv[1], *map(int, sys.argv[2:6])
+A, Y, X = make_problems(n, m, k, T, shared=False)
+csbench.decode(name, A[:1], Y[:1], k=k)   # compile / load
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+csbench.decode(name, A, Y, k=k)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"input_MB": (A.nbytes + Y.nbytes) / 2**20, "peak_increase_MB": (after - before) / 1024}}))
+"""
+
+
+def memory(n=10000, m=400, k=20, T=20):
+    """Peak-RSS increase of one batched decode call (outputs are T*n doubles = T*n*8 bytes)."""
+    snippet = _MEMORY_SNIPPET.format(bench_dir=os.path.dirname(os.path.abspath(__file__)))
+    print(f"peak RSS increase during decode, n={n} m={m} k={k} T={T} (A is {T*m*n*8/2**20:.0f} MB, "
+          f"outputs {T*n*8/2**20:.1f} MB; one m*n temporary would be {m*n*8/2**20:.0f} MB)")
+    out = {}
+    for name in ("lasso", "omp", "amp"):
+        r = json.loads(subprocess.run([sys.executable, "-c", snippet, name, str(n), str(m), str(k), str(T)],
+                                      check=True, capture_output=True, text=True).stdout)
+        out[name] = r
+        print(f"  {name:<6} {r['peak_increase_MB']:8.1f} MB")
+    return out
+
+
+def machine():
+    import numba
+
+    return {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
+            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "numba_threads": numba.get_num_threads()}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="two small sizes, 20 trials")
+    p.add_argument("--trials", type=int, default=None, help="trials per size (default: 100/50/20/3 by size)")
+    p.add_argument("--only", nargs="+", default=["lasso", "omp", "amp", "bp"])
+    p.add_argument("--compile", action="store_true", help="report JIT compile and cache-load times")
+    p.add_argument("--memory", action="store_true", help="report peak memory of csbench decoders")
+    p.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    args = p.parse_args(argv)
+    print("machine:", machine())
+    if args.compile:
+        compile_times()
+    if args.memory:
+        memory()
+    if args.compile or args.memory:
+        return 0
+    sizes = SIZES[:2] if args.quick else SIZES
+    default_trials = {1000: 100, 10000: 30, 100000: 3}
+    rows = []
+    with threadpool_limits(1):
+        for n, m, k in sizes:
+            T = args.trials or (20 if args.quick else default_trials[n])
+            for shared in (False, True):
+                rows += run_size(n, m, k, T, shared, args.only)
+                print(f"done n={n} m={m} k={k} shared={shared}", file=sys.stderr, flush=True)
+    print_table(rows)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine(), "rows": rows}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,430 @@
+"""Numba kernels for orthogonal matching pursuit (OMP) and its nonnegative variant.
+
+One trial (:func:`omp_one`), with ``b = A^T y``, ``d_j = ||a_j||^2`` and the
+selected atoms ``S`` (in selection order)::
+
+    c = b                                          correlations A^T r, r = y - A_S x_S
+    repeat:
+        j  = argmax_{j not in S} |c_j| / ||a_j||     (positive: c_j / ||a_j||, c_j > 0)
+        L  <- Cholesky factor of G_SS = A_S^T A_S, appended by one row:
+              w = L^{-1} G_{S,j},  pivot p = d_j - ||w||^2  (<= DEP_TOL d_j: dependent atom)
+        x_S = argmin ||y - A_S x_S||   (G_SS x_S = b_S, two triangular solves)
+              positive: argmin over x_S >= 0 (Lawson-Hanson active set, warm-started)
+        r  = y - A_S x_S ;  c = b - sum_{s in S} x_s G[:, s]
+
+The Gram column ``G[:, j] = A^T a_j`` is read from a precomputed ``G = A^T A``
+(shared A, "Gram mode", as scikit-learn's ``orthogonal_mp_gram``) or computed
+with one row-major pass over A when atom j enters (O(m n) per step, like the
+``A^T r`` of the textbook algorithm). Both modes sum every Gram entry in the
+same order (:func:`_acc_rows`), so they give bit-identical results, and a
+trial's output never depends on the batch it is in or on the thread count.
+
+References: Pati, Rezaiifar & Krishnaprasad (1993); Tropp & Gilbert (2007);
+Rubinstein, Zibulevsky & Elad (2008) for the Cholesky/Gram updates; Bruckstein,
+Elad & Zibulevsky (2008) for nonnegative OMP; Lawson & Hanson (1974), ch. 23,
+for the NNLS active set.
+
+Kernels take arrays and scalars and write into preallocated outputs; no Python
+objects, RNG or I/O. No fastmath.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .lasso import colsq_corr
+
+#: Status codes (same integers as ``csbench.decoders.base``).
+_OK, _MAX_ITER, _DEPENDENT = 0, 1, 4
+#: An atom is linearly dependent on the selected ones when its Cholesky pivot
+#: ``||a_j||^2 - ||L^{-1} A_S^T a_j||^2`` (its squared distance to span(A_S)) is
+#: at most this fraction of ``||a_j||^2``; the pivot's rounding error is about
+#: ``s * eps`` relative, far below this, and accepting such an atom would make
+#: the Gram condition number exceed ~1e10.
+DEP_TOL = 1e-10
+#: Selection stops (status ok) when the best normalised correlation
+#: ``max_j |a_j.r| / ||a_j||`` is at most ``CORR_FLOOR * ||y||``: the residual
+#: is then numerically orthogonal to every remaining atom (rounding level), and
+#: further atoms would fit round-off. Also the NNLS optimality tolerance.
+CORR_FLOOR = 1e-12
+#: Tile of G accumulated at once by :func:`gram` (16 x 128 doubles = 16 KiB).
+_GRAM_ROWS, _GRAM_COLS = 16, 128
+
+
+@njit(cache=True)
+def _acc_rows(g, A, i, j, l0, l1):
+    """``g[l] += sum_{i' in block} A[i', l] A[i', j]`` for ``l0 <= l < l1``, rows ``i .. i+7`` (or row i alone).
+
+    The one summation pattern behind every Gram entry: blocks of 8 rows, each
+    added as a balanced tree ``((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7))``
+    (fewer loads/stores per multiply than a row-by-row axpy); a trailing
+    ``m mod 8`` rows are added one at a time.
+    """
+    if i + 8 <= A.shape[0]:
+        r0 = A[i]
+        r1 = A[i + 1]
+        r2 = A[i + 2]
+        r3 = A[i + 3]
+        r4 = A[i + 4]
+        r5 = A[i + 5]
+        r6 = A[i + 6]
+        r7 = A[i + 7]
+        a0 = r0[j]
+        a1 = r1[j]
+        a2 = r2[j]
+        a3 = r3[j]
+        a4 = r4[j]
+        a5 = r5[j]
+        a6 = r6[j]
+        a7 = r7[j]
+        for l in range(l0, l1):
+            g[l] += ((r0[l] * a0 + r1[l] * a1) + (r2[l] * a2 + r3[l] * a3)) + (
+                (r4[l] * a4 + r5[l] * a5) + (r6[l] * a6 + r7[l] * a7))
+    else:
+        r0 = A[i]
+        a0 = r0[j]
+        for l in range(l0, l1):
+            g[l] += r0[l] * a0
+
+
+@njit(cache=True)
+def _row_steps(m):
+    """Start rows of the blocks used by :func:`_acc_rows`: 0, 8, ..., then the trailing rows one by one."""
+    m8 = m - m % 8
+    out = np.empty(m8 // 8 + m % 8, np.int64)
+    q = 0
+    for i in range(0, m8, 8):
+        out[q] = i
+        q += 1
+    for i in range(m8, m):
+        out[q] = i
+        q += 1
+    return out
+
+
+@njit(cache=True, parallel=True)
+def gram(A, G):
+    """``G = A^T A``, every entry summed exactly as :func:`_gram_col` sums it.
+
+    Tiles of G (``_GRAM_ROWS`` rows by ``_GRAM_COLS`` columns, L1-resident) are
+    accumulated over the row blocks of A; tiles are independent and computed in
+    parallel, so G does not depend on the thread count. The upper triangle is
+    computed and mirrored.
+    """
+    m, n = A.shape
+    steps = _row_steps(m)
+    nb = (n + _GRAM_ROWS - 1) // _GRAM_ROWS
+    for blk in prange(nb):
+        j0 = blk * _GRAM_ROWS
+        j1 = min(n, j0 + _GRAM_ROWS)
+        for j in range(j0, j1):
+            G[j, j:] = 0.0
+        for l0 in range(j0, n, _GRAM_COLS):
+            l1 = min(n, l0 + _GRAM_COLS)
+            for i in steps:
+                for j in range(j0, j1):
+                    _acc_rows(G[j], A, i, j, max(j, l0), l1)
+    for j in prange(n):
+        for l in range(j):
+            G[j, l] = G[l, j]
+
+
+@njit(cache=True)
+def _gram_col(A, j, g, steps):
+    """``g = A^T a_j`` (one row-major pass over A; ``steps = _row_steps(m)``)."""
+    g[:] = 0.0
+    for i in steps:
+        _acc_rows(g, A, i, j, 0, g.shape[0])
+
+
+@njit(cache=True)
+def _gentry(G, Gc, use_gram, S, p, q):
+    """Gram entry ``a_{S[p]} . a_{S[q]}`` for selected positions p != q.
+
+    Read from G (Gram mode) or from the stored column ``Gc[min(p, q)]`` (the
+    newest position has no stored column yet).
+    """
+    if use_gram:
+        return G[S[p], S[q]]
+    if p < q:
+        return Gc[p, S[q]]
+    return Gc[q, S[p]]
+
+
+@njit(cache=True)
+def _chol_append(L, k, w, djj):
+    """Append a row to the Cholesky factor ``L[:k, :k]``; ``w[:k]`` holds ``G_{P, j}`` on entry.
+
+    Solves ``L w = G_{P, j}`` in place; the new pivot is ``djj - ||w||^2``.
+    Returns False (and leaves L unchanged) if the pivot is at most ``DEP_TOL * djj``.
+    """
+    for q in range(k):
+        acc = w[q]
+        for t in range(q):
+            acc -= L[q, t] * w[t]
+        w[q] = acc / L[q, q]
+    piv = djj
+    for q in range(k):
+        piv -= w[q] * w[q]
+    if not (piv > DEP_TOL * djj):
+        return False
+    for q in range(k):
+        L[k, q] = w[q]
+    L[k, k] = np.sqrt(piv)
+    return True
+
+
+@njit(cache=True)
+def _chol_solve(L, k, rhs, out):
+    """Solve ``L L^T out = rhs`` for the leading k x k block (forward then back substitution)."""
+    for q in range(k):
+        acc = rhs[q]
+        for t in range(q):
+            acc -= L[q, t] * out[t]
+        out[q] = acc / L[q, q]
+    for q in range(k - 1, -1, -1):
+        acc = out[q]
+        for t in range(q + 1, k):
+            acc -= L[t, q] * out[t]
+        out[q] = acc / L[q, q]
+
+
+@njit(cache=True)
+def _select(c, inv_norm, chosen, positive):
+    """Unselected atom with the largest ``|c_j| / ||a_j||`` (positive: ``c_j / ||a_j||``), and that score.
+
+    ``inv_norm[j] = 1 / ||a_j||`` (0 for a zero column, never selected); ties go to the lowest index.
+    """
+    best = -1
+    bestv = 0.0
+    for j in range(c.shape[0]):
+        if chosen[j]:
+            continue
+        v = (c[j] if positive else abs(c[j])) * inv_norm[j]
+        if v > bestv:
+            bestv = v
+            best = j
+    return best, bestv
+
+
+@njit(cache=True)
+def _residual(A, y, S, xs, ns, r):
+    """``r = y - sum_{p < ns} xs[p] a_{S[p]}``; returns ``||r||^2``."""
+    m = A.shape[0]
+    rr = 0.0
+    for i in range(m):
+        acc = y[i]
+        row = A[i]
+        for p in range(ns):
+            acc -= row[S[p]] * xs[p]
+        r[i] = acc
+        rr += acc * acc
+    return rr
+
+
+@njit(cache=True)
+def _refactor(L, G, Gc, use_gram, S, nsq, pp, npp, w):
+    """Rebuild the Cholesky factor of the Gram of positions ``pp[:npp]``; False if one is dependent."""
+    for k in range(npp):
+        for q in range(k):
+            w[q] = _gentry(G, Gc, use_gram, S, pp[q], pp[k])
+        if not _chol_append(L, k, w, nsq[S[pp[k]]]):
+            return False
+    return True
+
+
+@njit(cache=True)
+def _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, L, w, z, gtol):
+    """Warm-started Lawson-Hanson NNLS on the selected positions ``0..ns-1``.
+
+    Minimises ``||y - A_S x||^2`` over ``x >= 0`` using only Gram entries and
+    ``b_S``. On entry ``xs[:ns-1] >= 0`` is the solution on the previous set with
+    passive set ``pp[:npp]`` (factor L) and the new position ``ns - 1`` has
+    positive gradient. Returns ``(npp, status)``.
+    """
+    add = ns - 1
+    xs[add] = 0.0
+    max_inner = 3 * ns + 10
+    inner = 0
+    while True:
+        # move `add` into the passive set
+        for q in range(npp):
+            w[q] = _gentry(G, Gc, use_gram, S, pp[q], add)
+        if not _chol_append(L, npp, w, nsq[S[add]]):
+            return npp, _DEPENDENT
+        pp[npp] = add
+        inP[add] = True
+        npp += 1
+        while True:
+            inner += 1
+            if inner > max_inner:
+                return npp, _MAX_ITER
+            for q in range(npp):
+                w[q] = b[S[pp[q]]]
+            _chol_solve(L, npp, w, z)
+            alpha = 1.0
+            arg = -1
+            for q in range(npp):
+                if z[q] <= 0.0:
+                    xq = xs[pp[q]]
+                    a = xq / (xq - z[q])
+                    if a < alpha:
+                        alpha = a
+                        arg = q
+            if arg < 0:  # z feasible
+                for q in range(npp):
+                    xs[pp[q]] = z[q]
+                break
+            # step towards z until the first coordinate hits zero; drop the zeros
+            keep = 0
+            for q in range(npp):
+                p = pp[q]
+                v = xs[p] + alpha * (z[q] - xs[p])
+                if q == arg or v <= 0.0:
+                    xs[p] = 0.0
+                    inP[p] = False
+                else:
+                    xs[p] = v
+                    pp[keep] = p
+                    keep += 1
+            npp = keep
+            if not _refactor(L, G, Gc, use_gram, S, nsq, pp, npp, w):
+                return npp, _DEPENDENT
+        # optimality on the non-passive selected positions: gradient a_i.(y - A_P x_P) <= gtol ||a_i||
+        add = -1
+        bestv = gtol
+        for p in range(ns):
+            if inP[p]:
+                continue
+            gp = b[S[p]]
+            for q in range(npp):
+                gp -= _gentry(G, Gc, use_gram, S, p, pp[q]) * xs[pp[q]]
+            v = gp * inv_norm[S[p]]
+            if v > bestv:
+                bestv = v
+                add = p
+        if add < 0:
+            return npp, _OK
+
+
+@njit(cache=True)
+def omp_one(A, y, G, nsq_shared, s_max, tol, positive, x, sel):
+    """OMP on one trial; writes ``x`` (n,) and ``sel[:n_iter]`` (selection order); returns ``(n_iter, status)``.
+
+    Parameters
+    ----------
+    A : (m, n) float64, C-contiguous
+    y : (m,) float64
+    G : (n, n) ``A^T A`` from :func:`gram` (Gram mode) or an empty (0, 0) array.
+    nsq_shared : (n,) column squared norms (shared A) or an empty array (computed here).
+    s_max : int
+        Maximum number of atoms (``<= min(m, n)``).
+    tol : float
+        Stop when ``||r||^2 <= tol`` (checked before the first atom too); ``tol < 0``: no tolerance.
+    positive : bool
+        Nonnegative OMP: select by the largest positive normalised correlation;
+        coefficients are the NNLS solution on the selected atoms (atoms whose
+        coefficient reaches 0 stay selected, and count in ``n_iter``).
+
+    Status: ok; dependent_atoms (the next atom's pivot is at most ``DEP_TOL``
+    relative; x holds the fit on the atoms before it); max_iter (``tol`` given
+    and not reached after ``s_max`` atoms, or the NNLS iteration cap was hit).
+    """
+    m, n = A.shape
+    use_gram = G.shape[0] > 0
+    b = np.empty(n)
+    if nsq_shared.shape[0] == n:
+        nsq = nsq_shared
+        colsq_corr(A, y, nsq, b, False)
+    else:
+        nsq = np.empty(n)
+        colsq_corr(A, y, nsq, b, True)
+    inv_norm = np.zeros(n)
+    for j in range(n):
+        if nsq[j] > 0.0:
+            inv_norm[j] = 1.0 / np.sqrt(nsq[j])
+    steps = _row_steps(m)
+    x[:] = 0.0
+    sel[:] = -1
+    rr = 0.0
+    for i in range(m):
+        rr += y[i] * y[i]
+    floor = CORR_FLOOR * np.sqrt(rr)
+    S = np.empty(max(s_max, 1), np.int64)
+    xs = np.zeros(max(s_max, 1))
+    L = np.empty((max(s_max, 1), max(s_max, 1)))
+    w = np.empty(max(s_max, 1))
+    z = np.empty(max(s_max, 1))
+    pp = np.empty(max(s_max, 1), np.int64)
+    inP = np.zeros(max(s_max, 1), np.bool_)
+    r = np.empty(m)
+    Gc = np.empty((0 if use_gram else s_max, n))
+    chosen = np.zeros(n, np.bool_)
+    c = b.copy()
+    ns = 0
+    npp = 0
+    status = _OK
+    if rr == 0.0 or rr <= tol:
+        return 0, _OK
+    while ns < s_max:
+        j, v = _select(c, inv_norm, chosen, positive)
+        if j < 0 or v <= floor:
+            break
+        if positive:
+            S[ns] = j
+            chosen[j] = True
+            ns += 1
+            npp, st = _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, L, w, z, floor)
+            if st == _DEPENDENT and xs[ns - 1] == 0.0:  # the new atom could not enter: drop it
+                ns -= 1
+                chosen[j] = False
+            if st != _OK:
+                status = st
+                break
+        else:
+            S[ns] = j
+            for q in range(ns):
+                w[q] = _gentry(G, Gc, use_gram, S, q, ns)
+            if not _chol_append(L, ns, w, nsq[j]):
+                status = _DEPENDENT
+                break
+            chosen[j] = True
+            ns += 1
+            for q in range(ns):
+                w[q] = b[S[q]]
+            _chol_solve(L, ns, w, xs)
+        rr = _residual(A, y, S, xs, ns, r)
+        if rr == 0.0 or rr <= tol or ns == s_max:
+            break
+        if not use_gram:
+            _gram_col(A, j, Gc[ns - 1], steps)
+        c[:] = b
+        for q in range(ns):
+            xq = xs[q]
+            if xq == 0.0:
+                continue
+            g = G[S[q]] if use_gram else Gc[q]
+            for l in range(n):
+                c[l] -= xq * g[l]
+    if status == _OK and tol >= 0.0 and rr > tol and ns == s_max:
+        status = _MAX_ITER
+    for q in range(ns):
+        x[S[q]] = xs[q]
+        sel[q] = S[q]
+    return ns, status
+
+
+@njit(cache=True, parallel=True)
+def omp_batch(A, Y, G, nsq, s_max, tol, positive, X, n_iter, status, sel):
+    """Shared A (m, n): trial t solves ``omp_one(A, Y[t], ...)``; outputs (T, n), (T,), (T,), (T, s_max)."""
+    for t in prange(Y.shape[0]):
+        n_iter[t], status[t] = omp_one(A, Y[t], G, nsq, s_max, tol, positive, X[t], sel[t])
+
+
+@njit(cache=True, parallel=True)
+def omp_batch_trials(A, Y, s_max, tol, positive, X, n_iter, status, sel):
+    """Per-trial A (T, m, n): trial t solves ``omp_one(A[t], Y[t], ...)`` (no Gram)."""
+    G = np.empty((0, 0))
+    nsq = np.empty(0)
+    for t in prange(Y.shape[0]):
+        n_iter[t], status[t] = omp_one(A[t], Y[t], G, nsq, s_max, tol, positive, X[t], sel[t])

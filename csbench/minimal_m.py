@@ -1,0 +1,629 @@
+"""Minimal number of measurements m*_q, with a confidence interval.
+
+For a *nested* encoder, trial t's matrix at m rows is the first m rows of one
+master draw (rescaled), and x is the same at every m; success is then a
+function of m for each trial, and each trial has a **critical m**:
+
+* matched filter (binary signals, no noise): computed EXACTLY in one pass over
+  the master rows. With ``s(m) = sum_{i<=m} r_i (r_i . x)`` (cumulative inner
+  products of the master rows ``r_i``) every ``x'(m) = A_m^T A_m x`` is known, so
+  success is known at *every* m <= m_max. The critical m is the smallest m
+  such that the decoder succeeds at every m' in [m, m_max] (``+inf`` when it
+  fails at m_max). A trial is *non-monotone* when it also succeeds at some
+  m < critical m - 1; that count is exact.
+* any other decoder: per-trial search. Start at ``m_start`` (all trials
+  together), gallop by factors of 1.25 up (after failures) or down (after
+  successes) until a failing m_lo and a succeeding m_hi bracket the
+  transition (bracketing check; failure at m_max -> censored, ``+inf``),
+  then bisect (geometrically while m_hi > 2 m_lo, then arithmetically) to
+  ``m_hi - m_lo <= resolution`` (default 1). The critical m is m_hi: the decoder fails at m - 1 and
+  succeeds at m. If success is not monotone in m this is *a* transition, not
+  necessarily the last; ``check_monotone`` probes m + 1 (must succeed) and
+  m - 2 (must fail) and counts trials contradicting monotonicity (a lower
+  bound on how often it happens). Trials that need the same m are decoded
+  in one batch.
+
+``m*_q`` is the q-quantile of the per-trial critical m (the smallest m at which
+at least a fraction q of the trials succeed), with the distribution-free
+order-statistic interval of :func:`csbench.fits.quantile_ci`.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+
+from . import seeding
+from ._validate import check_choice, check_float, check_int
+from .encoders import ENCODERS, _normalize_columns, check_encoder
+from .fits import logistic_fit, quantile_ci
+from .problems import Cell
+from .signals import SIGNALS, signal_info
+
+#: How the matrix at m rows derives from the master at M rows, per nested encoder:
+#: ``sqrt``: ``A_m = sqrt(M/m) A_M[:m]``; ``columns``: ``A_M[:m]`` with unit columns.
+_NESTED_MODE = {"gaussian": "sqrt", "rademacher": "sqrt", "unit": "columns", "antipodal": "columns"}
+#: Growth factor of the galloping search.
+_GALLOP = 1.25
+#: Memory budget for the master matrices alive at once (bytes).
+_BLOCK_BYTES = 1 << 30
+
+
+# --------------------------------------------------------------------------- result
+@dataclass
+class MinimalMResult:
+    """Result of :func:`minimal_m`.
+
+    ``critical`` holds the per-trial critical m (``inf`` = still failing at
+    ``m_max``). ``m_star`` is its q-quantile, ``[ci_low, ci_high]`` the
+    order-statistic interval with exact coverage ``coverage``.
+    ``m_logistic`` (with its interval) is the cross-check from a logistic fit of
+    success vs ln m on a grid. Exact matched-filter path only: ``curve[m-1]`` is
+    the success rate *at* m (pointwise, no monotonicity assumed) and
+    ``m_pointwise`` the smallest m with ``curve >= q``, with the interval
+    ``[min{m: Wilson_high(m) >= q}, min{m: Wilson_low(m) >= q}]`` (approximate:
+    pointwise Wilson bands inverted). This is the quantity analytic success
+    probabilities (``theory.mf_minimal_m``) predict.
+    """
+
+    decoder: str
+    params: dict
+    encoder: str
+    signal: str
+    n: int
+    k: int
+    noise: float
+    encoder_params: dict
+    signal_params: dict
+    trials: int
+    seed: int
+    q: float
+    criterion: str
+    conf: float
+    m_max: int
+    method: str
+    m_star: float
+    ci_low: float
+    ci_high: float
+    coverage: float
+    critical: np.ndarray
+    n_censored: int
+    n_nonmonotone: int
+    n_checked: int
+    n_evaluations: int
+    status_counts: dict = field(default_factory=dict)
+    m_logistic: float = np.nan
+    logistic_low: float = np.nan
+    logistic_high: float = np.nan
+    m_pointwise: float = np.nan
+    pointwise_low: float = np.nan
+    pointwise_high: float = np.nan
+    curve: np.ndarray | None = None
+    time: float = 0.0
+
+    def success_rate(self, m):
+        """Fraction of trials whose critical m is <= m (vectorised in m)."""
+        return (self.critical[None, :] <= np.asarray(m, float).reshape(-1, 1)).mean(axis=1).reshape(np.shape(m))
+
+    def to_dict(self):
+        """JSON-ready dict (non-finite numbers become ``None``)."""
+        def num(v):
+            v = float(v)
+            return v if math.isfinite(v) else None
+
+        d = {f: getattr(self, f) for f in self.__dataclass_fields__}
+        for f in ("m_star", "ci_low", "ci_high", "m_logistic", "logistic_low", "logistic_high", "noise",
+                  "m_pointwise", "pointwise_low", "pointwise_high"):
+            d[f] = num(d[f])
+        d.pop("curve")
+        d["critical"] = [int(c) if math.isfinite(c) else None for c in self.critical]
+        from .theory import log2_binom
+
+        d["log2_binom"] = float(log2_binom(self.n, self.k))
+        d["bits_per_dimension"] = num(d["log2_binom"] / self.m_star)
+        d["params"] = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
+                       for k, v in self.params.items()}
+        return d
+
+
+def minimal_m_table(results):
+    """One row per :class:`MinimalMResult` (a DataFrame with the fields of ``to_dict``)."""
+    import pandas as pd
+
+    rows = []
+    for r in results:
+        d = r.to_dict()
+        d["critical"] = list(r.critical)
+        for f in ("m_star", "ci_low", "ci_high", "m_logistic", "logistic_low", "logistic_high",
+                  "m_pointwise", "pointwise_low", "pointwise_high"):
+            d[f] = float(getattr(r, f))
+        rows.append(d)
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- numba kernels
+@njit(cache=True, nogil=True)
+def _mf_curve_scaled(R, x, supp, sqrt_mode, topk, thr, normalize, succ):
+    """Matched-filter success at every m = 1..M from master rows ``R`` (M, n).
+
+    ``A_m = c_m R[:m]`` with ``c_m^2 = M/m`` (``sqrt_mode``) or 1, so
+    ``x'(m) = c_m^2 s(m)`` with ``s(m) = sum_{i<m} r_i (r_i . x)``; with
+    ``normalize`` ``x'_j / ||a_j||^2 = s_j / sum_{i<m} R_ij^2``. Success:
+    threshold rule ``x'_S > thr >= x'_{S^c}``; top-k rule ``min x'_S > max x'_{S^c}``.
+    """
+    M, n = R.shape
+    s = np.zeros(n)
+    c = np.zeros(n)
+    pen = np.zeros(n)  # -inf on the support: max_j (s_j + pen_j) is the off-support max
+    for l in supp:
+        pen[l] = -np.inf
+    for i in range(M):
+        yi = 0.0
+        for l in supp:
+            yi += R[i, l] * x[l]
+        vout = -np.inf
+        if normalize:
+            for j in range(n):
+                s[j] += R[i, j] * yi
+                c[j] += R[i, j] * R[i, j]
+                v = (s[j] / c[j] if c[j] > 0 else s[j]) + pen[j]
+                if v > vout:
+                    vout = v
+        else:
+            for j in range(n):
+                s[j] += R[i, j] * yi
+                v = s[j] + pen[j]
+                if v > vout:
+                    vout = v
+        vin = np.inf
+        for l in supp:
+            v = (s[l] / c[l] if c[l] > 0 else s[l]) if normalize else s[l]
+            if v < vin:
+                vin = v
+        if not normalize and sqrt_mode:  # x' = (M/m) s; scale the two extremes only
+            fac = M / (i + 1.0)
+            vin *= fac
+            vout *= fac
+        if topk:
+            succ[i] = vin > vout
+        else:
+            succ[i] = vin > thr and vout <= thr
+
+
+@njit(cache=True, nogil=True)
+def _mf_curve_columns(R, x, supp, topk, thr, succ):
+    """As :func:`_mf_curve_scaled` for unit-column matrices ``A_m = R[:m] D_m^{-1}``.
+
+    ``x'_j(m) = sum_l x_l C_jl(m) / (r_j r_l)`` with ``C(m) = R[:m]^T R[:m, S]``
+    and ``r_j^2 = sum_{i<m} R_ij^2`` (cost O(M n k)).
+    """
+    M, n = R.shape
+    k = supp.size
+    C = np.zeros((n, k))
+    r2 = np.zeros(n)
+    insupp = np.zeros(n, np.bool_)
+    for l in supp:
+        insupp[l] = True
+    for i in range(M):
+        for j in range(n):
+            rij = R[i, j]
+            r2[j] += rij * rij
+            for a in range(k):
+                C[j, a] += rij * R[i, supp[a]]
+        vin = np.inf
+        vout = -np.inf
+        for j in range(n):
+            v = 0.0
+            for a in range(k):
+                l = supp[a]
+                den = np.sqrt(r2[j] * r2[l])
+                if den > 0:
+                    v += x[l] * C[j, a] / den
+            if insupp[j]:
+                if v < vin:
+                    vin = v
+            elif v > vout:
+                vout = v
+        if topk:
+            succ[i] = vin > vout
+        else:
+            succ[i] = vin > thr and vout <= thr
+
+
+# --------------------------------------------------------------------------- problems
+class _Trial:
+    """One trial of a cell: its signal, noise and master matrix (grown on demand)."""
+
+    def __init__(self, cell, ep, sp, seed, t, mode, m_max):
+        self.cell, self.ep, self.seed, self.t, self.mode, self.m_max = cell, ep, seed, t, mode, m_max
+        self.key = cell.key()
+        rng = seeding.trial_rng(seed, self.key, t, seeding.SIGNAL)
+        self.x = SIGNALS.get(cell.signal).func(rng, cell.n, cell.k, **sp)
+        self.master = None
+        self.z = None
+
+    def _draw(self, M):
+        enc = ENCODERS.get(self.cell.encoder).func
+        rng = seeding.trial_rng(self.seed, self.key, self.t, seeding.MATRIX)
+        return enc(rng, M, self.cell.n, **self.ep)
+
+    def grow(self, m):
+        """Make sure the master holds at least m rows (redrawn from the trial's stream)."""
+        if self.master is None or self.master.shape[0] < m:
+            M = m if self.master is None else min(self.m_max, max(m, int(1.5 * self.master.shape[0])))
+            self.master = self._draw(M)
+
+    def problem(self, m):
+        """``(A_m, y_m)`` equal (to rounding) to ``make_problem(cell, m, ...)`` for this trial."""
+        if self.mode == "call":
+            A = self._draw(m)
+        else:
+            self.grow(m)
+            A = self.master[:m]
+            M = self.master.shape[0]
+            if self.mode == "sqrt":
+                A = A * np.sqrt(M / m)
+            elif self.mode == "columns":
+                A = _normalize_columns(A)
+            else:
+                A = A.copy()
+        y = A @ self.x
+        if self.cell.noise > 0:
+            if self.z is None or self.z.size < m:  # nested: the first m draws of the stream
+                rng = seeding.trial_rng(self.seed, self.key, self.t, seeding.NOISE)
+                self.z = rng.standard_normal(self.m_max)
+            y = y + self.cell.noise * self.z[:m]
+        return A, y
+
+    def release(self):
+        self.master = None
+        self.z = None
+
+
+def _nested_mode(encoder, ep):
+    if encoder == "file":
+        return "columns" if ep["normalize"] == "columns" else "none"
+    return _NESTED_MODE.get(encoder, "call")
+
+
+# --------------------------------------------------------------------------- matched filter
+def _mf_curve(trial, m_max, params):
+    """Exact success of the matched filter for one trial at every m = 1..m_max (bool array)."""
+    trial.grow(m_max)
+    R = trial.master[:m_max]
+    x = trial.x
+    supp = np.flatnonzero(x).astype(np.int64)
+    succ = np.zeros(m_max, np.bool_)
+    topk = params["rule"] == "topk"
+    if trial.mode == "columns":
+        _mf_curve_columns(R, x, supp, topk, float(params["threshold"]), succ)
+    else:
+        _mf_curve_scaled(R, x, supp, trial.mode == "sqrt", topk, float(params["threshold"]),
+                         bool(params["normalize"]), succ)
+    trial.release()
+    return succ
+
+
+def _critical_from_curve(succ):
+    """Smallest m (1-based) with success at every m' >= m; ``inf`` if the last fails.
+
+    Returns ``(critical, nonmonotone)``: nonmonotone when some m < critical - 1 succeeds.
+    """
+    fails = np.flatnonzero(~succ)
+    if fails.size == 0:
+        return 1.0, False
+    last = int(fails[-1])  # 0-based index of the last failure, i.e. m = last + 1
+    if last == succ.size - 1:
+        return np.inf, bool(succ.any())
+    return float(last + 2), bool(succ[:last].any())
+
+
+def _mf_exact_ok(decoder, params, cell, mode):
+    binary, _ = signal_info(cell.signal, cell.signal_params)
+    return (decoder == "matched_filter" and params["rule"] in ("threshold", "topk") and binary
+            and cell.noise == 0 and mode in ("sqrt", "columns", "none"))
+
+
+# --------------------------------------------------------------------------- search
+class _Search:
+    """Per-trial galloping + bisection over m, with trials needing the same m batched."""
+
+    def __init__(self, trials, evaluate, m_start, m_max, check_monotone, resolution=1):
+        self.trials = trials
+        self.resolution = resolution
+        self.evaluate = evaluate
+        self.m_max = m_max
+        T = len(trials)
+        self.lo = np.zeros(T, np.int64)        # largest m known to fail (0: none yet)
+        self.hi = np.zeros(T, np.int64)        # smallest m known to succeed (0: none yet)
+        self.next = np.full(T, m_start, np.int64)
+        self.crit = np.full(T, np.nan)
+        self.check = check_monotone
+        self.nonmono = np.zeros(T, bool)
+
+    def _propose(self, i):
+        lo, hi = self.lo[i], self.hi[i]
+        if hi == 0:  # only failures so far: gallop up
+            if lo >= self.m_max:
+                return None, np.inf
+            return min(self.m_max, max(lo + 1, math.ceil(lo * _GALLOP))), None
+        if lo == 0:  # only successes so far: gallop down
+            if hi == 1:
+                return None, 1.0
+            return max(1, min(hi - 1, math.floor(hi / _GALLOP))), None
+        if hi - lo <= self.resolution:
+            return None, float(hi)
+        mid = round(math.sqrt(lo * hi)) if hi > 2 * lo else (lo + hi) // 2
+        return min(hi - 1, max(lo + 1, mid)), None
+
+    def run(self):
+        active = list(range(len(self.trials)))
+        while active:
+            groups = {}
+            for i in active:
+                m = int(self.next[i])
+                groups.setdefault(m, []).append(i)
+            for m, idx in sorted(groups.items()):
+                ok = self.evaluate([self.trials[i] for i in idx], m)
+                for i, s in zip(idx, ok):
+                    if s:
+                        self.hi[i] = m
+                    else:
+                        self.lo[i] = m
+            still = []
+            for i in active:
+                m, done = self._propose(i)
+                if m is None:
+                    self.crit[i] = done
+                else:
+                    self.next[i] = m
+                    still.append(i)
+            active = still
+        if self.check:
+            self._probe()
+        return self.crit
+
+    def _probe(self):
+        groups = {}
+        for i, c in enumerate(self.crit):
+            if not np.isfinite(c):
+                continue
+            c = int(c)
+            if c + 1 <= self.m_max:
+                groups.setdefault(c + 1, []).append((i, True))
+            if c - 2 >= 1:
+                groups.setdefault(c - 2, []).append((i, False))
+        for m, items in sorted(groups.items()):
+            ok = self.evaluate([self.trials[i] for i, _ in items], m)
+            for (i, expect), s in zip(items, ok):
+                if bool(s) != expect:
+                    self.nonmono[i] = True
+
+
+# --------------------------------------------------------------------------- public API
+def minimal_m(decoder="matched_filter", encoder="gaussian", signal="binary", n=1024, k=8, trials=100,
+              seed=0, q=0.5, criterion="exact", encoder_params=None, signal_params=None, m_max=None, *,
+              noise=0.0, m_start=None, resolution=1, conf=0.95, rel_tol=1e-3, check_monotone=True,
+              n_jobs=None, **decoder_params) -> MinimalMResult:
+    """Estimate the minimal number of measurements ``m*_q`` of a decoder.
+
+    Parameters
+    ----------
+    decoder : str
+        A registered decoder; ``**decoder_params`` are its parameters.
+    encoder : str
+        A *nested* encoder (the matrix at m rows is the first m rows of one draw).
+    signal, encoder_params, signal_params, n, k, noise
+        The problem cell (see :class:`csbench.problems.Cell`); trial t is the
+        same problem as trial t of any sweep of that cell.
+    trials, seed : int
+        Number of trials and root seed.
+    q : float
+        Quantile: ``m*_q`` is the smallest m at which a fraction >= q of trials succeed.
+    criterion : {"exact", "support"}
+        Success criterion (:func:`csbench.metrics.score`; ``rel_tol`` is its ``tol``).
+    m_max : int, optional
+        Largest m searched. Default ``n``; for the matched filter
+        ``ceil(1.5 * 8 k ln n)`` (50 % above the Chernoff line of seed 003).
+    m_start : int, optional
+        First m tried by the search (default ``ceil(1.2 log2 C(n, k))``; only
+        affects speed, never the result of a monotone trial).
+    resolution : int
+        Search only: stop bisecting when ``m_hi - m_lo <= resolution``; each
+        critical m is then an upper bound within ``resolution`` of the
+        transition (default 1: exact). Speeds up slow decoders (LPs).
+    conf : float
+        Confidence level of the interval.
+    check_monotone : bool
+        Probe m* + 1 and m* - 2 of each trial to count non-monotone trials (search only).
+    n_jobs : int, optional
+        Threads for the exact matched-filter path (default: CPU count);
+        results do not depend on it.
+
+    Returns
+    -------
+    MinimalMResult
+
+    Examples
+    --------
+    >>> import csbench
+    >>> r = csbench.minimal_m("matched_filter", n=256, k=2, trials=20)
+    >>> r.ci_low <= r.m_star <= r.ci_high
+    True
+    """
+    t0 = time.perf_counter()
+    entry = ENCODERS.get(encoder)
+    params = _check_decoder(decoder, decoder_params)
+    n = check_int("n", n, low=1)
+    k = check_int("k", k, low=0, high=n)
+    trials = check_int("trials", trials, low=1)
+    seed = check_int("seed", seed, low=0)
+    q = check_float("q", q, low=0.0, high=1.0, low_open=True, high_open=True)
+    conf = check_float("conf", conf, low=0.0, high=1.0, low_open=True, high_open=True)
+    check_choice("criterion", criterion, ["exact", "support"])
+    rel_tol = check_float("rel_tol", rel_tol, low=0.0)
+    resolution = check_int("resolution", resolution, low=1)
+    cell = Cell(encoder, signal, n, k, check_float("noise", noise, low=0.0),
+                dict(encoder_params or {}), dict(signal_params or {}))
+    if not entry.info.get("nested"):
+        nested = [e.name for e in ENCODERS if e.info.get("nested")]
+        raise ValueError(f"encoder={encoder!r} is not nested (its rows depend on m), so trials have no "
+                         f"critical m; allowed: {nested}. Use a sweep over m instead.")
+    if m_max is None:
+        from .theory import chernoff_m
+
+        m_max = max(8, math.ceil(1.5 * float(chernoff_m(n, max(k, 1))))) if decoder == "matched_filter" else n
+    m_max = check_int("m_max", m_max, low=1)
+    ep, sp = cell.validate(m_max)
+    ep = check_encoder(encoder, m_max, n, ep)
+    if m_start is None:
+        from .theory import log2_binom
+
+        m_start = math.ceil(1.2 * float(log2_binom(n, k)))
+    m_start = min(m_max, max(1, check_int("m_start", m_start, low=1)))
+    n_jobs = check_int("n_jobs", n_jobs if n_jobs is not None else (os.cpu_count() or 1), low=1)
+    mode = _nested_mode(encoder, ep)
+    binary, _ = signal_info(signal, sp)
+    statuses = Counter()
+    nonmono = np.zeros(trials, bool)
+    curve, pointwise = None, (np.nan,) * 3
+    n_eval = 0
+    if _mf_exact_ok(decoder, params, cell, mode):
+        method = "exact-mf"
+        per_trial_bytes = 8 * m_max * n
+        def one(t):
+            return _mf_curve(_Trial(cell, ep, sp, seed, t, mode, m_max), m_max, params)
+        workers = max(1, min(n_jobs, trials, int(_BLOCK_BYTES // max(per_trial_bytes, 1)) or 1))
+        with ThreadPoolExecutor(max_workers=workers) as ex:
+            S = np.array(list(ex.map(one, range(trials))))
+        out = [_critical_from_curve(row) for row in S]
+        crit = np.array([c for c, _ in out], dtype=float)
+        nonmono = np.array([nm for _, nm in out], dtype=bool)
+        curve = S.mean(axis=0)
+        pointwise = _pointwise_quantile(S.sum(axis=0), trials, q, conf)
+        n_eval = trials * m_max
+        statuses["ok"] = n_eval
+        n_checked = trials
+    else:
+        method = "search"
+        from threadpoolctl import threadpool_limits
+
+        from .decoders import decode
+        from .metrics import score
+
+        def evaluate(group, m):
+            nonlocal n_eval
+            probs = [tr.problem(m) for tr in group]
+            A = np.stack([p[0] for p in probs])
+            Y = np.stack([p[1] for p in probs])
+            res = decode(decoder, A, Y, k=k, **params)
+            sc = score(np.stack([tr.x for tr in group]), res.X_hat, binary=binary, tol=rel_tol)
+            statuses.update(res.status_names.tolist())
+            n_eval += len(group)
+            return sc[criterion]
+
+        block = max(1, min(trials, int(_BLOCK_BYTES // (8 * n * min(m_max, 2 * m_start)))))
+        crit = np.empty(trials)
+        with threadpool_limits(limits=1, user_api="blas"):
+            for b0 in range(0, trials, block):
+                ts = [_Trial(cell, ep, sp, seed, t, mode, m_max) for t in range(b0, min(trials, b0 + block))]
+                s = _Search(ts, evaluate, m_start, m_max, check_monotone and resolution == 1, resolution)
+                crit[b0:b0 + len(ts)] = s.run()
+                nonmono[b0:b0 + len(ts)] = s.nonmono
+                for tr in ts:
+                    tr.release()
+        n_checked = int(np.isfinite(crit).sum()) if check_monotone and resolution == 1 else 0
+    est, low, high, cov = quantile_ci(crit, q, conf)
+    low = max(low, 1.0)
+    m_log = _logistic_check(crit, q, conf)
+    return MinimalMResult(
+        decoder, params, encoder, signal, n, k, float(noise), ep, sp, trials, seed, q, criterion, conf,
+        m_max, method, est, low, high, cov, crit, int((~np.isfinite(crit)).sum()), int(nonmono.sum()),
+        n_checked, int(n_eval), dict(statuses), *m_log, *pointwise, curve, time.perf_counter() - t0)
+
+
+def _check_decoder(decoder, decoder_params):
+    """Check decoder name, parameter names, and parameter values on a tiny problem."""
+    from .decoders import DECODERS, decode
+
+    params = DECODERS.get(decoder).check_params(dict(decoder_params))
+    decode(decoder, np.eye(2, 3), np.ones(2), k=1, **params)  # raises on bad values, before any work
+    return params
+
+
+def _pointwise_quantile(successes, trials, q, conf):
+    """``(m_q, low, high)`` from pointwise success counts at m = 1..M (see :class:`MinimalMResult`)."""
+    from .metrics import wilson_interval
+
+    rate = successes / trials
+    lo, hi = wilson_interval(successes, np.full(successes.size, trials), conf)
+
+    def first(mask):
+        idx = np.flatnonzero(mask)
+        return float(idx[0] + 1) if idx.size else np.inf
+
+    return first(rate >= q), first(hi >= q), first(lo >= q)
+
+
+def _logistic_check(crit, q, conf):
+    """Logistic fit of the success curve implied by ``crit`` on a 25-point geometric grid."""
+    fin = crit[np.isfinite(crit)]
+    if fin.size < 2 or fin.min() == fin.max():
+        return np.nan, np.nan, np.nan
+    grid = np.unique(np.round(np.geomspace(max(1.0, fin.min() / 1.3), fin.max() * 1.3, 25)))
+    succ = (crit[None, :] <= grid[:, None]).sum(axis=1)
+    try:
+        return logistic_fit(grid, succ, np.full(grid.size, crit.size)).m_at(q, conf)
+    except (ValueError, np.linalg.LinAlgError):  # pragma: no cover - degenerate data
+        return np.nan, np.nan, np.nan
+
+
+# --------------------------------------------------------------------------- from sweeps
+def m_star_table(df, q=0.5, criterion="exact", conf=0.95,
+                 by=("decoder", "encoder", "signal", "n", "k")):
+    """m*_q per group of a per-trial sweep table (e.g. ``load_results`` or ``run_grid``).
+
+    Two estimates, both from stored rows (nothing is re-run):
+
+    * ``m_star`` with ``[ci_low, ci_high]``: per-trial critical m *on the grid*
+      (smallest grid m from which the trial succeeds at every larger grid m;
+      ``inf`` if it fails at the largest), then :func:`csbench.fits.quantile_ci`.
+      Valid for nested encoders, where trial t is the same problem at every m;
+      it over-estimates by at most one grid step.
+    * ``m_logistic`` with ``[logistic_low, logistic_high]``: a logistic fit of
+      success vs ln m (:func:`csbench.fits.logistic_fit`).
+    """
+    import pandas as pd
+
+    rows = []
+    for key, g in df.groupby(list(by), sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        piv = g.pivot_table(index="trial", columns="m", values=criterion, aggfunc="first").sort_index(axis=1)
+        ms = piv.columns.to_numpy(float)
+        S = piv.to_numpy()
+        crit = []
+        for row in S:
+            good = ~np.isnan(row.astype(float))
+            r = row[good].astype(bool)
+            mm = ms[good]
+            fails = np.flatnonzero(~r)
+            crit.append(mm[0] if fails.size == 0 else (np.inf if fails[-1] == r.size - 1 else mm[fails[-1] + 1]))
+        crit = np.asarray(crit, float)
+        est, low, high, cov = quantile_ci(crit, q, conf)
+        agg = g.groupby("m")[criterion].agg(["sum", "size"])
+        try:
+            ml = logistic_fit(agg.index.to_numpy(float), agg["sum"].to_numpy(float),
+                              agg["size"].to_numpy(float)).m_at(q, conf)
+        except ValueError:
+            ml = (np.nan,) * 3
+        rows.append({**dict(zip(by, key)), "trials": len(crit), "m_star": est, "ci_low": low,
+                     "ci_high": high, "coverage": cov, "m_logistic": ml[0], "logistic_low": ml[1],
+                     "logistic_high": ml[2], "m_grid_min": ms.min(), "m_grid_max": ms.max(),
+                     "critical": list(crit)})
+    return pd.DataFrame(rows)

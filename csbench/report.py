@@ -1,0 +1,128 @@
+"""``csbench report RUN``: markdown tables and figures from a stored run (never re-runs decoders)."""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pandas as pd
+
+from ._validate import check_float
+
+#: Scaling laws fitted in the report (keys of :data:`csbench.fits.SCALES`).
+REPORT_SCALES = ("k_ln_n", "k_log2_en_k", "log2_binom")
+
+
+def md_table(df, floatfmt="{:.4g}"):
+    """A pandas DataFrame as a GitHub markdown table (floats through ``floatfmt``; nan -> '')."""
+    def cell(v):
+        if isinstance(v, (float, np.floating)):
+            return "" if math.isnan(v) else ("inf" if math.isinf(v) else floatfmt.format(v))
+        return str(v)
+
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def minimal_m_summary(run_dir, q=0.5, criterion=None):
+    """m*_q per (decoder, encoder, signal, n, k) of a run, from its stored rows.
+
+    ``m = "auto"`` runs: the stored :func:`csbench.minimal_m.minimal_m` results.
+    Grid runs: :func:`csbench.minimal_m.m_star_table` on the per-trial rows.
+    Returns ``(mstar, trials, success)`` (the last two ``None`` for auto runs).
+    """
+    from .harness import success_table
+    from .minimal_m import m_star_table
+    from .store import load_minimal_m, load_results, read_sweep
+
+    sweep = read_sweep(run_dir)
+    criterion = criterion or sweep.criterion
+    mm = load_minimal_m(run_dir)
+    trials = load_results(run_dir)
+    success = None
+    if len(trials):
+        success = success_table(trials, criterion=criterion)
+        mstar = m_star_table(trials, q=q, criterion=criterion)
+    else:
+        mstar = mm.copy()
+        for c in ("m_star", "ci_low", "ci_high"):
+            if c in mstar:
+                mstar[c] = mstar[c].astype(float).fillna(np.inf if c != "ci_low" else 1.0)
+    return mstar, (trials if len(trials) else None), success, sweep
+
+
+def theory_columns(mstar):
+    """Add theory references to an m* table: log2 C(n,k), 8k ln n, m_weak (signed), bits/dimension."""
+    from . import theory
+
+    t = mstar.copy()
+    t["log2C"] = [float(theory.log2_binom(int(n), int(k))) for n, k in zip(t.n, t.k)]
+    t["8k_ln_n"] = [float(theory.chernoff_m(int(n), int(k))) for n, k in zip(t.n, t.k)]
+    if hasattr(theory, "m_weak"):
+        t["m_weak"] = [float(theory.m_weak(int(n), int(k))) for n, k in zip(t.n, t.k)]
+    with np.errstate(divide="ignore"):
+        t["bits_per_dim"] = t["log2C"] / t["m_star"].astype(float)
+    return t
+
+
+def write_report(run_dir, q=0.5, criterion=None, conf=0.95):
+    """Write ``report.md`` and figures (``report_*.png``) into ``run_dir``; return the report path.
+
+    Contents: run summary, success rates with Wilson intervals (grid runs),
+    m*_q with intervals next to theory (``log2 C(n,k)``, ``8 k ln n``,
+    ``m_weak``), scaling constants ``c`` in ``m* ~ c f(n, k)`` per decoder
+    (:func:`csbench.fits.fit_scaling`, weighted least squares), and the
+    figures of :mod:`csbench.plots`.
+    """
+    from . import plots
+    from .fits import SCALES, fit_scaling
+    from .store import write_text_atomic
+
+    q = check_float("q", q, low=0.0, high=1.0, low_open=True, high_open=True)
+    mstar, trials, success, sweep = minimal_m_summary(run_dir, q, criterion)
+    criterion = criterion or sweep.criterion
+    out = [f"# csbench report: {sweep.name}", "",
+           f"Run directory `{os.path.abspath(run_dir)}`; criterion `{criterion}`; q = {q}; "
+           f"{sweep.trials} trials per point; seed {sweep.seed}.", ""]
+    figs = {}
+    if trials is not None:
+        counts = trials["status"].value_counts()
+        out += ["Trial status: " + ", ".join(f"{k}: {v}" for k, v in counts.items()), ""]
+        figs["success_vs_m"] = plots.plot_success_vs_m(success)
+        cols = ["decoder", "encoder", "signal", "n", "k", "m", "trials", "rate", "low", "high", "n_not_ok"]
+        out += ["## Success rate vs m (95 % Wilson intervals)", "", md_table(success[cols]), ""]
+    if len(mstar):
+        t = theory_columns(mstar)
+        cols = [c for c in ["decoder", "encoder", "signal", "n", "k", "trials", "m_star", "ci_low", "ci_high",
+                            "m_logistic", "log2C", "8k_ln_n", "m_weak", "bits_per_dim"] if c in t]
+        how = ("per-trial critical m on the grid, order-statistic interval; m_logistic: logistic fit"
+               if trials is not None else "csbench.minimal_m search, order-statistic interval")
+        out += [f"## Minimal m (m*_{q:g}; {how})", "", md_table(t[cols]), ""]
+        fits = []
+        for scale in REPORT_SCALES:
+            try:
+                f = fit_scaling(t[np.isfinite(t.m_star.astype(float))], scale=scale, by=("decoder",), conf=conf)
+            except ValueError:
+                continue
+            f["scale"] = SCALES[scale][1]
+            fits.append(f)
+        if fits:
+            f = pd.concat(fits, ignore_index=True)
+            out += ["## Scaling constants: m* ~ c f(n, k)", "",
+                    "Weighted least squares through the origin, weights from the m* intervals, "
+                    "Birge-ratio inflation when the scatter exceeds them (csbench.fits.fit_constant).", "",
+                    md_table(f[["decoder", "scale", "c", "c_low", "c_high", "chi2_dof", "n_points"]]), ""]
+        figs["m_star_vs_k"] = plots.plot_m_star_vs_k(t)
+        figs["phase_diagram"] = plots.plot_phase_diagram(t)
+        figs["bits_per_dimension"] = plots.plot_bits_per_dimension(t)
+    out += ["## Figures", ""]
+    for name, fig in figs.items():
+        fname = f"report_{name}.png"
+        fig.savefig(os.path.join(run_dir, fname), dpi=120)
+        plots.plt.close(fig)
+        out += [f"![{name}]({fname})", ""]
+    path = os.path.join(run_dir, "report.md")
+    write_text_atomic(path, "\n".join(out))
+    return path

@@ -1,0 +1,249 @@
+"""Crash-safe results store: one SQLite database (WAL mode) per run directory.
+
+Layout of a run directory::
+
+    RUN/results.sqlite   tables meta, tasks, trials (+ -wal/-shm while open)
+    RUN/sweep.json       the resolved configuration (also in table meta)
+    RUN/config.toml      the TOML it came from, when there was one
+
+The driver process is the only writer. Each finished task is written in one
+transaction with all its trial rows (``BEGIN IMMEDIATE ... COMMIT``), so a
+``kill -9`` at any moment loses at most the tasks not yet committed, and a
+task is either fully present or absent. ``synchronous=NORMAL`` in WAL mode is
+durable against a killed process (only a power loss can drop the last
+commits; it never corrupts the database). See ``docs/harness.md``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+
+import pandas as pd
+
+from .metrics import CRITERIA
+
+DB_NAME = "results.sqlite"
+SCHEMA_VERSION = 1
+
+#: Columns of table ``trials`` (one row per trial) and their SQL types.
+TRIAL_COLUMNS = {
+    "task": "TEXT NOT NULL", "encoder": "TEXT", "signal": "TEXT", "n": "INTEGER", "k": "INTEGER",
+    "noise": "REAL", "m": "INTEGER", "decoder": "TEXT", "trial": "INTEGER NOT NULL", "status": "TEXT",
+    "n_iter": "INTEGER", "time": "REAL",
+    **{c: ("REAL" if c == "rel_err" else "INTEGER") for c in CRITERIA},
+    "decoder_name": "TEXT", "decoder_params": "TEXT", "encoder_params": "TEXT", "signal_params": "TEXT",
+}
+#: Boolean criteria (stored as 0/1, loaded as bool).
+BOOL_COLUMNS = ("exact", "support")
+#: Columns of table ``tasks`` (one row per finished task).
+TASK_COLUMNS = {
+    "task": "TEXT PRIMARY KEY", "idx": "INTEGER", "spec": "TEXT", "trials": "INTEGER",
+    "error": "TEXT", "elapsed": "REAL", "finished": "REAL",
+}
+
+
+def db_path(run_dir):
+    return os.path.join(os.fspath(run_dir), DB_NAME)
+
+
+class Store:
+    """The results database of one run (``run_dir=None``: in memory).
+
+    Parameters
+    ----------
+    run_dir : path or None
+        Run directory (created if missing).
+    readonly : bool
+        Open an existing store for reading only (``status``, ``export``, ``load_results``).
+    """
+
+    def __init__(self, run_dir=None, readonly=False):
+        self.run_dir = None if run_dir is None else os.fspath(run_dir)
+        if self.run_dir is None:
+            path = ":memory:"
+        else:
+            path = db_path(self.run_dir)
+            if readonly and not os.path.isfile(path):
+                raise ValueError(f"{self.run_dir!r} is not a csbench run directory (no {DB_NAME}); "
+                                 f"allowed: a folder written by `csbench run`.")
+            os.makedirs(self.run_dir, exist_ok=True)
+        self.conn = sqlite3.connect(path, isolation_level=None, timeout=60)
+        if readonly:
+            return
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        cols = lambda d: ", ".join(f"{c} {t}" for c, t in d.items())  # noqa: E731
+        self.conn.executescript(f"""
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+            CREATE TABLE IF NOT EXISTS tasks ({cols(TASK_COLUMNS)});
+            CREATE TABLE IF NOT EXISTS trials ({cols(TRIAL_COLUMNS)}, PRIMARY KEY (task, trial));
+            CREATE TABLE IF NOT EXISTS minimal_m (task TEXT PRIMARY KEY, idx INTEGER, row TEXT);
+        """)
+
+    # -- meta ---------------------------------------------------------------
+    def get_meta(self, key, default=None):
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def set_meta(self, **items):
+        with self._transaction():
+            self.conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                                  [(k, json.dumps(v, sort_keys=True)) for k, v in items.items()])
+
+    # -- writing ------------------------------------------------------------
+    def _transaction(self):
+        return _Transaction(self.conn)
+
+    def done_tasks(self):
+        """Keys of the committed tasks."""
+        return {r[0] for r in self.conn.execute("SELECT task FROM tasks")}
+
+    def write_task(self, task_key, idx, spec, rows: pd.DataFrame, error=None, elapsed=0.0):
+        """Commit one task and its trial rows atomically (a task already stored is left as is)."""
+        cols = list(TRIAL_COLUMNS)
+        missing = [c for c in cols if c != "task" and c not in rows]
+        if missing:
+            raise ValueError(f"task rows lack columns {missing}.")
+        columns = [[task_key] * len(rows)] + [rows[c].tolist() for c in cols[1:]]  # plain Python values
+        records = list(zip(*columns))
+        with self._transaction():
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (task_key, idx, spec, len(rows), error, float(elapsed), time.time()))
+            if cur.rowcount:  # a task is written once, with all its rows
+                self.conn.executemany(
+                    f"INSERT INTO trials ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", records)
+
+    def write_minimal_m(self, task_key, idx, row: dict):
+        """Commit one minimal-m result (``m = "auto"`` sweeps)."""
+        with self._transaction():
+            self.conn.execute("INSERT OR IGNORE INTO minimal_m VALUES (?, ?, ?)",
+                              (task_key, idx, json.dumps(row, sort_keys=True, default=_py)))
+
+    def done_minimal_m(self):
+        return {r[0] for r in self.conn.execute("SELECT task FROM minimal_m")}
+
+    # -- reading ------------------------------------------------------------
+    def trials(self):
+        """All trial rows as a DataFrame, in grid order (task index, then trial)."""
+        cols = ", ".join(f"t.{c}" for c in list(TRIAL_COLUMNS)[1:]) + ", t.task"
+        df = pd.read_sql_query(
+            f"SELECT {cols} FROM trials t JOIN tasks USING (task) ORDER BY tasks.idx, t.trial", self.conn)
+        for c in BOOL_COLUMNS:
+            df[c] = df[c].astype(bool)
+        return df
+
+    def minimal_m(self):
+        """Minimal-m results (one row per cell and decoder) as a DataFrame."""
+        rows = self.conn.execute("SELECT row FROM minimal_m ORDER BY idx").fetchall()
+        return pd.DataFrame([json.loads(r[0]) for r in rows])
+
+    def task_table(self):
+        return pd.read_sql_query("SELECT * FROM tasks ORDER BY idx", self.conn)
+
+    def close(self):
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _Transaction:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, *rest):
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _py(v):
+    """Plain Python scalar for sqlite3 / json (numpy scalars -> item())."""
+    return v.item() if hasattr(v, "item") else v
+
+
+def write_text_atomic(path, text):
+    """Write ``text`` to ``path`` via a temporary file and ``os.replace`` (never half-written)."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_results(run_dir) -> pd.DataFrame:
+    """Per-trial results of a run directory as a DataFrame.
+
+    Columns: those of :func:`csbench.harness.run_task` plus ``decoder_name``,
+    ``decoder_params``, ``encoder_params``, ``signal_params`` (canonical JSON)
+    and ``task`` (task key); rows in grid order.
+    """
+    with Store(run_dir, readonly=True) as st:
+        return st.trials()
+
+
+def load_minimal_m(run_dir) -> pd.DataFrame:
+    """Minimal-m results of an ``m = "auto"`` run directory as a DataFrame."""
+    with Store(run_dir, readonly=True) as st:
+        return st.minimal_m()
+
+
+def read_sweep(run_dir):
+    """The :class:`~csbench.config.Sweep` stored in a run directory."""
+    from .config import Sweep
+
+    with Store(run_dir, readonly=True) as st:
+        return Sweep.from_dict(st.get_meta("sweep"), source=db_path(run_dir))
+
+
+def run_status(run_dir) -> dict:
+    """Progress of a run: tasks and trials done/total, trial counts by status, task errors."""
+    with Store(run_dir, readonly=True) as st:
+        c = st.conn
+        by_status = dict(c.execute("SELECT status, COUNT(*) FROM trials GROUP BY status ORDER BY status"))
+        by_decoder = {d: {"trials": n, "not_ok": bad} for d, n, bad in c.execute(
+            "SELECT decoder, COUNT(*), SUM(status != 'ok') FROM trials GROUP BY decoder ORDER BY decoder")}
+        errors = [r[0] for r in c.execute("SELECT DISTINCT error FROM tasks WHERE error IS NOT NULL")]
+        return {
+            "name": st.get_meta("name"),
+            "auto": (st.get_meta("sweep") or {}).get("m") == "auto",
+            "tasks_done": c.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
+            + c.execute("SELECT COUNT(*) FROM minimal_m").fetchone()[0],
+            "tasks_total": st.get_meta("tasks_total"),
+            "trials_done": c.execute("SELECT COUNT(*) FROM trials").fetchone()[0],
+            "trials_total": st.get_meta("trials_total"),
+            "by_status": by_status,
+            "by_decoder": by_decoder,
+            "errors": errors,
+        }
+
+
+def export(run_dir, fmt="csv", path=None):
+    """Write the per-trial table of a run to CSV or parquet; return the path.
+
+    ``fmt="parquet"`` needs pyarrow (not a csbench dependency). Default path:
+    ``RUN/results.<fmt>``.
+    """
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f"format={fmt!r} is not one of ['csv', 'parquet'].")
+    if fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ValueError("format='parquet' needs pyarrow, which is not installed; "
+                             "`pip install pyarrow`, or use format='csv'.") from None
+    df = load_results(run_dir)
+    path = path or os.path.join(os.fspath(run_dir), f"results.{fmt}")
+    if fmt == "csv":
+        df.to_csv(path, index=False)
+    else:
+        df.to_parquet(path, index=False)
+    return path

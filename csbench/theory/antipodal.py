@@ -1,0 +1,152 @@
+"""Antipodal feature pairs (seed 004, Edmonds 2024, Theorem 3), implemented as stated.
+
+Idealised model of the seed: features come in pairs, each feature is active
+independently with probability ``p = k/n`` (= 1 - S, S the sparsity of Toy
+Models of Superposition), each pair's direction is exactly orthogonal to all
+others, and the read-out is ``x'' = ReLU(W^T W x)``. Errors are squared errors
+``sum_i (x''_i - x_i)^2`` per pair.
+
+* antipodal pair ``W_{2i+1} = -W_{2i}``: wrong only when both features are
+  active (both read 0), expected error ``2 p^2`` per pair;
+* one direction (second feature dropped): wrong when the dropped feature is
+  active, expected error ``p`` per pair;
+* so antipodal pairs win iff ``2 p^2 <= p``, i.e. ``k/n <= 1/2``.
+
+The seed then compares antipodal pairs with *not* pairing (n random
+directions instead of n/2): pairing saves ``4k/m`` of Theorem 2's
+``eps^2 = 4 k ln n / m`` (halving n; the seed writes ``ln(n/2) = ln n - 1``, so
+the saving is really ``4 k ln 2 / m`` in natural logs) and costs ``2 (k/n)^2``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import check_int
+from .counting import _nk, _out, check_counts
+
+__all__ = [
+    "antipodal_pair_errors", "one_direction_pair_errors", "use_antipodal",
+    "antipodal_halving_terms", "antipodal_halving_m", "use_antipodal_vs_halving",
+    "measure_antipodal",
+]
+
+
+def antipodal_pair_errors(n, k):
+    """Expected squared error per antipodal pair, ``2 (k/n)^2`` (seed 004, Theorem 3).
+
+    Both features active (probability ``(k/n)^2``) gives ``W^T W x = 0`` and two
+    errors; otherwise the ReLU read-out is exact.
+    """
+    n, k = _nk(n, k)
+    return _out(2.0 * (k / n) ** 2)
+
+
+def one_direction_pair_errors(n, k):
+    """Expected squared error per pair when only one feature gets a direction, ``k/n``."""
+    n, k = _nk(n, k)
+    return _out(k / n)
+
+
+def use_antipodal(n, k):
+    """Seed 004's rule: antipodal pairs beat one direction iff ``2 (k/n)^2 <= k/n``, i.e. ``k/n <= 1/2``."""
+    n, k = _nk(n, k)
+    return _out(2.0 * (k / n) ** 2 <= k / n)
+
+
+def antipodal_halving_terms(n, k, m):
+    """The two terms of the seed's "compare antipodal to smaller n": ``(cost, saving)``.
+
+    ``cost = 2 (k/n)^2`` (antipodal pair errors) and ``saving = 4 k / m``
+    (``eps^2 - eps'^2`` with ``eps^2 = 4 k ln n / m`` from Theorem 2 and n halved,
+    taking ``ln(n/2) = ln n - 1`` as the seed does). Both as stated in the seed.
+    """
+    n, k = _nk(n, k)
+    m = check_counts("m", m, low=1)
+    return _out(2.0 * (k / n) ** 2), _out(4.0 * k / m)
+
+
+def antipodal_halving_m(n, k):
+    """The seed's threshold ``2 n^2 / k`` (k >= 1) for antipodal pairs vs halving n.
+
+    The seed's inequality ``2 (k/n)^2 <= 4k/m`` (cost <= saving) is equivalent
+    to ``m <= 2 n^2 / k``, but the seed prints it as ``m >= 2 n^2 / k`` and, with
+    Toy Models' n = 20, m = 5, k = 2, concludes "5 >= 400, which is wrong"
+    (contradicting the antipodal pairs Toy Models observes). Evaluating the
+    inequality itself gives 0.02 <= 1.6: use antipodal pairs, in line with Toy
+    Models. See :func:`use_antipodal_vs_halving`.
+    """
+    n, k = _nk(n, k, k_low=1)
+    return _out(2.0 * n ** 2 / k)
+
+
+def use_antipodal_vs_halving(n, k, m, as_printed=False):
+    """Seed 004's comparison of antipodal pairs with halving n.
+
+    ``as_printed=False`` (default) evaluates the seed's inequality
+    ``2 (k/n)^2 <= 4 k / m`` (:func:`antipodal_halving_terms`), equivalent to
+    ``m <= 2 n^2 / k``. ``as_printed=True`` returns the seed's printed
+    conclusion ``m >= 2 n^2 / k``, which the seed itself notes contradicts Toy
+    Models' observations (n=20, m=5, k=2); the two differ by the direction of
+    the inequality (see :func:`antipodal_halving_m`). Neither is a measurement:
+    the saving term comes from Theorem 2's union-bound scale, not from an
+    error rate (compare :func:`measure_antipodal`).
+    """
+    threshold = antipodal_halving_m(n, k)
+    m = check_counts("m", m, low=1)
+    return _out(m >= threshold) if as_printed else _out(m <= threshold)
+
+
+def measure_antipodal(n, k, m, trials=200, seed=0, bias=0.0):
+    """Measured errors of csbench's ``"antipodal"`` vs ``"unit"`` encoders with the ReLU read-out.
+
+    Both encoders store the same n features (``antipodal``: n/2 random
+    directions in +- pairs; ``unit``: n random directions) in m dimensions; the
+    same seeded signals are decoded with ``relu_readout`` (``x_hat =
+    ReLU(A^T y - bias)``; ``bias`` a number or ``"edmonds"``) through
+    :func:`csbench.decode`. Signals are csbench's ``"binary"`` model: exactly k
+    features active (the seed's model has each active w.p. k/n).
+
+    Returns
+    -------
+    dict
+        For each encoder name: ``sq_err`` (mean over trials of
+        ``||x_hat - x||^2``), ``sq_err_se`` (its standard error),
+        ``sq_err_per_feature`` (``sq_err / n``), ``exact`` (fraction of trials
+        with every coordinate right after thresholding x_hat at 1/2) and
+        ``n_wrong`` (mean wrong coordinates); plus the seed's per-feature terms
+        ``pair_cost`` = 2 (k/n)^2 and ``halving_saving`` = 4k/m (as the seed adds
+        them to ``E L / (|{x}| |{i}|)``), to set beside the measured difference
+        of ``sq_err_per_feature``.
+    """
+    from ..decoders import decode
+    from ..metrics import score
+    from ..problems import Cell, make_problem
+
+    n = check_int("n", n, low=2)
+    if n % 2:
+        raise ValueError(f"n={n} must be even (antipodal pairs).")
+    k = check_int("k", k, low=0, high=n)
+    m = check_int("m", m, low=1)
+    trials = check_int("trials", trials, low=2)
+    seed = check_int("seed", seed, low=0)
+    out = {}
+    for enc in ("antipodal", "unit"):
+        sq, ex, wrong = [], [], []
+        for start in range(0, trials, 100):
+            meas, truth = make_problem(Cell(encoder=enc, signal="binary", n=n, k=k), m,
+                                       min(100, trials - start), seed, first_trial=start)
+            X_hat = decode("relu_readout", meas.A, meas.Y, k=k, bias=bias).X_hat
+            sq.append(((X_hat - truth.X) ** 2).sum(axis=1))
+            s = score(truth.X, X_hat, binary=True)
+            ex.append(s["exact"])
+            wrong.append(s["n_wrong"])
+        sq = np.concatenate(sq)
+        out[enc] = {
+            "sq_err": float(sq.mean()),
+            "sq_err_se": float(sq.std(ddof=1) / np.sqrt(sq.size)),
+            "sq_err_per_feature": float(sq.mean() / n),
+            "exact": float(np.concatenate(ex).mean()),
+            "n_wrong": float(np.concatenate(wrong).mean()),
+        }
+    out["pair_cost"], out["halving_saving"] = antipodal_halving_terms(n, k, m)
+    return out

@@ -1,0 +1,258 @@
+"""The lasso decoder: exact against scikit-learn, KKT, guards, batching, reference CD, recovery."""
+import numba
+import numpy as np
+import pytest
+from sklearn.linear_model import Lasso
+
+from csbench import Cell, decode, make_problem
+from csbench.decoders.lasso import debias_support, lasso_path
+from ref_lasso import duality_gap, ref_lasso
+
+TIGHT = dict(tol=1e-14, max_iter=100_000)
+
+
+@pytest.fixture(scope="module")
+def signed():
+    return make_problem(Cell(n=120, k=6, signal="signed"), 50, 4, seed=3)
+
+
+@pytest.fixture(scope="module")
+def binary():
+    return make_problem(Cell(n=120, k=6, signal="binary"), 50, 4, seed=4)
+
+
+def sk_lasso(A, y, lam, positive=False):
+    m = A.shape[0]
+    est = Lasso(alpha=lam / m, fit_intercept=False, tol=1e-14, max_iter=1_000_000, positive=positive)
+    return est.fit(A, y).coef_
+
+
+def lam_of(A, y, ratio, positive=False):
+    c = A.T @ y
+    return ratio * (max(c.max(), 0.0) if positive else np.abs(c).max())
+
+
+def rel_err(x, ref):
+    return np.abs(x - ref).max() / np.abs(ref).max()
+
+
+@pytest.mark.parametrize("positive", [False, True])
+@pytest.mark.parametrize("ratio", [0.2, 0.01])
+def test_equals_sklearn_per_trial_A(signed, binary, positive, ratio):
+    meas, _ = binary if positive else signed
+    res = decode("lasso", meas.A, meas.Y, lam_ratio=ratio, positive=positive, **TIGHT)
+    assert (res.status_names == "ok").all()
+    for t in range(len(meas.Y)):
+        lam = lam_of(meas.A[t], meas.Y[t], ratio, positive)
+        ref = sk_lasso(meas.A[t], meas.Y[t], lam, positive)
+        assert rel_err(res.X_hat[t], ref) < 1e-6
+        # the same problem given as absolute lam
+        one = decode("lasso", meas.A[t], meas.Y[t], lam=lam, positive=positive, **TIGHT).X_hat[0]
+        assert rel_err(one, ref) < 1e-6
+
+
+@pytest.mark.parametrize("gram", [False, True])
+@pytest.mark.parametrize("positive", [False, True])
+def test_equals_sklearn_shared_A(signed, binary, positive, gram):
+    meas, truth = binary if positive else signed
+    A = meas.A[0]
+    Y = truth.X @ A.T
+    res = decode("lasso", A, Y, lam=0.05, positive=positive, gram=gram, **TIGHT)
+    for t in range(len(Y)):
+        assert rel_err(res.X_hat[t], sk_lasso(A, Y[t], 0.05, positive)) < 1e-6
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_kkt(signed, positive):
+    meas, _ = signed
+    res = decode("lasso", meas.A, meas.Y, lam_ratio=0.03, positive=positive, **TIGHT)
+    for t in range(len(meas.Y)):
+        A, y, x = meas.A[t], meas.Y[t], res.X_hat[t]
+        lam = lam_of(A, y, 0.03, positive)
+        g = A.T @ (y - A @ x)
+        on = x != 0
+        assert on.sum() >= 2
+        if positive:
+            assert (x >= 0).all()
+            assert g.max() <= lam * (1 + 1e-9)
+            np.testing.assert_allclose(g[on], lam, rtol=1e-9)
+        else:
+            assert np.abs(g).max() <= lam * (1 + 1e-9)
+            np.testing.assert_allclose(g[on], lam * np.sign(x[on]), rtol=1e-9)
+
+
+def test_guards(signed):
+    meas, _ = signed
+    A, y = meas.A[0], meas.Y[0]
+    lmax = np.abs(A.T @ y).max()
+    for kw in (dict(lam=lmax), dict(lam=2 * lmax), dict(lam_ratio=1.0), dict(lam_ratio=3.0)):
+        res = decode("lasso", A, y, **kw)
+        assert (res.X_hat == 0).all() and res.n_iter[0] == 0 and res.status_names[0] == "ok"
+    # just below lam_max the solution has one nonzero (gap at 0 is (1 - s)^2 ||y||^2 / 2 = 5e-7 P(0) > tol)
+    res = decode("lasso", A, y, lam=lmax * 0.999)
+    assert (res.X_hat != 0).sum() == 1 and res.n_iter[0] >= 1
+    # positive: lam_max = max(A^T y, 0); y = -A e_j has only one positive correlation pattern
+    res = decode("lasso", A, np.zeros(50), lam=0.1)
+    assert (res.X_hat == 0).all() and res.n_iter[0] == 0 and res.status_names[0] == "ok"
+    neg = -A[:, :3] @ np.ones(3)
+    c = A.T @ neg
+    res = decode("lasso", A, neg, lam=max(c.max(), 0.0) * 1.0001, positive=True)
+    assert (res.X_hat == 0).all() and res.n_iter[0] == 0
+
+
+def test_zero_columns(signed):
+    meas, _ = signed
+    A = meas.A[0].copy()
+    A[:, [5, 17]] = 0.0
+    y = meas.Y[0]
+    x0 = np.zeros(120)
+    x0[5] = 3.0  # a warm start on a zero column is dropped
+    res = decode("lasso", A, y, lam=0.02, x0=x0, **TIGHT)
+    assert res.X_hat[0, 5] == 0 and res.X_hat[0, 17] == 0
+    keep = np.setdiff1d(np.arange(120), [5, 17])
+    assert rel_err(res.X_hat[0, keep], sk_lasso(A[:, keep], y, 0.02)) < 1e-6
+
+
+def test_max_iter_status(signed):
+    meas, _ = signed
+    res = decode("lasso", meas.A, meas.Y, lam_ratio=0.01, tol=1e-14, max_iter=1)
+    assert (res.status_names == "max_iter").all() and (res.n_iter == 1).all()
+    assert np.isfinite(res.X_hat).all()
+
+
+def test_batch_equals_loop_bitwise_any_threads(signed):
+    meas, truth = signed
+    A, Y = meas.A, meas.Y
+    shared_Y = truth.X @ A[0].T
+    prev = numba.get_num_threads()
+    try:
+        outs = []
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            per = decode("lasso", A, Y, lam_ratio=0.01)
+            outs.append(per.X_hat)
+            for t in range(len(Y)):
+                one = decode("lasso", A[t], Y[t], lam_ratio=0.01)
+                np.testing.assert_array_equal(one.X_hat[0], per.X_hat[t])
+                assert one.n_iter[0] == per.n_iter[t] and one.status[0] == per.status[t]
+            for gram in (False, True):
+                sh = decode("lasso", A[0], shared_Y, lam=0.02, gram=gram)
+                outs.append(sh.X_hat)
+                for t in range(len(Y)):
+                    one = decode("lasso", A[0], shared_Y[t], lam=0.02, gram=gram)
+                    np.testing.assert_array_equal(one.X_hat[0], sh.X_hat[t])
+        for a, b in zip(outs[:3], outs[3:]):  # 1 thread vs 2 threads
+            np.testing.assert_array_equal(a, b)
+    finally:
+        numba.set_num_threads(prev)
+    # shared A given as per-trial copies: the same arithmetic, the same bits
+    copies = decode("lasso", np.repeat(A[:1], 4, axis=0), shared_Y, lam=0.02, gram=False)
+    np.testing.assert_array_equal(copies.X_hat, outs[1])
+
+
+def test_inputs_not_mutated_and_read_only(signed):
+    meas, _ = signed
+    A, Y = meas.A.copy(), meas.Y.copy()
+    x0 = np.full((4, 120), 0.1)
+    A.setflags(write=False)
+    Y.setflags(write=False)
+    x0.setflags(write=False)
+    res = decode("lasso", A, Y, lam_ratio=0.05, x0=x0, debias=True)
+    np.testing.assert_array_equal(A, meas.A)
+    np.testing.assert_array_equal(Y, meas.Y)
+    assert (x0 == 0.1).all()
+    assert res.X_hat.flags.writeable and res.X_hat.shape == (4, 120)
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_matches_numpy_reference(positive):
+    rng = np.random.default_rng(7)
+    m, n = 30, 70
+    A = rng.standard_normal((m, n)) / np.sqrt(m)
+    x = np.zeros(n)
+    x[rng.choice(n, 5, replace=False)] = rng.standard_normal(5) + 2.0 * positive
+    y = A @ x + 0.05 * rng.standard_normal(m)
+    lam = lam_of(A, y, 0.05, positive)
+    ref, _ = ref_lasso(A, y, lam, positive, tol=1e-15)
+    res = decode("lasso", A, y, lam=lam, positive=positive, **TIGHT)
+    assert rel_err(res.X_hat[0], ref) < 1e-8
+    # the stopping rule is the documented duality gap: at tol=1e-4 the returned point satisfies it
+    loose = decode("lasso", A, y, lam=lam, positive=positive, tol=1e-4)
+    assert duality_gap(A, y, loose.X_hat[0], lam, positive) <= 1e-4 * 0.5 * (y @ y)
+
+
+def test_bad_params(signed):
+    meas, _ = signed
+    A, Y = meas.A, meas.Y
+    cases = [
+        (dict(lam=-1.0), ValueError, "lam=-1.0"),
+        (dict(lam=0.0), ValueError, "lam=0.0"),
+        (dict(lam_ratio=-0.5), ValueError, "lam_ratio=-0.5"),
+        (dict(lam=0.1, lam_ratio=0.1), ValueError, "at most one of lam and lam_ratio"),
+        (dict(tol=0.0), ValueError, "tol=0.0"),
+        (dict(tol=-1e-3), ValueError, "tol=-0.001"),
+        (dict(max_iter=0), ValueError, "max_iter=0"),
+        (dict(max_iter=2.5), TypeError, "max_iter must be an integer"),
+        (dict(x0=np.zeros(7)), ValueError, "x0 must have shape (120,) or (4, 120)"),
+        (dict(x0=np.zeros((3, 120))), ValueError, "x0 must have shape"),
+        (dict(positive="yes"), TypeError, "positive must be True or False"),
+        (dict(debias=1), TypeError, "debias must be True or False"),
+        (dict(gram="sometimes"), ValueError, "gram='sometimes'"),
+        (dict(gram=True), ValueError, "gram=True needs one matrix A"),
+        (dict(lam="big"), TypeError, "lam must be a real number"),
+    ]
+    for kw, exc, msg in cases:
+        with pytest.raises(exc) as info:
+            decode("lasso", A, Y, **kw)
+        assert msg in str(info.value), (kw, str(info.value))
+    with pytest.raises(ValueError, match="allowed"):
+        decode("lasso", A, Y, max_iter=0)
+
+
+def test_warm_start_and_path(signed):
+    meas, _ = signed
+    A, y = meas.A[0], meas.Y[0]
+    lmax = np.abs(A.T @ y).max()
+    lams = lmax * np.array([0.5, 0.1, 0.02, 0.005])
+    coefs, n_iter, status = lasso_path(A, y, lams, **TIGHT)
+    assert coefs.shape == (4, 1, 120) and (status == 0).all()
+    for i, lam in enumerate(lams):
+        assert rel_err(coefs[i, 0], sk_lasso(A, y, lam)) < 1e-6
+    # warm start at the solution: converged after the first gap check, no epoch
+    cold = decode("lasso", A, y, lam=lams[2], tol=1e-10)
+    warm = decode("lasso", A, y, lam=lams[2], tol=1e-10, x0=coefs[2, 0])
+    assert warm.n_iter[0] == 0 < cold.n_iter[0]
+    np.testing.assert_array_equal(warm.X_hat[0], coefs[2, 0])
+    # positive with a negative warm start: projected onto x >= 0 first
+    pos = decode("lasso", A, y, lam=lams[1], positive=True, x0=-np.ones(120), **TIGHT)
+    assert rel_err(pos.X_hat[0], sk_lasso(A, y, lams[1], positive=True)) < 1e-6
+
+
+def test_debias_support_fallback():
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((5, 9))
+    y = rng.standard_normal(5)
+    X = np.zeros((1, 9))
+    X[0, [0, 2, 3]] = 1.0  # full column rank: least squares on the support
+    out = debias_support(A, y[None], X)
+    S = [0, 2, 3]
+    np.testing.assert_allclose(out[0, S], np.linalg.solve(A[:, S].T @ A[:, S], A[:, S].T @ y), rtol=1e-10)
+    assert (out[0, [1, 4, 5, 6, 7, 8]] == 0).all()
+    X[0, :8] = 1.0  # 8 > m = 5 columns: minimum-norm solution
+    out = debias_support(A, y[None], X)
+    np.testing.assert_allclose(out[0, :8], np.linalg.pinv(A[:, :8]) @ y, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("signal,positive", [("signed", False), ("binary", True), ("binary", False)])
+def test_small_lam_recovers_exactly_like_basis_pursuit(signal, positive):
+    # n = 400, m = 200, k = 10: far above the l1 transition (2 k ln(n/m) ~ 14)
+    meas, truth = make_problem(Cell(n=400, k=10, signal=signal), 200, 4, seed=11)
+    res = decode("lasso", meas.A, meas.Y, positive=positive, debias=True)  # default lam_ratio = 1e-3
+    assert (res.status_names == "ok").all()
+    np.testing.assert_allclose(res.X_hat, truth.X, atol=1e-9)
+    bp = decode("basis_pursuit", meas.A, meas.Y, nonneg=positive)
+    np.testing.assert_allclose(res.X_hat, bp.X_hat, atol=1e-7)
+    # without debiasing: the lasso bias is O(lam), the support is exact
+    raw = decode("lasso", meas.A, meas.Y, positive=positive)
+    np.testing.assert_array_equal(raw.X_hat != 0, truth.X != 0)
+    assert np.abs(raw.X_hat - truth.X).max() < 0.01

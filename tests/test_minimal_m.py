@@ -1,0 +1,213 @@
+"""minimal_m: nested problems, the exact matched-filter pass, the search, and acceptance tests.
+
+Oracles: make_problem + decode + score at every m (brute force), the analytic
+matched-filter success probability (csbench.theory), the Chernoff bound, and
+the Donoho-Tanner weak phase transition rho_W.
+"""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from csbench import decoders
+from csbench.decoders import decode
+from csbench.metrics import score
+from csbench.minimal_m import _mf_curve, _nested_mode, _Trial, minimal_m, minimal_m_table
+from csbench.problems import Cell, make_problem
+
+
+def brute_curves(cell, decoder, params, M, trials, seed=0):
+    """Success of each trial at every m = 1..M by the public pipeline (the oracle)."""
+    S = np.zeros((trials, M), bool)
+    for m in range(1, M + 1):
+        meas, truth = make_problem(cell, m, trials, seed)
+        res = decode(decoder, meas.A, meas.Y, k=cell.k, **params)
+        S[:, m - 1] = score(truth.X, res.X_hat, binary=True)["exact"]
+    return S
+
+
+def last_failure_critical(row):
+    """Plain reference: 1 + (1-based index of the last failure); inf if the last m fails."""
+    bad = [m for m in range(1, row.size + 1) if not row[m - 1]]
+    if not bad:
+        return 1.0
+    return math.inf if bad[-1] == row.size else float(bad[-1] + 1)
+
+
+@pytest.mark.parametrize("encoder", ["gaussian", "rademacher", "unit", "antipodal"])
+def test_nested_problem_equals_make_problem(encoder):
+    cell = Cell(encoder, "binary", 40, 3, noise=0.1)
+    ep, sp = cell.validate(30)
+    for t in (0, 2):
+        tr = _Trial(cell, ep, sp, 5, t, _nested_mode(encoder, ep), 30)
+        for m in (7, 30, 12):  # grows, then reuses the master
+            A, y = tr.problem(m)
+            meas, truth = make_problem(cell, m, 1, 5, first_trial=t)
+            np.testing.assert_allclose(A, meas.A[0], rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(y, meas.Y[0], rtol=1e-12, atol=1e-14)
+            np.testing.assert_array_equal(tr.x, truth.X[0])
+
+
+@pytest.mark.parametrize("encoder,params", [
+    ("gaussian", {"rule": "threshold", "threshold": 0.5, "normalize": False}),
+    ("gaussian", {"rule": "threshold", "threshold": 0.5, "normalize": True}),
+    ("gaussian", {"rule": "topk", "threshold": 0.5, "normalize": False}),
+    ("rademacher", {"rule": "threshold", "threshold": 0.5, "normalize": False}),
+    ("unit", {"rule": "threshold", "threshold": 0.5, "normalize": False}),
+])
+def test_exact_mf_curve_equals_brute_force(encoder, params):
+    n, k, M, T = 96, 3, 70, 6
+    cell = Cell(encoder, "binary", n, k)
+    ref = brute_curves(cell, "matched_filter", params, M, T)
+    ep, sp = cell.validate(M)
+    got = np.array([_mf_curve(_Trial(cell, ep, sp, 0, t, _nested_mode(encoder, ep), M), M, params)
+                    for t in range(T)])
+    # Rademacher scores are multiples of 1/m: exact ties with 1/2 (even m) are decided by rounding
+    cols = slice(0, M, 2) if encoder == "rademacher" else slice(None)  # m = 1, 3, 5, ...
+    assert (got[:, cols] != ref[:, cols]).sum() == 0
+    if encoder == "rademacher":
+        return
+    assert ref[:, :10].sum() < ref[:, -10:].sum()  # the curves do move with m
+    r = minimal_m("matched_filter", encoder, n=n, k=k, trials=T, m_max=M, **params)
+    assert r.method == "exact-mf"
+    np.testing.assert_array_equal(r.critical, [last_failure_critical(row) for row in ref])
+    np.testing.assert_allclose(r.curve, ref.mean(axis=0), rtol=0, atol=1e-15)
+
+
+def test_search_brackets_a_transition_and_counts_nonmonotone():
+    # relu_readout (threshold at 1/2, no bias) equals the matched filter but goes through the search
+    n, k, M, T = 96, 3, 90, 10
+    params = {"activation": "threshold"}
+    cell = Cell("gaussian", "binary", n, k)
+    ref = brute_curves(cell, "relu_readout", params, M, T)
+    r = minimal_m("relu_readout", n=n, k=k, trials=T, m_max=M, m_start=20, **params)
+    assert r.method == "search" and r.n_evaluations > 0
+    for row, c in zip(ref, r.critical):
+        if c == math.inf:  # censored only when it still fails at m_max
+            assert not row[-1]
+            continue
+        c = int(c)
+        assert row[c - 1] and (c == 1 or not row[c - 2])  # fails at c - 1, succeeds at c
+        if row[c - 1:].all() and not row[: c - 1].any():  # monotone trial: the unique transition
+            assert c == last_failure_critical(row)
+    # every trial flagged non-monotone is non-monotone in the brute-force curves
+    nonmono_ref = sum(not (row[int(c) - 1:].all() and not row[: int(c) - 1].any())
+                      for row, c in zip(ref, r.critical) if np.isfinite(c))
+    assert r.n_nonmonotone <= nonmono_ref
+
+
+def test_quantile_and_result_fields():
+    r = minimal_m("matched_filter", n=200, k=2, trials=41, seed=3)
+    crit = np.sort(r.critical)
+    assert r.m_star == crit[20]  # median of 41 = 21st order statistic
+    assert r.ci_low <= r.m_star <= r.ci_high and r.coverage >= 0.95
+    assert r.success_rate(r.m_star) >= 0.5 > r.success_rate(r.m_star - 1)
+    d = json.loads(json.dumps(r.to_dict()))
+    assert d["m_star"] == r.m_star and len(d["critical"]) == 41 and "curve" not in d
+    assert d["bits_per_dimension"] == pytest.approx(d["log2_binom"] / r.m_star, rel=1e-12)
+    tab = minimal_m_table([r])
+    assert tab.loc[0, "m_star"] == r.m_star and len(tab.loc[0, "critical"]) == 41
+
+
+def test_validation_errors():
+    with pytest.raises(ValueError, match="not nested"):
+        minimal_m("matched_filter", "sparse", n=50, k=2, trials=2)
+    with pytest.raises(ValueError, match="q="):
+        minimal_m("matched_filter", n=50, k=2, trials=2, q=1.5)
+    with pytest.raises(ValueError, match="rule"):
+        minimal_m("matched_filter", n=50, k=2, trials=2, rule="median")
+    with pytest.raises(TypeError, match="unexpected parameter"):
+        minimal_m("matched_filter", n=50, k=2, trials=2, lam=1.0)
+    with pytest.raises(ValueError, match="criterion"):
+        minimal_m("matched_filter", n=50, k=2, trials=2, criterion="n_wrong")
+
+
+# --------------------------------------------------------------------------- acceptance
+def _mf_theory():
+    try:
+        from csbench.theory.matched_filter import mf_minimal_m, mf_success_probability
+    except ImportError:
+        pytest.skip("csbench.theory.matched_filter.mf_minimal_m does not exist yet")
+    return mf_minimal_m, mf_success_probability
+
+
+@pytest.mark.parametrize("k", [4, 8])
+def test_matched_filter_agrees_with_theory_and_chernoff(k):
+    mf_minimal_m, mf_success_probability = _mf_theory()
+    from csbench.theory import chernoff_m
+
+    n, T = 1024, 200
+    r = minimal_m("matched_filter", n=n, k=k, trials=T, seed=1)
+    m_theory = mf_minimal_m(n, k, 0.5)
+    # the pointwise 50 % point (success rate *at* m) is what the analytic probability predicts
+    assert r.pointwise_low <= m_theory <= r.pointwise_high, (r.m_pointwise, m_theory)
+    # the whole measured curve follows the analytic one within Monte Carlo error (4 sigma)
+    ms = np.arange(int(0.7 * m_theory), int(1.4 * m_theory), 10)
+    p = np.asarray(mf_success_probability(n, k, ms))
+    assert np.all(np.abs(r.curve[ms - 1] - p) <= 4 * np.sqrt(p * (1 - p) / T) + 0.01)
+    # success is not monotone per trial, so "succeeds from m on" needs more m than "succeeds at m"
+    assert r.m_star >= r.m_pointwise
+    # Chernoff sufficient condition (seed 003): m >= 8k(ln n + ln 1/p) succeeds w.p. >= 1 - p
+    for p_fail in (0.5, 0.05):
+        m_c = math.ceil(chernoff_m(n, k, p_fail))
+        assert m_c <= r.m_max
+        assert np.mean(r.critical <= m_c) >= 1 - p_fail
+        assert r.curve[m_c - 1] >= 1 - p_fail
+
+
+def _need(decoder):
+    if decoder not in decoders.DECODERS:
+        pytest.skip(f"decoder {decoder!r} is not registered yet")
+    try:
+        from csbench.theory import m_weak, rho_weak
+    except ImportError:
+        pytest.skip("csbench.theory.rho_weak / m_weak do not exist yet")
+    return m_weak, rho_weak
+
+
+# (decoder, params, signal, delta, trials, resolution, rel_tol). Left out for suite time
+# (measured, pass): signed basis pursuit at delta = 0.5 (one HiGHS LP ~10 s) and signed
+# lasso at delta = 0.5 (~30 s: coordinate descent hits max_iter near the transition).
+DT_CASES = [
+    ("basis_pursuit", {}, "signed", 0.25, 3, 16, 1e-3),
+    ("basis_pursuit", {"nonneg": True}, "binary", 0.25, 3, 16, 1e-3),
+    ("lasso", {}, "signed", 0.25, 4, 8, 2e-2),
+    ("lasso", {"positive": True}, "binary", 0.25, 4, 8, 2e-2),
+    ("amp", {}, "signed", 0.25, 5, 8, 1e-3),
+    ("amp", {}, "signed", 0.5, 5, 8, 1e-3),
+    ("amp", {"nonneg": True}, "binary", 0.25, 5, 8, 1e-3),
+    ("amp", {"nonneg": True}, "binary", 0.5, 5, 8, 1e-3),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("decoder,params,signal,delta,trials,resolution,rel_tol", DT_CASES)
+def test_l1_transition_matches_rho_weak(decoder, params, signal, delta, trials, resolution, rel_tol):
+    """Empirical 50 % point (delta*, rho*) = (m*/n, k/m*) lies within 0.04 of rho_W(delta*).
+
+    Lasso (lam_ratio 1e-3) is biased by O(lam), so its 'exact' tolerance is 2 %;
+    binary signals are nonnegative, so nonneg decoders are compared with rho_W+.
+    """
+    m_weak, rho_weak = _need(decoder)
+    n = 1000
+    nonneg = signal == "binary"
+    k = round(float(rho_weak(delta, nonneg)) * delta * n)
+    r = minimal_m(decoder, signal=signal, n=n, k=k, trials=trials, m_start=round(m_weak(n, k, nonneg)),
+                  resolution=resolution, rel_tol=rel_tol, **params)
+    assert r.n_censored == 0
+    rho = k / r.m_star
+    assert abs(rho - float(rho_weak(r.m_star / n, nonneg))) <= 0.04, (r.m_star, rho)
+
+
+def test_cli_minimal_m_json_matches_api(capsys):
+    from csbench.cli import main
+
+    assert main(["minimal-m", "--decoder", "matched_filter", "--n", "128", "--k", "2", "--trials", "12",
+                 "--param", "rule='topk'", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    r = minimal_m("matched_filter", n=128, k=2, trials=12, rule="topk")
+    assert d["m_star"] == r.m_star and d["critical"] == [int(c) for c in r.critical]
+    assert d["params"]["rule"] == "topk"
+    assert main(["minimal-m", "--n", "128", "--k", "2", "--trials", "3", "--param", "rule=median"]) == 2
+    assert "rule" in capsys.readouterr().err
