@@ -89,6 +89,10 @@ def check_finite_array(param, arr, *, ndim, dtype=np.float64):
         allowed = " or ".join(f"{d}-D" for d in ndims)
         raise ValueError(f"{param} must be {allowed}, got a {a.ndim}-D array of shape {a.shape}.")
     a = np.ascontiguousarray(a, dtype=dtype)
+    # One allocation-free pass: a sum is finite unless an entry is NaN/inf (or it overflows).
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(a, axis=None)):
+            return a
     finite = np.isfinite(a)
     if not finite.all():
         bad = np.argwhere(~finite)

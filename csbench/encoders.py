@@ -17,6 +17,7 @@ import numpy as np
 
 from ._validate import check_choice, check_finite_array, check_int
 from .registry import Registry
+from .theory.coherence import welch_bound
 
 ENCODERS = Registry("encoder")
 
@@ -27,26 +28,26 @@ def _normalize_columns(A):
     return A / norms
 
 
-@ENCODERS.register("gaussian", "iid N(0, 1/m) entries; E||a_j||^2 = 1", nested=True)
+@ENCODERS.register("gaussian", "iid N(0, 1/m) entries; E||a_j||^2 = 1", nested="sqrt")
 def gaussian(rng, m, n):
     """iid Gaussian entries N(0, 1/m). Nested: rows come from one master N(0,1) draw."""
     return rng.standard_normal((m, n)) / np.sqrt(m)
 
 
-@ENCODERS.register("rademacher", "iid +-1/sqrt(m) entries; ||a_j|| = 1 exactly", nested=True)
+@ENCODERS.register("rademacher", "iid +-1/sqrt(m) entries; ||a_j|| = 1 exactly", nested="sqrt")
 def rademacher(rng, m, n):
     """iid symmetric signs scaled by 1/sqrt(m) (every column has norm exactly 1)."""
     return np.where(rng.random((m, n)) < 0.5, 1.0, -1.0) / np.sqrt(m)
 
 
-@ENCODERS.register("unit", "columns uniform on the unit sphere S^{m-1}", nested=True)
+@ENCODERS.register("unit", "columns uniform on the unit sphere S^{m-1}", nested="columns")
 def unit(rng, m, n):
     """Columns uniform on the sphere: a Gaussian draw with each column scaled to norm 1."""
     return _normalize_columns(rng.standard_normal((m, n)))
 
 
 @ENCODERS.register(
-    "antipodal", "unit columns in antipodal pairs a_{2i+1} = -a_{2i} (seed 004, Thm 3)", nested=True
+    "antipodal", "unit columns in antipodal pairs a_{2i+1} = -a_{2i} (seed 004, Thm 3)", nested="columns"
 )
 def antipodal(rng, m, n):
     """Columns in antipodal pairs ``a_{2i} = w_i``, ``a_{2i+1} = -w_i``, w_i uniform on the sphere.
@@ -74,7 +75,7 @@ def sparse(rng, m, n, *, d=8):
     return A
 
 
-@ENCODERS.register("file", "a user's matrix from .npy/.npz; first m rows (no RNG)", nested=True)
+@ENCODERS.register("file", "a user's matrix from .npy/.npz; first m rows (no RNG)", nested="params")
 def from_file(rng, m, n, *, path=None, key=None, normalize="none"):
     """A matrix loaded from ``path`` (``.npy`` or ``.npz``; ``key`` selects the array).
 
@@ -91,6 +92,29 @@ def from_file(rng, m, n, *, path=None, key=None, normalize="none"):
         raise ValueError(f"m={m} exceeds the {M.shape[0]} rows of the matrix in {path!r}; allowed: 1 <= m <= {M.shape[0]}.")
     A = M[:m].copy()
     return _normalize_columns(A) if normalize == "columns" else A
+
+
+def nested_mode(name, params):
+    """How an m-row matrix derives from the first m rows of the trial's master draw.
+
+    ``"sqrt"``: rescale by ``sqrt(M / m)`` (M = rows of the master); ``"columns"``:
+    rescale each column to norm 1; ``"none"``: use the rows as they are; ``None``:
+    not nested (the encoder must be called at each m).
+    """
+    mode = ENCODERS.get(name).info.get("nested")
+    if mode == "params":  # the file encoder: as stored, or unit columns
+        return "columns" if params.get("normalize") == "columns" else "none"
+    return mode
+
+
+def rows_of_master(master, m, mode):
+    """The m-row matrix of a nested encoder from its ``(M, n)`` master draw (M >= m)."""
+    A = master[:m]
+    if mode == "sqrt":
+        return A * np.sqrt(master.shape[0] / m)
+    if mode == "columns":
+        return _normalize_columns(A)
+    return A.copy()
 
 
 def load_matrix(path, key=None):
@@ -167,7 +191,7 @@ def coherence_stats(A, block=2048):
         mx = max(mx, float(G.max(initial=0.0)))
         total += float(G.sum())
     pairs = n * (n - 1) / 2
-    welch = float(np.sqrt((n - m) / (m * (n - 1)))) if n > m and n > 1 else 0.0
+    welch = float(welch_bound(n, m)) if n > 1 else 0.0
     return {
         "m": m,
         "n": n,

@@ -41,14 +41,11 @@ from numba import njit
 
 from . import seeding
 from ._validate import check_choice, check_float, check_int
-from .encoders import ENCODERS, _normalize_columns, check_encoder
+from .encoders import ENCODERS, check_encoder, nested_mode, rows_of_master
 from .fits import logistic_fit, quantile_ci
 from .problems import Cell
 from .signals import SIGNALS, signal_info
 
-#: How the matrix at m rows derives from the master at M rows, per nested encoder:
-#: ``sqrt``: ``A_m = sqrt(M/m) A_M[:m]``; ``columns``: ``A_M[:m]`` with unit columns.
-_NESTED_MODE = {"gaussian": "sqrt", "rademacher": "sqrt", "unit": "columns", "antipodal": "columns"}
 #: Growth factor of the galloping search.
 _GALLOP = 1.25
 #: Memory budget for the master matrices alive at once (bytes).
@@ -265,14 +262,7 @@ class _Trial:
             A = self._draw(m)
         else:
             self.grow(m)
-            A = self.master[:m]
-            M = self.master.shape[0]
-            if self.mode == "sqrt":
-                A = A * np.sqrt(M / m)
-            elif self.mode == "columns":
-                A = _normalize_columns(A)
-            else:
-                A = A.copy()
+            A = rows_of_master(self.master, m, self.mode)
         y = A @ self.x
         if self.cell.noise > 0:
             if self.z is None or self.z.size < m:  # nested: the first m draws of the stream
@@ -287,9 +277,7 @@ class _Trial:
 
 
 def _nested_mode(encoder, ep):
-    if encoder == "file":
-        return "columns" if ep["normalize"] == "columns" else "none"
-    return _NESTED_MODE.get(encoder, "call")
+    return nested_mode(encoder, ep) or "call"
 
 
 # --------------------------------------------------------------------------- matched filter

@@ -23,7 +23,7 @@ class Entry:
     defaults : dict
         Keyword parameters the component accepts, with their defaults.
     info : dict
-        Free-form extra facts (e.g. ``{"nested": True}`` for encoders).
+        Free-form extra facts (e.g. ``{"nested": "sqrt"}`` for encoders).
     """
 
     name: str

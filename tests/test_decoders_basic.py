@@ -120,6 +120,14 @@ def test_bad_arrays(prob):
         decode("matched_filter", "abc", meas.Y)
 
 
+def test_huge_finite_values_accepted():
+    # the fast finiteness check sums the array; an overflowing sum must fall back to the exact check
+    A = np.full((2, 3), 1e308)
+    res = decode("matched_filter", A, np.array([1e-300, 1e-300]), rule="raw")
+    np.testing.assert_allclose(res.X_hat, 2e8, rtol=1e-12)
+    assert (res.status_names == "ok").all()
+
+
 def test_unknown_decoder_and_param(prob):
     meas, _ = prob
     with pytest.raises(ValueError, match="unknown decoder 'matched_filtr'.*Did you mean 'matched_filter'"):

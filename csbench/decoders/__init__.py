@@ -12,8 +12,7 @@ from .._validate import check_finite_array, check_int
 from .base import DECODERS, NONFINITE, STATUSES, DecodeResult
 
 # Import the families so that they register themselves.
-from . import linear, basis_pursuit  # noqa: F401,E402
-from . import _optional  # noqa: F401,E402
+from . import amp, basis_pursuit, lasso, linear, omp  # noqa: F401,E402
 
 __all__ = ["decode", "DECODERS", "DecodeResult", "STATUSES", "check_inputs"]
 
