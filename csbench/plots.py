@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -98,6 +99,14 @@ def theory_m_curves(n, ks, nonneg=False):
     return out
 
 
+def _k_axis(ax, ks):
+    """Log-scaled k axis with plain integer labels at the measured k values."""
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(set(int(k) for k in ks)))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
 def plot_m_star_vs_k(table, path=None, title=None, nonneg=False):
     """m*_q vs k with confidence intervals, one panel per n, with theory overlays.
 
@@ -118,7 +127,7 @@ def plot_m_star_vs_k(table, path=None, title=None, nonneg=False):
             styles = iter(["--", "-.", ":", (0, (5, 1)), (0, (1, 1)), "-"])
             for lab, ys in theory_m_curves(n, ks, nonneg).items():
                 ax.plot(ks, ys, color="gray", ls=next(styles), lw=1, label=lab)
-        ax.set_xscale("log")
+        _k_axis(ax, sub.k)
         ax.set_yscale("log")
         ax.set_xlabel("k (active features)")
         ax.set_ylabel("m*")
@@ -176,7 +185,7 @@ def plot_bits_per_dimension(table, path=None, title=None):
             with np.errstate(divide="ignore"):
                 _errbar(ax, d.k, bits / d.m_star, bits / d.ci_high.to_numpy(), bits / d.ci_low.clip(lower=1).to_numpy(), dec)
         ax.axhline(1.0, color="k", ls="--", lw=1, label="1 bit / dimension")
-        ax.set_xscale("log")
+        _k_axis(ax, t[t.n == n].k)
         ax.set_xlabel("k (active features)")
         ax.set_ylabel(r"$\log_2\binom{n}{k}\,/\,m^*$")
         ax.set_title(f"n={n}")

@@ -61,8 +61,9 @@ def _solve(A, Y, lams, ratio, positive, tol, max_iter, X, G):
     T = Y.shape[0]
     n_iter = np.zeros(T, np.int64)
     status = np.zeros(T, np.int8)
-    _k.lasso_batch(A if A.ndim == 3 else A[None], Y, lams, ratio, positive, tol, max_iter,
-                   _k.WS_START, G, X, n_iter, status)
+    m = A.shape[-2]
+    _k.lasso_batch(A if A.ndim == 3 else A[None], Y, lams, ratio, positive, tol, max_iter, _k.WS_START,
+                   _k.SWITCH_EPOCHS, int(_k.SWITCH_NNZ * m), G, X, n_iter, status)
     return n_iter, status
 
 

@@ -92,6 +92,56 @@ def chol_delete(R, s, q):
 
 
 @njit(cache=True)
+def _gram_col(A, G, Ac, act, s, j, w):
+    """``w[:s] = A_S^T a_j`` and, without G, ``Ac[s] = a_j``; returns ``||a_j||^2``."""
+    if G.shape[0] > 0:
+        Gj = G[j]
+        for q in range(s):
+            w[q] = Gj[act[q]]
+        return Gj[j]
+    col = Ac[s]
+    diag = 0.0
+    for i in range(A.shape[0]):
+        col[i] = A[i, j]
+        diag += col[i] * col[i]
+    for q in range(s):
+        acc = 0.0
+        aq = Ac[q]
+        for i in range(A.shape[0]):
+            acc += aq[i] * col[i]
+        w[q] = acc
+    return diag
+
+
+@njit(cache=True)
+def _direction(A, G, Ac, act, R, sg, s, d, u, a):
+    """``d = G_SS^{-1} s`` and ``a = A^T A_S d`` (``= G[:, S] d`` in Gram mode)."""
+    for q in range(s):
+        d[q] = sg[q]
+    forward_solve(R, s, d)
+    back_solve(R, s, d)
+    a[:] = 0.0
+    if G.shape[0] > 0:
+        for q in range(s):
+            dq = d[q]
+            Gq = G[act[q]]
+            for j in range(a.shape[0]):
+                a[j] += dq * Gq[j]
+        return
+    u[:] = 0.0
+    for q in range(s):
+        dq = d[q]
+        aq = Ac[q]
+        for i in range(u.shape[0]):
+            u[i] += dq * aq[i]
+    for i in range(u.shape[0]):
+        ui = u[i]
+        row = A[i]
+        for j in range(a.shape[0]):
+            a[j] += ui * row[j]
+
+
+@njit(cache=True)
 def homotopy_one(A, y, c, lam, positive, max_steps, G, x):
     """Follow the lasso path from ``lam_max`` down to ``lam``; ``x`` receives the solution.
 
@@ -110,141 +160,97 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x):
     G : (n, n) or (0, 0) float64
         ``A^T A`` (Gram mode) or an empty array.
     x : (n,) float64, out
-        The path solution at the smallest lam reached (overwritten; 0 at ``lam_max``).
+        The path solution at the smallest lam reached (overwritten).
 
     Returns
     -------
     (steps, lam_reached) : (int, float)
-        ``lam_reached == lam`` if the path got there; larger if it stopped at a
-        dependent column or after ``max_steps`` steps (x is then the solution at
-        ``lam_reached``).
+        ``lam_reached == lam`` if the path got there, larger if it stopped
+        after ``max_steps`` steps (x is then the solution at ``lam_reached``).
     """
     m, n = A.shape
-    gram = G.shape[0] > 0
     x[:] = 0.0
-    cur = 0.0  # lam_max and the first feature to enter
-    enter = -1
+    cur = 0.0  # lam_max
     for j in range(n):
-        v = c[j] if positive else abs(c[j])
-        if v > cur:
-            cur = v
-            enter = j
+        cur = max(cur, c[j] if positive else abs(c[j]))
     if cur <= lam:
         return 0, lam
     cap = min(m, n)
-    R = np.zeros((cap, cap))
-    Ac = np.empty((0 if gram else cap, m))  # active columns, one per row
+    R = np.zeros((cap + 1, cap + 1))  # R[:s, :s]; column s holds an entering candidate
+    Ac = np.empty((0 if G.shape[0] > 0 else cap + 1, m))  # active columns (+ candidate), one per row
     act = np.empty(cap, np.int64)
     sg = np.empty(cap)
     xs = np.empty(cap)
     d = np.empty(cap)
-    pos = np.full(n, -1, np.int64)
+    w = np.empty(cap)
+    pos = np.full(n, -1, np.int64)  # position in the active set, -1 if inactive, -2 if blocked
+    blocked = np.empty(n, np.int64)
+    nb = 0
     cc = c.copy()
-    a = np.empty(n)
+    a = np.zeros(n)
     u = np.empty(m)
     s = 0
-    sign = 1.0 if (positive or c[enter] > 0.0) else -1.0
     dropped = -1
     steps = 0
     while True:
-        if enter >= 0:  # add column `enter` to the factor: R^T w = A_S^T a_j, pivot ||a_j||^2 - ||w||^2
-            w = R[:s, s]
-            if gram:
-                Gj = G[enter]
-                diag = Gj[enter]
-                for q in range(s):
-                    d[q] = Gj[act[q]]
-            else:
-                col = Ac[s]
-                diag = 0.0
-                for i in range(m):
-                    col[i] = A[i, enter]
-                    diag += col[i] * col[i]
-                for q in range(s):
-                    acc = 0.0
-                    aq = Ac[q]
-                    for i in range(m):
-                        acc += aq[i] * col[i]
-                    d[q] = acc
-            forward_solve(R, s, d)
-            piv = diag
-            for q in range(s):
-                piv -= d[q] * d[q]
-            if not piv > DEP_TOL * diag:
+        if s > 0:  # the first feature enters at lam_max without a step
+            if steps >= max_steps:
                 break
+            steps += 1
+            _direction(A, G, Ac, act, R, sg, s, d, u, a)
+        # next kink t <= cur - lam; an entering column dependent on A_S is blocked and the search repeated
+        while True:
+            t = cur - lam
+            enter = -1
+            drop = -1
+            sign = 1.0
             for q in range(s):
-                w[q] = d[q]
-            R[s, s] = np.sqrt(piv)
-            act[s] = enter
-            sg[s] = sign
-            xs[s] = 0.0
-            pos[enter] = s
-            s += 1
-        if steps >= max_steps:
-            break
-        steps += 1
-        # direction d = G_SS^{-1} s and a = A^T A_S d
-        for q in range(s):
-            d[q] = sg[q]
-        forward_solve(R, s, d)
-        back_solve(R, s, d)
-        if gram:
-            a[:] = 0.0
-            for q in range(s):
-                dq = d[q]
-                Gq = G[act[q]]
-                for j in range(n):
-                    a[j] += dq * Gq[j]
-        else:
-            u[:] = 0.0
-            for q in range(s):
-                dq = d[q]
-                aq = Ac[q]
-                for i in range(m):
-                    u[i] += dq * aq[i]
-            a[:] = 0.0
-            for i in range(m):
-                ui = u[i]
-                row = A[i]
-                for j in range(n):
-                    a[j] += ui * row[j]
-        # next kink: t <= cur - lam
-        t = cur - lam
-        enter = -1
-        drop = -1
-        for q in range(s):
-            if xs[q] * d[q] < 0.0:
-                tq = -xs[q] / d[q]
-                if tq < t:
-                    t = tq
+                if xs[q] * d[q] < 0.0 and -xs[q] / d[q] < t:
+                    t = -xs[q] / d[q]
                     drop = q
-        if s < m:
-            for j in range(n):
-                if pos[j] >= 0 or j == dropped:
-                    continue
-                aj = a[j]
-                cj = cc[j]
-                if aj < 1.0:
-                    tj = max(cur - cj, 0.0) / (1.0 - aj)
-                    if tj < t:
-                        t = tj
+            if s < cap:
+                for j in range(n):
+                    if pos[j] != -1 or j == dropped:
+                        continue
+                    aj = a[j]
+                    cj = cc[j]
+                    if aj < 1.0 and max(cur - cj, 0.0) < t * (1.0 - aj):
+                        t = max(cur - cj, 0.0) / (1.0 - aj)
                         enter = j
                         sign = 1.0
-                if not positive and aj > -1.0:
-                    tj = max(cur + cj, 0.0) / (1.0 + aj)
-                    if tj < t:
-                        t = tj
+                    if not positive and aj > -1.0 and max(cur + cj, 0.0) < t * (1.0 + aj):
+                        t = max(cur + cj, 0.0) / (1.0 + aj)
                         enter = j
                         sign = -1.0
-        if enter >= 0:
+            if enter < 0:
+                break
             drop = -1
+            diag = _gram_col(A, G, Ac, act, s, enter, w)
+            forward_solve(R, s, w)
+            piv = diag
+            for q in range(s):
+                piv -= w[q] * w[q]
+            if piv > DEP_TOL * diag:
+                break
+            pos[enter] = -2
+            blocked[nb] = enter
+            nb += 1
         for q in range(s):
             xs[q] += t * d[q]
         for j in range(n):
             cc[j] -= t * a[j]
         cur -= t
         dropped = -1
-        if drop >= 0:  # leaves with c_j = s_j lam exactly
+        if enter >= 0:
+            for q in range(s):
+                R[q, s] = w[q]
+            R[s, s] = np.sqrt(piv)
+            act[s] = enter
+            sg[s] = sign
+            xs[s] = 0.0
+            pos[enter] = s
+            s += 1
+        elif drop >= 0:  # leaves with c_j = s_j lam; the span shrinks, so blocked columns may enter again
             j = act[drop]
             dropped = j
             pos[j] = -1
@@ -255,10 +261,13 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x):
                 sg[q] = sg[q + 1]
                 xs[q] = xs[q + 1]
                 pos[act[q]] = q
-                if not gram:
+                if G.shape[0] == 0:
                     Ac[q, :] = Ac[q + 1]
             s -= 1
-        elif enter < 0:
+            for b in range(nb):
+                pos[blocked[b]] = -1
+            nb = 0
+        else:
             cur = lam
             break
     # x_S = G_SS^{-1} (A_S^T y - cur s): exact on the final pattern

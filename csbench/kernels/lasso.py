@@ -43,8 +43,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-#: Status codes (same integers as ``csbench.decoders.base``).
-_OK, _MAX_ITER = 0, 1
+from .homotopy import back_solve, forward_solve, homotopy_one
+
+#: Status codes (same integers as ``csbench.decoders.base``); _SWITCH is internal (CD hands over to the homotopy).
+_OK, _MAX_ITER, _SWITCH = 0, 1, -1
 #: Default smallest working-set size p0 (measured best of 8/16/24/32/64 at (n, m, k) = (1000, 200, 10),
 #: about equal to 32/50 at (10000, 400, 20)).
 WS_START = 16
@@ -303,28 +305,6 @@ def cholesky(M, s):
 
 
 @njit(cache=True)
-def _back(M, s, b):
-    """Solve ``R[:s, :s] z = b[:s]`` in place (R upper triangular, in M)."""
-    for k in range(s - 1, -1, -1):
-        rk = M[k]
-        acc = b[k]
-        for j in range(k + 1, s):
-            acc -= rk[j] * b[j]
-        b[k] = acc / rk[k]
-
-
-@njit(cache=True)
-def _forward(M, s, b):
-    """Solve ``R[:s, :s]^T w = b[:s]`` in place."""
-    for k in range(s):
-        b[k] /= M[k, k]
-        wk = b[k]
-        rk = M[k]
-        for j in range(k + 1, s):
-            b[j] -= rk[j] * wk
-
-
-@njit(cache=True)
 def _newton(Gw, gw, xw, cw, lam, Mbuf, idx, z):
     """Active-set step: minimise exactly on the current support S and signs s of x.
 
@@ -348,8 +328,8 @@ def _newton(Gw, gw, xw, cw, lam, Mbuf, idx, z):
         z[q] = cw[a] - (lam if xw[a] > 0.0 else -lam)
     if cholesky(M, ns) >= 0:
         return False
-    _forward(M, ns, z)
-    _back(M, ns, z)
+    forward_solve(M, ns, z)
+    back_solve(M, ns, z)
     t = 1.0
     qmin = -1  # the coordinate that reaches 0 first
     for q in range(ns):
@@ -460,7 +440,7 @@ def _grown(buf, size):
 
 
 @njit(cache=True)
-def lasso_one(A, y, c, lam, positive, tol, max_iter, p0, G, x):
+def cd_one(A, y, c, lam, positive, tol, max_iter, p0, G, x, nnz_stop):
     """Solve one lasso problem by working-set CD; ``x`` holds the start and receives the solution.
 
     Parameters
@@ -482,11 +462,13 @@ def lasso_one(A, y, c, lam, positive, tol, max_iter, p0, G, x):
         ``A^T A`` for Gram mode, or an empty array.
     x : (n,) float64, in/out
         Warm start and result.
+    nnz_stop : int
+        Give up (status ``_SWITCH``) when an unconverged iterate has more nonzeros.
 
     Returns
     -------
     (n_iter, status) : (int, int)
-        Epochs run; 0 (ok) or 1 (max_iter).
+        Epochs run; 0 (ok), 1 (max_iter) or -1 (``_SWITCH``).
     """
     m, n = A.shape
     yy = 0.0
@@ -553,6 +535,9 @@ def lasso_one(A, y, c, lam, positive, tol, max_iter, p0, G, x):
         gap = _gap(rr, yr, l1, lam_max(g, positive), lam)
         if gap <= threshold:
             break
+        if nnz > nnz_stop:
+            status = _SWITCH
+            break
         if epochs >= max_iter:
             status = _MAX_ITER
             break
@@ -604,9 +589,35 @@ def lasso_one(A, y, c, lam, positive, tol, max_iter, p0, G, x):
     return epochs, status
 
 
+@njit(cache=True)
+def lasso_one(A, y, c, lam, positive, tol, max_iter, p0, switch_epochs, switch_nnz, G, x):
+    """Solve one lasso problem: working-set CD, handing over to the homotopy when CD struggles.
+
+    Runs :func:`cd_one` for at most ``switch_epochs`` epochs while its
+    iterates have at most ``switch_nnz`` nonzeros. If it has not converged by
+    then, :func:`csbench.kernels.homotopy.homotopy_one` computes the solution
+    from lam_max (the CD iterate is discarded) and :func:`cd_one` checks the
+    duality gap (and polishes if needed). Arguments as in :func:`cd_one`;
+    ``max_iter`` caps epochs plus homotopy steps.
+
+    Returns
+    -------
+    (n_iter, status) : (int, int)
+        CD epochs plus homotopy steps; 0 (ok) or 1 (max_iter).
+    """
+    epochs, status = cd_one(A, y, c, lam, positive, tol, min(max_iter, switch_epochs), p0, G, x, switch_nnz)
+    if status == _OK:
+        return epochs, status
+    if epochs >= max_iter:
+        return epochs, _MAX_ITER
+    steps, _ = homotopy_one(A, y, c, lam, positive, max_iter - epochs, G, x)
+    more, status = cd_one(A, y, c, lam, positive, tol, max_iter - epochs - steps, p0, G, x, A.shape[1])
+    return epochs + steps + more, status
+
+
 @njit(cache=True, parallel=True)
-def lasso_batch(A, Y, lams, ratio, positive, tol, max_iter, p0, G, X, n_iter, status):
-    """Solve T lasso problems; trial t uses ``A[t]``, or ``A[0]`` if ``A`` holds one matrix.
+def lasso_batch(A, Y, lams, ratio, positive, tol, max_iter, p0, switch_epochs, switch_nnz, G, X, n_iter, status):
+    """Solve T lasso problems with :func:`lasso_one`; trial t uses ``A[t]``, or ``A[0]`` if ``A`` holds one matrix.
 
     Trial t uses ``lam = lams[t]``, or ``lams[t] * lam_max(A_t^T y_t)`` if
     ``ratio``. ``X`` holds warm starts on entry and solutions on exit. Each
@@ -620,4 +631,5 @@ def lasso_batch(A, Y, lams, ratio, positive, tol, max_iter, p0, G, X, n_iter, st
         c = np.empty(n)
         gradient(At, Y[t], c)
         lam = lams[t] * lam_max(c, positive) if ratio else lams[t]
-        n_iter[t], status[t] = lasso_one(At, Y[t], c, lam, positive, tol, max_iter, p0, G, X[t])
+        n_iter[t], status[t] = lasso_one(At, Y[t], c, lam, positive, tol, max_iter, p0, switch_epochs, switch_nnz,
+                                         G, X[t])
