@@ -156,6 +156,15 @@ def run_size(n, m, k, trials, shared, include):
 
     lam_max = np.abs(np.stack([mat(A, t).T @ Y[t] for t in range(T)])).max(1)
     lams = LAM_RATIO * lam_max
+    # warm up the peers too (imports, first-call overheads), on one problem
+    A1 = A if A.ndim == 2 else A[:1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for fn in (peer_skglm_lasso, peer_celer_lasso, peer_sklearn_lasso):
+            fn(A1, Y[:1], lams[:1])
+        for fn in (peer_sklearn_omp, peer_orthogonal_mp):
+            fn(A1, Y[:1], k)
+        numpy_amp(A1, Y[:1], max_iter=2)
     if "lasso" in include:
         res, sec = timed(lambda: csbench.decode("lasso", A, Y, k=k, lam_ratio=LAM_RATIO, tol=TOL))
         sols = {"csbench": (res.X_hat, sec)}

@@ -2,10 +2,11 @@
 import numba
 import numpy as np
 import pytest
-from sklearn.linear_model import Lasso
+from sklearn.linear_model import Lasso, lars_path
 
-from csbench import Cell, decode, make_problem
+from csbench import Cell, decode, make_problem, theory
 from csbench.decoders.lasso import debias_support, lasso_path
+from csbench.kernels.homotopy import chol_delete, homotopy_one
 from ref_lasso import duality_gap, ref_lasso
 
 TIGHT = dict(tol=1e-14, max_iter=100_000)
@@ -256,3 +257,128 @@ def test_small_lam_recovers_exactly_like_basis_pursuit(signal, positive):
     raw = decode("lasso", meas.A, meas.Y, positive=positive)
     np.testing.assert_array_equal(raw.X_hat != 0, truth.X != 0)
     assert np.abs(raw.X_hat - truth.X).max() < 0.01
+
+
+# ---- near and below the l1 phase transition: the homotopy (LARS-lasso) takes over from CD ----
+
+def lars_lasso(A, y, lam, positive=False):
+    """scikit-learn's LARS-lasso path down to lam: (coef at the end, n_iter, lam where the path ended)."""
+    m = A.shape[0]
+    alphas, _, coefs, n_iter = lars_path(A, y, alpha_min=lam / m, method="lasso", positive=positive,
+                                         return_n_iter=True)
+    return coefs[:, -1], n_iter, alphas[-1] * m
+
+
+def assert_kkt(A, y, x, lam, positive, rtol):
+    g = A.T @ (y - A @ x)
+    on = x != 0
+    if positive:
+        assert (x >= 0).all() and g.max() <= lam * (1 + rtol)
+        np.testing.assert_allclose(g[on], lam, rtol=rtol)
+    else:
+        assert np.abs(g).max() <= lam * (1 + rtol)
+        np.testing.assert_allclose(g[on], lam * np.sign(x[on]), rtol=rtol)
+
+
+@pytest.fixture(scope="module")
+def hard():
+    """(n, m) = (1000, 200): l1 weak transition at k ~ 48.7 (signed) and ~ 65.2 (x >= 0)."""
+    assert 48 < 200 * theory.rho_weak(0.2) < 50 and 64 < 200 * theory.rho_weak(0.2, nonneg=True) < 66
+    return {(k, pos): make_problem(Cell(n=1000, k=k, signal="binary" if pos else "signed"), 200, 3, seed=21)
+            for k, pos in ((50, False), (60, False), (75, True))}
+
+
+@pytest.mark.parametrize("k,positive", [(50, False), (60, False), (75, True)])
+def test_near_and_below_transition_equals_lars(hard, k, positive):
+    meas, _ = hard[k, positive]
+    res = decode("lasso", meas.A, meas.Y, positive=positive)  # defaults: lam_ratio 1e-3, tol 1e-8, max_iter 1e4
+    assert (res.status_names == "ok").all()
+    assert (res.n_iter < 1000).all()  # CD alone: 1e3 - 1e4+ epochs here
+    stopped = 0
+    for t in range(3):
+        A, y, x = meas.A[t], meas.Y[t], res.X_hat[t]
+        lam = lam_of(A, y, 1e-3, positive)
+        assert_kkt(A, y, x, lam, positive, rtol=1e-9)
+        assert (x != 0).sum() <= 200
+        # scikit-learn's path may stop short of lam (here once, at 1.0069 lam with 198 active): compare there
+        ref, _, lam_end = lars_lasso(A, y, lam, positive)
+        assert lam <= lam_end * (1 + 1e-12) and lam_end < 1.01 * lam
+        stopped += lam_end > lam * (1 + 1e-12)
+        if lam_end > lam * (1 + 1e-12):
+            x = decode("lasso", A, y, lam=lam_end, positive=positive).X_hat[0]
+        assert rel_err(x, ref) < 1e-6
+    assert stopped == (k == 60)
+
+
+def test_hard_batch_equals_loop_bitwise_any_threads(hard):
+    meas, _ = hard[60, False]
+    prev = numba.get_num_threads()
+    try:
+        outs = []
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            outs.append(decode("lasso", meas.A, meas.Y))
+        one = decode("lasso", meas.A[1], meas.Y[1])
+    finally:
+        numba.set_num_threads(prev)
+    np.testing.assert_array_equal(outs[0].X_hat, outs[1].X_hat)
+    np.testing.assert_array_equal(outs[0].n_iter, outs[1].n_iter)
+    np.testing.assert_array_equal(one.X_hat[0], outs[0].X_hat[1])
+    assert one.n_iter[0] == outs[0].n_iter[1]
+
+
+@pytest.mark.parametrize("gram", [False, True])
+@pytest.mark.parametrize("positive", [False, True])
+def test_homotopy_kernel_equals_lars_path(positive, gram):
+    # n = 300, m = 60, k = 20: below the transition (m * rho_W(0.2) ~ 14.6 signed, ~ 19.6 x >= 0)
+    meas, _ = make_problem(Cell(n=300, k=20, signal="binary" if positive else "signed"), 60, 3, seed=8)
+    for t in range(3):
+        A, y = meas.A[t], meas.Y[t]
+        c = A.T @ y
+        G = A.T @ A if gram else np.empty((0, 0))
+        lam = lam_of(A, y, 1e-3, positive)
+        x = np.full(300, 7.0)  # overwritten
+        steps, lam_reached = homotopy_one(A, y, c, lam, positive, 10_000, G, x)
+        ref, n_iter, lam_end = lars_lasso(A, y, lam, positive)
+        assert lam_end == pytest.approx(lam, rel=1e-12) and lam_reached == lam
+        assert steps == n_iter  # the same sequence of kinks
+        assert rel_err(x, ref) < 1e-9
+        assert_kkt(A, y, x, lam, positive, rtol=1e-10)
+        # max_steps: stops after 6 steps at the exact solution of the lam reached
+        steps, lam6 = homotopy_one(A, y, c, lam, positive, 6, G, x)
+        ref6, n6, lam6_end = lars_lasso(A, y, lam6, positive)
+        assert steps == 6 and lam6 > lam and n6 == 6 and lam6_end == pytest.approx(lam6, rel=1e-12)
+        assert rel_err(x, ref6) < 1e-9
+
+
+@pytest.mark.parametrize("encoder", ["antipodal", "rademacher"])
+def test_homotopy_dependent_columns(encoder):
+    # antipodal pairs a_{2i+1} = -a_{2i} tie exactly; +-1/sqrt(m) columns at m = 8 repeat
+    meas, _ = make_problem(Cell(n=200, k=12, signal="signed", encoder=encoder), 30, 2, seed=5)
+    small, _ = make_problem(Cell(n=64, k=3, signal="signed", encoder=encoder), 8, 2, seed=5)
+    e = np.empty((0, 0))
+    for A, y in list(zip(meas.A, meas.Y)) + list(zip(small.A, small.Y)):
+        for positive in (False, True):
+            c = A.T @ y
+            lam = lam_of(A, y, 1e-3, positive)
+            x = np.empty(A.shape[1])
+            _, lam_reached = homotopy_one(A, y, c, lam, positive, 10_000, e, x)
+            assert lam_reached == lam
+            assert_kkt(A, y, x, lam, positive, rtol=1e-9)
+
+            def obj(v):
+                return 0.5 * np.sum((y - A @ v) ** 2) + lam * np.abs(v).sum()
+            assert obj(x) <= obj(sk_lasso(A, y, lam, positive)) * (1 + 1e-10)
+
+
+def test_chol_delete_matches_fresh_factor():
+    rng = np.random.default_rng(2)
+    B = rng.standard_normal((12, 9))
+    G = B.T @ B
+    for q in (0, 4, 8):
+        R = np.zeros((10, 10))
+        R[:9, :9] = np.linalg.cholesky(G).T
+        chol_delete(R, 9, q)
+        keep = np.delete(np.arange(9), q)
+        np.testing.assert_allclose(R[:8, :8], np.linalg.cholesky(G[np.ix_(keep, keep)]).T, rtol=1e-12, atol=1e-12)
+        assert (np.tril(R[:8, :8], -1) == 0).all()

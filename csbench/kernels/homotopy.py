@@ -134,7 +134,14 @@ def _direction(A, G, Ac, act, R, sg, s, d, u, a):
         aq = Ac[q]
         for i in range(u.shape[0]):
             u[i] += dq * aq[i]
-    for i in range(u.shape[0]):
+    m = u.shape[0]
+    m4 = m - m % 4
+    for i in range(0, m4, 4):  # four rows at a time: a is loaded and stored m / 4 times
+        u0, u1, u2, u3 = u[i], u[i + 1], u[i + 2], u[i + 3]
+        r0, r1, r2, r3 = A[i], A[i + 1], A[i + 2], A[i + 3]
+        for j in range(a.shape[0]):
+            a[j] += u0 * r0[j] + u1 * r1[j] + u2 * r2[j] + u3 * r3[j]
+    for i in range(m4, m):
         ui = u[i]
         row = A[i]
         for j in range(a.shape[0]):
@@ -176,8 +183,8 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x):
     if cur <= lam:
         return 0, lam
     cap = min(m, n)
-    R = np.zeros((cap + 1, cap + 1))  # R[:s, :s]; column s holds an entering candidate
-    Ac = np.empty((0 if G.shape[0] > 0 else cap + 1, m))  # active columns (+ candidate), one per row
+    R = np.zeros((cap, cap))  # upper Cholesky factor of G_SS in R[:s, :s]
+    Ac = np.empty((0 if G.shape[0] > 0 else cap, m))  # a_j for the active j (row s: an entering candidate)
     act = np.empty(cap, np.int64)
     sg = np.empty(cap)
     xs = np.empty(cap)
@@ -204,9 +211,9 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x):
             enter = -1
             drop = -1
             sign = 1.0
-            for q in range(s):
-                if xs[q] * d[q] < 0.0 and -xs[q] / d[q] < t:
-                    t = -xs[q] / d[q]
+            for q in range(s):  # x_q moves against its sign (at once if it has just entered, or by a tie)
+                if sg[q] * d[q] < 0.0 and max(-xs[q] / d[q], 0.0) < t:
+                    t = max(-xs[q] / d[q], 0.0)
                     drop = q
             if s < cap:
                 for j in range(n):
