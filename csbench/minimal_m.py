@@ -11,17 +11,21 @@ function of m for each trial, and each trial has a **critical m**:
   such that the decoder succeeds at every m' in [m, m_max] (``+inf`` when it
   fails at m_max). A trial is *non-monotone* when it also succeeds at some
   m < critical m - 1; that count is exact.
-* any other decoder: per-trial search. Start at ``m_start`` (all trials
-  together), gallop by factors of 1.25 up (after failures) or down (after
-  successes) until a failing m_lo and a succeeding m_hi bracket the
+* any other decoder: per-trial search. Start at ``m_start`` (default: the
+  l1 weak-transition prediction ``theory.m_weak(n, k)``), gallop up (after
+  failures) or down (after successes) with steps ``d0, 2 d0, 4 d0, ...``
+  (``d0 = ceil(sqrt(m_start) / 2)``, about the spread of the critical m of
+  l1 decoders) until a failing m_lo and a succeeding m_hi bracket the
   transition (bracketing check; failure at m_max -> censored, ``+inf``),
   then bisect (geometrically while m_hi > 2 m_lo, then arithmetically) to
   ``m_hi - m_lo <= resolution`` (default 1). The critical m is m_hi: the decoder fails at m - 1 and
   succeeds at m. If success is not monotone in m this is *a* transition, not
   necessarily the last; ``check_monotone`` probes m + 1 (must succeed) and
-  m - 2 (must fail) and counts trials contradicting monotonicity (a lower
-  bound on how often it happens). Trials that need the same m are decoded
-  in one batch.
+  m - 2 (must fail), reusing results the search already has, and counts
+  trials contradicting monotonicity (a lower bound on how often it happens).
+  A trial's search depends only on its own results. Trials are searched in
+  blocks on ``n_jobs`` threads (numba single-threaded in each); within a
+  block, trials that need the same m are decoded in one batch.
 
 ``m*_q`` is the q-quantile of the per-trial critical m (the smallest m at which
 at least a fraction q of the trials succeed), with the distribution-free
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -46,8 +51,10 @@ from .fits import logistic_fit, quantile_ci
 from .problems import Cell
 from .signals import SIGNALS, signal_info
 
-#: Growth factor of the galloping search.
-_GALLOP = 1.25
+#: First galloping step of the search: ``ceil(_STEP0 * sqrt(m_start))``; steps then double.
+_STEP0 = 0.5
+#: Rows of the master matrix drawn at once by the exact matched-filter pass ("sqrt" encoders): ~1 MiB.
+_CHUNK_BYTES = 1 << 20
 #: Memory budget for the master matrices alive at once (bytes).
 _BLOCK_BYTES = 1 << 30
 
@@ -146,35 +153,34 @@ def minimal_m_table(results):
 
 # --------------------------------------------------------------------------- numba kernels
 @njit(cache=True, nogil=True)
-def _mf_curve_scaled(R, x, supp, sqrt_mode, topk, thr, normalize, succ):
-    """Matched-filter success at every m = 1..M from master rows ``R`` (M, n).
+def _mf_curve_scaled(R, x, supp, i0, scale, topk, thr, normalize, s, c, pen, succ):
+    """Matched-filter success at m = i0 + 1 .. i0 + len(R) from master rows ``R`` (rows i0.. of the master).
 
-    ``A_m = c_m R[:m]`` with ``c_m^2 = M/m`` (``sqrt_mode``) or 1, so
-    ``x'(m) = c_m^2 s(m)`` with ``s(m) = sum_{i<m} r_i (r_i . x)``; with
-    ``normalize`` ``x'_j / ||a_j||^2 = s_j / sum_{i<m} R_ij^2``. Success:
-    threshold rule ``x'_S > thr >= x'_{S^c}``; top-k rule ``min x'_S > max x'_{S^c}``.
+    Resumable: ``s``, ``c`` (zeros at i0 = 0) carry ``s(m) = sum_{i<m} r_i (r_i . x)``
+    and ``c_j(m) = sum_{i<m} R_ij^2`` between calls; ``pen`` is 0 off the
+    support and -inf on it. ``A_m = c_m R[:m]`` with ``c_m^2 = scale / m``
+    (``scale = 0``: ``c_m = 1``), so ``x'(m) = c_m^2 s(m)``; with ``normalize``
+    ``x'_j / ||a_j||^2 = s_j / c_j``. Success: threshold rule
+    ``x'_S > thr >= x'_{S^c}``; top-k rule ``min x'_S > max x'_{S^c}``. Rows
+    beyond ``succ.size`` are ignored.
     """
-    M, n = R.shape
-    s = np.zeros(n)
-    c = np.zeros(n)
-    pen = np.zeros(n)  # -inf on the support: max_j (s_j + pen_j) is the off-support max
-    for l in supp:
-        pen[l] = -np.inf
-    for i in range(M):
+    B, n = R.shape
+    for r in range(min(B, succ.size - i0)):
+        i = i0 + r
         yi = 0.0
         for l in supp:
-            yi += R[i, l] * x[l]
+            yi += R[r, l] * x[l]
         vout = -np.inf
         if normalize:
             for j in range(n):
-                s[j] += R[i, j] * yi
-                c[j] += R[i, j] * R[i, j]
+                s[j] += R[r, j] * yi
+                c[j] += R[r, j] * R[r, j]
                 v = (s[j] / c[j] if c[j] > 0 else s[j]) + pen[j]
                 if v > vout:
                     vout = v
         else:
             for j in range(n):
-                s[j] += R[i, j] * yi
+                s[j] += R[r, j] * yi
                 v = s[j] + pen[j]
                 if v > vout:
                     vout = v
@@ -183,8 +189,8 @@ def _mf_curve_scaled(R, x, supp, sqrt_mode, topk, thr, normalize, succ):
             v = (s[l] / c[l] if c[l] > 0 else s[l]) if normalize else s[l]
             if v < vin:
                 vin = v
-        if not normalize and sqrt_mode:  # x' = (M/m) s; scale the two extremes only
-            fac = M / (i + 1.0)
+        if not normalize and scale > 0:  # x' = (scale / m) s; scale the two extremes only
+            fac = scale / (i + 1.0)
             vin *= fac
             vout *= fac
         if topk:
@@ -245,10 +251,13 @@ class _Trial:
         self.master = None
         self.z = None
 
+    def rng(self, stream):
+        """A fresh generator of one of the trial's streams (``seeding.MATRIX``, ...)."""
+        return seeding.trial_rng(self.seed, self.key, self.t, stream)
+
     def _draw(self, M):
         enc = ENCODERS.get(self.cell.encoder).func
-        rng = seeding.trial_rng(self.seed, self.key, self.t, seeding.MATRIX)
-        return enc(rng, M, self.cell.n, **self.ep)
+        return enc(self.rng(seeding.MATRIX), M, self.cell.n, **self.ep)
 
     def grow(self, m):
         """Make sure the master holds at least m rows (redrawn from the trial's stream)."""
@@ -276,25 +285,71 @@ class _Trial:
         self.z = None
 
 
+def _thread_map(func, items, workers):
+    """``list(map(func, items))`` on ``workers`` threads, numba single-threaded in each worker."""
+    items = list(items)
+    if workers <= 1 or len(items) <= 1:
+        return [func(i) for i in items]
+    import numba
+
+    def call(i):
+        numba.set_num_threads(1)  # thread-local: the caller's setting is unchanged
+        return func(i)
+
+    with ThreadPoolExecutor(max_workers=workers) as ex:
+        return list(ex.map(call, items))
+
+
+def _threads_safe():
+    """Whether decoders may run on several threads: numba's threading layer must allow
+    concurrent parallel regions (omp, tbb; not workqueue). True if none is loaded yet."""
+    import numba
+
+    try:
+        return numba.threading_layer() != "workqueue"
+    except ValueError:  # no parallel kernel has run yet
+        return True
+
+
 def _nested_mode(encoder, ep):
     return nested_mode(encoder, ep) or "call"
 
 
 # --------------------------------------------------------------------------- matched filter
-def _mf_curve(trial, m_max, params):
-    """Exact success of the matched filter for one trial at every m = 1..m_max (bool array)."""
-    trial.grow(m_max)
-    R = trial.master[:m_max]
+def _mf_curve(trial, m_max, params, chunk_bytes=None):
+    """Exact success of the matched filter for one trial at every m = 1..m_max (bool array).
+
+    "sqrt" encoders (gaussian, rademacher): the master is streamed in chunks of
+    B rows (``chunk_bytes``, default ``_CHUNK_BYTES``), each drawn by the
+    encoder as a B-row matrix from the trial's MATRIX stream. These draws
+    consume the stream row after row, so chunk q holds rows qB.. of the raw
+    master ``Z`` scaled by ``1/sqrt(B)``, and ``A_m = Z[:m] / sqrt(m)`` gives
+    ``x'(m) = (B/m) s(m)``. Other modes use the whole master at once.
+    """
     x = trial.x
+    n = x.size
     supp = np.flatnonzero(x).astype(np.int64)
     succ = np.zeros(m_max, np.bool_)
     topk = params["rule"] == "topk"
+    thr = float(params["threshold"])
     if trial.mode == "columns":
-        _mf_curve_columns(R, x, supp, topk, float(params["threshold"]), succ)
-    else:
-        _mf_curve_scaled(R, x, supp, trial.mode == "sqrt", topk, float(params["threshold"]),
-                         bool(params["normalize"]), succ)
-    trial.release()
+        trial.grow(m_max)
+        _mf_curve_columns(trial.master[:m_max], x, supp, topk, thr, succ)
+        trial.release()
+        return succ
+    s, c, pen = np.zeros(n), np.zeros(n), np.zeros(n)
+    pen[supp] = -np.inf
+    normalize = bool(params["normalize"])
+    if trial.mode != "sqrt":
+        trial.grow(m_max)
+        _mf_curve_scaled(trial.master[:m_max], x, supp, 0, 0.0, topk, thr, normalize, s, c, pen, succ)
+        trial.release()
+        return succ
+    B = max(1, min(m_max, (chunk_bytes or _CHUNK_BYTES) // (8 * n)))
+    rng = trial.rng(seeding.MATRIX)
+    enc = ENCODERS.get(trial.cell.encoder).func
+    for i0 in range(0, m_max, B):
+        _mf_curve_scaled(enc(rng, B, n, **trial.ep), x, supp, i0, float(B), topk, thr, normalize, s, c, pen, succ)
     return succ
 
 
@@ -320,13 +375,20 @@ def _mf_exact_ok(decoder, params, cell, mode):
 
 # --------------------------------------------------------------------------- search
 class _Search:
-    """Per-trial galloping + bisection over m, with trials needing the same m batched."""
+    """Per-trial galloping + bisection over m, with trials needing the same m batched.
 
-    def __init__(self, trials, evaluate, m_start, m_max, check_monotone, resolution=1):
+    ``step0`` is the first galloping step; the step doubles with each further
+    galloping evaluation (it is the distance from ``m_start`` to the last m
+    tried, so the next m depends only on the trial's own bracket).
+    """
+
+    def __init__(self, trials, evaluate, m_start, m_max, check_monotone, resolution=1, step0=1):
         self.trials = trials
         self.resolution = resolution
         self.evaluate = evaluate
+        self.m_start = m_start
         self.m_max = m_max
+        self.step0 = max(1, int(step0))
         T = len(trials)
         self.lo = np.zeros(T, np.int64)        # largest m known to fail (0: none yet)
         self.hi = np.zeros(T, np.int64)        # smallest m known to succeed (0: none yet)
@@ -334,38 +396,44 @@ class _Search:
         self.crit = np.full(T, np.nan)
         self.check = check_monotone
         self.nonmono = np.zeros(T, bool)
+        self.known = [{} for _ in range(T)]    # m -> success, per trial
 
     def _propose(self, i):
-        lo, hi = self.lo[i], self.hi[i]
+        lo, hi = int(self.lo[i]), int(self.hi[i])
         if hi == 0:  # only failures so far: gallop up
             if lo >= self.m_max:
                 return None, np.inf
-            return min(self.m_max, max(lo + 1, math.ceil(lo * _GALLOP))), None
+            return min(self.m_max, lo + max(self.step0, lo - self.m_start)), None
         if lo == 0:  # only successes so far: gallop down
             if hi == 1:
                 return None, 1.0
-            return max(1, min(hi - 1, math.floor(hi / _GALLOP))), None
+            return max(1, hi - max(self.step0, self.m_start - hi)), None
         if hi - lo <= self.resolution:
             return None, float(hi)
         mid = round(math.sqrt(lo * hi)) if hi > 2 * lo else (lo + hi) // 2
         return min(hi - 1, max(lo + 1, mid)), None
 
+    def _evaluate(self, items):
+        """Evaluate (trial index, m) pairs, grouped by m; record and return their success."""
+        groups = {}
+        for i, m in items:
+            groups.setdefault(m, []).append(i)
+        for m, idx in sorted(groups.items()):
+            ok = self.evaluate([self.trials[i] for i in idx], m)
+            for i, s in zip(idx, ok):
+                self.known[i][m] = bool(s)
+
     def run(self):
         active = list(range(len(self.trials)))
         while active:
-            groups = {}
-            for i in active:
-                m = int(self.next[i])
-                groups.setdefault(m, []).append(i)
-            for m, idx in sorted(groups.items()):
-                ok = self.evaluate([self.trials[i] for i in idx], m)
-                for i, s in zip(idx, ok):
-                    if s:
-                        self.hi[i] = m
-                    else:
-                        self.lo[i] = m
+            self._evaluate([(i, int(self.next[i])) for i in active])
             still = []
             for i in active:
+                m = int(self.next[i])
+                if self.known[i][m]:
+                    self.hi[i] = m
+                else:
+                    self.lo[i] = m
                 m, done = self._propose(i)
                 if m is None:
                     self.crit[i] = done
@@ -378,20 +446,19 @@ class _Search:
         return self.crit
 
     def _probe(self):
-        groups = {}
+        probes = []
         for i, c in enumerate(self.crit):
             if not np.isfinite(c):
                 continue
             c = int(c)
             if c + 1 <= self.m_max:
-                groups.setdefault(c + 1, []).append((i, True))
+                probes.append((i, c + 1, True))
             if c - 2 >= 1:
-                groups.setdefault(c - 2, []).append((i, False))
-        for m, items in sorted(groups.items()):
-            ok = self.evaluate([self.trials[i] for i, _ in items], m)
-            for (i, expect), s in zip(items, ok):
-                if bool(s) != expect:
-                    self.nonmono[i] = True
+                probes.append((i, c - 2, False))
+        self._evaluate([(i, m) for i, m, _ in probes if m not in self.known[i]])
+        for i, m, expect in probes:
+            if self.known[i][m] != expect:
+                self.nonmono[i] = True
 
 
 # --------------------------------------------------------------------------- public API
@@ -420,8 +487,9 @@ def minimal_m(decoder="matched_filter", encoder="gaussian", signal="binary", n=1
         Largest m searched. Default ``n``; for the matched filter
         ``ceil(1.5 * 8 k ln n)`` (50 % above the Chernoff line of seed 003).
     m_start : int, optional
-        First m tried by the search (default ``ceil(1.2 log2 C(n, k))``; only
-        affects speed, never the result of a monotone trial).
+        First m tried by the search (default ``ceil(theory.m_weak(n, k))``, the
+        l1 weak phase transition; only affects speed, never the result of a
+        monotone trial).
     resolution : int
         Search only: stop bisecting when ``m_hi - m_lo <= resolution``; each
         critical m is then an upper bound within ``resolution`` of the
@@ -431,8 +499,9 @@ def minimal_m(decoder="matched_filter", encoder="gaussian", signal="binary", n=1
     check_monotone : bool
         Probe m* + 1 and m* - 2 of each trial to count non-monotone trials (search only).
     n_jobs : int, optional
-        Threads for the exact matched-filter path (default: CPU count);
-        results do not depend on it.
+        Threads (default: CPU count), each running numba single-threaded:
+        trials of the exact matched-filter path, blocks of trials of the
+        search. Results do not depend on it.
 
     Returns
     -------
@@ -471,9 +540,9 @@ def minimal_m(decoder="matched_filter", encoder="gaussian", signal="binary", n=1
     ep, sp = cell.validate(m_max)
     ep = check_encoder(encoder, m_max, n, ep)
     if m_start is None:
-        from .theory import log2_binom
+        from .theory import m_weak
 
-        m_start = math.ceil(1.2 * float(log2_binom(n, k)))
+        m_start = math.ceil(float(m_weak(n, k)))
     m_start = min(m_max, max(1, check_int("m_start", m_start, low=1)))
     n_jobs = check_int("n_jobs", n_jobs if n_jobs is not None else (os.cpu_count() or 1), low=1)
     mode = _nested_mode(encoder, ep)
@@ -484,12 +553,11 @@ def minimal_m(decoder="matched_filter", encoder="gaussian", signal="binary", n=1
     n_eval = 0
     if _mf_exact_ok(decoder, params, cell, mode):
         method = "exact-mf"
-        per_trial_bytes = 8 * m_max * n
+        per_trial_bytes = 8 * m_max * n if mode != "sqrt" else _CHUNK_BYTES
         def one(t):
             return _mf_curve(_Trial(cell, ep, sp, seed, t, mode, m_max), m_max, params)
         workers = max(1, min(n_jobs, trials, int(_BLOCK_BYTES // max(per_trial_bytes, 1)) or 1))
-        with ThreadPoolExecutor(max_workers=workers) as ex:
-            S = np.array(list(ex.map(one, range(trials))))
+        S = np.array(_thread_map(one, range(trials), workers))
         out = [_critical_from_curve(row) for row in S]
         crit = np.array([c for c, _ in out], dtype=float)
         nonmono = np.array([nm for _, nm in out], dtype=bool)
@@ -505,6 +573,8 @@ def minimal_m(decoder="matched_filter", encoder="gaussian", signal="binary", n=1
         from .decoders import decode
         from .metrics import score
 
+        lock = threading.Lock()
+
         def evaluate(group, m):
             nonlocal n_eval
             probs = [tr.problem(m) for tr in group]
@@ -512,21 +582,31 @@ def minimal_m(decoder="matched_filter", encoder="gaussian", signal="binary", n=1
             Y = np.stack([p[1] for p in probs])
             res = decode(decoder, A, Y, k=k, **params)
             sc = score(np.stack([tr.x for tr in group]), res.X_hat, binary=binary, tol=rel_tol)
-            statuses.update(res.status_names.tolist())
-            n_eval += len(group)
+            with lock:
+                statuses.update(res.status_names.tolist())
+                n_eval += len(group)
             return sc[criterion]
 
-        block = max(1, min(trials, int(_BLOCK_BYTES // (8 * n * min(m_max, 2 * m_start)))))
-        crit = np.empty(trials)
+        probe = check_monotone and resolution == 1
+        step0 = math.ceil(_STEP0 * math.sqrt(m_start))
+        # blocks: several per thread (load balance), within the memory budget
+        workers = min(n_jobs, trials) if _threads_safe() else 1
+        block = max(1, min(math.ceil(trials / (8 * workers)) if workers > 1 else trials,
+                           int(_BLOCK_BYTES // (8 * n * min(m_max, 2 * m_start) * workers))))
+
+        def run_block(b0):
+            ts = [_Trial(cell, ep, sp, seed, t, mode, m_max) for t in range(b0, min(trials, b0 + block))]
+            s = _Search(ts, evaluate, m_start, m_max, probe, resolution, step0)
+            s.run()
+            for tr in ts:
+                tr.release()
+            return s.crit, s.nonmono
+
         with threadpool_limits(limits=1, user_api="blas"):
-            for b0 in range(0, trials, block):
-                ts = [_Trial(cell, ep, sp, seed, t, mode, m_max) for t in range(b0, min(trials, b0 + block))]
-                s = _Search(ts, evaluate, m_start, m_max, check_monotone and resolution == 1, resolution)
-                crit[b0:b0 + len(ts)] = s.run()
-                nonmono[b0:b0 + len(ts)] = s.nonmono
-                for tr in ts:
-                    tr.release()
-        n_checked = int(np.isfinite(crit).sum()) if check_monotone and resolution == 1 else 0
+            out = _thread_map(run_block, range(0, trials, block), workers)
+        crit = np.concatenate([c for c, _ in out])
+        nonmono = np.concatenate([nm for _, nm in out])
+        n_checked = int(np.isfinite(crit).sum()) if probe else 0
     est, low, high, cov = quantile_ci(crit, q, conf)
     low = max(low, 1.0)
     m_log = _logistic_check(crit, q, conf)

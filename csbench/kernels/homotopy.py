@@ -40,14 +40,28 @@ DEP_TOL = 1e-12
 
 
 @njit(cache=True)
+def dot(u, v, lo, hi):
+    """``sum_{lo <= i < hi} u_i v_i`` with four partial sums (four independent add chains)."""
+    s0 = s1 = s2 = s3 = 0.0
+    i = lo
+    while i + 4 <= hi:
+        s0 += u[i] * v[i]
+        s1 += u[i + 1] * v[i + 1]
+        s2 += u[i + 2] * v[i + 2]
+        s3 += u[i + 3] * v[i + 3]
+        i += 4
+    while i < hi:
+        s0 += u[i] * v[i]
+        i += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(cache=True)
 def back_solve(M, s, b):
     """Solve ``R[:s, :s] z = b[:s]`` in place (R upper triangular, in M)."""
     for k in range(s - 1, -1, -1):
         rk = M[k]
-        acc = b[k]
-        for j in range(k + 1, s):
-            acc -= rk[j] * b[j]
-        b[k] = acc / rk[k]
+        b[k] = (b[k] - dot(rk, b, k + 1, s)) / rk[k]
 
 
 @njit(cache=True)
@@ -100,56 +114,97 @@ def _gram_col(A, G, Ac, act, s, j, w):
             w[q] = Gj[act[q]]
         return Gj[j]
     col = Ac[s]
-    diag = 0.0
-    for i in range(A.shape[0]):
+    m = A.shape[0]
+    for i in range(m):
         col[i] = A[i, j]
-        diag += col[i] * col[i]
     for q in range(s):
-        acc = 0.0
-        aq = Ac[q]
-        for i in range(A.shape[0]):
-            acc += aq[i] * col[i]
-        w[q] = acc
-    return diag
+        w[q] = dot(Ac[q], col, 0, m)
+    return dot(col, col, 0, m)
 
 
 @njit(cache=True)
-def _direction(A, G, Ac, act, R, sg, s, d, u, a):
-    """``d = G_SS^{-1} s`` and ``a = A^T A_S d`` (``= G[:, S] d`` in Gram mode)."""
+def at_mul(A, u, out):
+    """``out = A^T u`` in one row-major pass over A, four rows at a time (out is loaded and stored m / 4 times)."""
+    m = A.shape[0]
+    out[:] = 0.0
+    m4 = m - m % 4
+    for i in range(0, m4, 4):
+        u0, u1, u2, u3 = u[i], u[i + 1], u[i + 2], u[i + 3]
+        r0, r1, r2, r3 = A[i], A[i + 1], A[i + 2], A[i + 3]
+        for j in range(out.shape[0]):
+            out[j] += u0 * r0[j] + u1 * r1[j] + u2 * r2[j] + u3 * r3[j]
+    for i in range(m4, m):
+        ui = u[i]
+        row = A[i]
+        for j in range(out.shape[0]):
+            out[j] += ui * row[j]
+
+
+@njit(cache=True)
+def _combine(Ac, v, s, out):
+    """``out = sum_{q < s} v_q Ac[q]`` (a combination of the active columns)."""
+    out[:] = 0.0
+    for q in range(s):
+        vq = v[q]
+        aq = Ac[q]
+        for i in range(out.shape[0]):
+            out[i] += vq * aq[i]
+
+
+@njit(cache=True)
+def _direction(A, G, Ac, Aw, ws, p, act, R, sg, s, d, u, a):
+    """``d = G_SS^{-1} s`` and ``a_q = a_{ws[q]}^T A_S d`` for the p working-set columns.
+
+    Gram mode: from G. No gathered columns (``Aw`` empty, ws the identity): one pass over A.
+    Otherwise from the gathered columns ``Aw[:, :p]`` (column q = column ws[q] of A): O(m p).
+    """
     for q in range(s):
         d[q] = sg[q]
     forward_solve(R, s, d)
     back_solve(R, s, d)
-    a[:] = 0.0
     if G.shape[0] > 0:
+        a[:p] = 0.0
         for q in range(s):
             dq = d[q]
             Gq = G[act[q]]
-            for j in range(a.shape[0]):
-                a[j] += dq * Gq[j]
+            for b in range(p):
+                a[b] += dq * Gq[ws[b]]
         return
-    u[:] = 0.0
-    for q in range(s):
-        dq = d[q]
-        aq = Ac[q]
-        for i in range(u.shape[0]):
-            u[i] += dq * aq[i]
-    m = u.shape[0]
-    m4 = m - m % 4
-    for i in range(0, m4, 4):  # four rows at a time: a is loaded and stored m / 4 times
-        u0, u1, u2, u3 = u[i], u[i + 1], u[i + 2], u[i + 3]
-        r0, r1, r2, r3 = A[i], A[i + 1], A[i + 2], A[i + 3]
-        for j in range(a.shape[0]):
-            a[j] += u0 * r0[j] + u1 * r1[j] + u2 * r2[j] + u3 * r3[j]
-    for i in range(m4, m):
-        ui = u[i]
-        row = A[i]
-        for j in range(a.shape[0]):
-            a[j] += ui * row[j]
+    _combine(Ac, d, s, u)
+    if Aw.shape[1] == 0:
+        at_mul(A, u, a)
+    else:
+        at_mul(Aw[:, :p], u, a[:p])
 
 
 @njit(cache=True)
-def homotopy_one(A, y, c, lam, positive, max_steps, G, x):
+def _add_columns(A, g, cur, pos, positive, count, inw, ws, p, Aw, cw):
+    """Add to the working set the inactive columns among the ``count`` with the largest ``|g_j|``
+    (``g_j`` if positive; ties at the count-th value included) that are not in it yet, and every
+    column outside it with ``|g_j| > cur``; gather them into ``Aw[:, p:]`` and set their
+    correlations ``cw`` from g. Returns the new size p."""
+    n = g.shape[0]
+    key = np.empty(n)
+    for j in range(n):
+        v = g[j] if positive else abs(g[j])
+        key[j] = -v if pos[j] == -1 else np.inf
+    thr = -cur
+    if count > 0:
+        thr = max(thr, np.partition(key, min(count, n) - 1)[min(count, n) - 1])
+    for j in range(n):
+        if inw[j] >= 0 or key[j] == np.inf or not (key[j] <= thr or -key[j] > cur):
+            continue
+        inw[j] = p
+        ws[p] = j
+        cw[p] = g[j]
+        for i in range(A.shape[0]):
+            Aw[i, p] = A[i, j]
+        p += 1
+    return p
+
+
+@njit(cache=True)
+def homotopy_one(A, y, c, lam, positive, max_steps, G, x, ws_size=0, check_every=8):
     """Follow the lasso path from ``lam_max`` down to ``lam``; ``x`` receives the solution.
 
     Parameters
@@ -168,12 +223,32 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x):
         ``A^T A`` (Gram mode) or an empty array.
     x : (n,) float64, out
         The path solution at the smallest lam reached (overwritten).
+    ws_size : int
+        Without G, ``0 < ws_size < n``: follow the path on a working set W of
+        columns (see below), adding ``ws_size`` candidates at each check.
+        Otherwise all columns are scanned at every step.
+    check_every : int >= 1
+        Working-set mode: steps between KKT checks over all columns.
 
     Returns
     -------
     (steps, lam_reached) : (int, float)
-        ``lam_reached == lam`` if the path got there, larger if it stopped
-        after ``max_steps`` steps (x is then the solution at ``lam_reached``).
+        Kinks of the path to ``lam_reached``; ``lam_reached == lam`` if the
+        path got there, larger if it stopped after ``max_steps`` steps (x is
+        then the solution at ``lam_reached``).
+
+    Notes
+    -----
+    Working-set mode. Steps only scan the columns of W (``O(m |W|)`` per step
+    instead of a pass over A); W starts as the ``ws_size`` columns with the
+    largest ``|c_j|``. Every ``check_every`` steps, and before returning, the
+    full correlation ``g = A^T (y - A x)`` is computed: if ``|g_j| <= lam_t``
+    for every j outside W, x is the exact solution of the full problem at the
+    current ``lam_t`` (KKT), and the state is saved as a checkpoint; W then
+    gains the ``ws_size`` outside columns with the largest ``|g_j|``. If some
+    column violates it, the path returns to the last checkpoint (an exact
+    solution), the violators join W and the steps are redone. Each failed
+    check enlarges W, so the path ends; the result is the exact solution.
     """
     m, n = A.shape
     x[:] = 0.0
@@ -182,9 +257,11 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x):
         cur = max(cur, c[j] if positive else abs(c[j]))
     if cur <= lam:
         return 0, lam
+    gram = G.shape[0] > 0
+    wsm = not gram and 0 < ws_size < n
     cap = min(m, n)
     R = np.zeros((cap, cap))  # upper Cholesky factor of G_SS in R[:s, :s]
-    Ac = np.empty((0 if G.shape[0] > 0 else cap, m))  # a_j for the active j (row s: an entering candidate)
+    Ac = np.empty((0 if gram else cap, m))  # a_j for the active j (row s: an entering candidate)
     act = np.empty(cap, np.int64)
     sg = np.empty(cap)
     xs = np.empty(cap)
@@ -193,90 +270,166 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x):
     pos = np.full(n, -1, np.int64)  # position in the active set, -1 if inactive, -2 if blocked
     blocked = np.empty(n, np.int64)
     nb = 0
-    cc = c.copy()
+    # working set W = ws[:p] (inw[j]: position in W or -1), columns gathered in Aw, correlations cw
+    ws = np.arange(n)
+    inw = np.full(n, -1, np.int64)
+    Aw = np.empty((m, n if wsm else 0))
+    cw = c.copy()
+    p = n
+    if wsm:
+        p = _add_columns(A, c, cur, pos, positive, ws_size, inw, ws, 0, Aw, cw)
     a = np.zeros(n)
     u = np.empty(m)
+    r = np.empty(m)
+    g = np.empty(n if wsm else 0)
+    # checkpoint: the last state verified to be the exact solution of the full problem
+    k_act = np.empty(cap, np.int64)
+    k_sg = np.empty(cap)
+    k_xs = np.empty(cap)
+    k_R = np.empty((cap, cap) if wsm else (0, 0))
+    k_g = c.copy()
+    k_s = 0
+    k_cur = cur
+    k_steps = 0
+    k_dropped = -1
     s = 0
     dropped = -1
     steps = 0
+    since = 0  # steps since the checkpoint
     while True:
+        final = False
         if s > 0:  # the first feature enters at lam_max without a step
             if steps >= max_steps:
-                break
-            steps += 1
-            _direction(A, G, Ac, act, R, sg, s, d, u, a)
-        # next kink t <= cur - lam; an entering column dependent on A_S is blocked and the search repeated
-        while True:
-            t = cur - lam
-            enter = -1
-            drop = -1
-            sign = 1.0
-            for q in range(s):  # x_q moves against its sign (at once if it has just entered, or by a tie)
-                if sg[q] * d[q] < 0.0 and max(-xs[q] / d[q], 0.0) < t:
-                    t = max(-xs[q] / d[q], 0.0)
-                    drop = q
-            if s < cap:
-                for j in range(n):
-                    if pos[j] != -1 or j == dropped:
-                        continue
-                    aj = a[j]
-                    cj = cc[j]
-                    if aj < 1.0 and max(cur - cj, 0.0) < t * (1.0 - aj):
-                        t = max(cur - cj, 0.0) / (1.0 - aj)
-                        enter = j
-                        sign = 1.0
-                    if not positive and aj > -1.0 and max(cur + cj, 0.0) < t * (1.0 + aj):
-                        t = max(cur + cj, 0.0) / (1.0 + aj)
-                        enter = j
-                        sign = -1.0
-            if enter < 0:
-                break
-            drop = -1
-            diag = _gram_col(A, G, Ac, act, s, enter, w)
-            forward_solve(R, s, w)
-            piv = diag
-            for q in range(s):
-                piv -= w[q] * w[q]
-            if piv > DEP_TOL * diag:
-                break
-            pos[enter] = -2
-            blocked[nb] = enter
-            nb += 1
-        for q in range(s):
-            xs[q] += t * d[q]
-        for j in range(n):
-            cc[j] -= t * a[j]
-        cur -= t
-        dropped = -1
-        if enter >= 0:
-            for q in range(s):
-                R[q, s] = w[q]
-            R[s, s] = np.sqrt(piv)
-            act[s] = enter
-            sg[s] = sign
-            xs[s] = 0.0
-            pos[enter] = s
-            s += 1
-        elif drop >= 0:  # leaves with c_j = s_j lam; the span shrinks, so blocked columns may enter again
-            j = act[drop]
-            dropped = j
-            pos[j] = -1
-            cc[j] = sg[drop] * cur
-            chol_delete(R, s, drop)
-            for q in range(drop, s - 1):
-                act[q] = act[q + 1]
-                sg[q] = sg[q + 1]
-                xs[q] = xs[q + 1]
-                pos[act[q]] = q
-                if G.shape[0] == 0:
-                    Ac[q, :] = Ac[q + 1]
-            s -= 1
-            for b in range(nb):
-                pos[blocked[b]] = -1
-            nb = 0
+                final = True
+            else:
+                steps += 1
+                since += 1
+                _direction(A, G, Ac, Aw, ws, p, act, R, sg, s, d, u, a)
         else:
-            cur = lam
-            break
+            a[:p] = 0.0
+        if not final:
+            # next kink t <= cur - lam; an entering column dependent on A_S is blocked and the search repeated
+            while True:
+                t = cur - lam
+                enter = -1
+                drop = -1
+                sign = 1.0
+                for q in range(s):  # x_q moves against its sign (at once if it has just entered, or by a tie)
+                    if sg[q] * d[q] < 0.0 and max(-xs[q] / d[q], 0.0) < t:
+                        t = max(-xs[q] / d[q], 0.0)
+                        drop = q
+                if s < cap:
+                    for b in range(p):
+                        j = ws[b]
+                        if pos[j] != -1 or j == dropped:
+                            continue
+                        aj = a[b]
+                        cj = cw[b]
+                        if aj < 1.0 and max(cur - cj, 0.0) < t * (1.0 - aj):
+                            t = max(cur - cj, 0.0) / (1.0 - aj)
+                            enter = j
+                            sign = 1.0
+                        if not positive and aj > -1.0 and max(cur + cj, 0.0) < t * (1.0 + aj):
+                            t = max(cur + cj, 0.0) / (1.0 + aj)
+                            enter = j
+                            sign = -1.0
+                if enter < 0:
+                    break
+                drop = -1
+                diag = _gram_col(A, G, Ac, act, s, enter, w)
+                forward_solve(R, s, w)
+                piv = diag
+                for q in range(s):
+                    piv -= w[q] * w[q]
+                if piv > DEP_TOL * diag:
+                    break
+                pos[enter] = -2
+                blocked[nb] = enter
+                nb += 1
+            for q in range(s):
+                xs[q] += t * d[q]
+            for b in range(p):
+                cw[b] -= t * a[b]
+            cur -= t
+            dropped = -1
+            if enter >= 0:
+                for q in range(s):
+                    R[q, s] = w[q]
+                R[s, s] = np.sqrt(piv)
+                act[s] = enter
+                sg[s] = sign
+                xs[s] = 0.0
+                pos[enter] = s
+                s += 1
+            elif drop >= 0:  # leaves with c_j = s_j lam; the span shrinks, so blocked columns may enter again
+                j = act[drop]
+                dropped = j
+                pos[j] = -1
+                if wsm:
+                    cw[inw[j]] = sg[drop] * cur
+                else:
+                    cw[j] = sg[drop] * cur
+                chol_delete(R, s, drop)
+                for q in range(drop, s - 1):
+                    act[q] = act[q + 1]
+                    sg[q] = sg[q + 1]
+                    xs[q] = xs[q + 1]
+                    pos[act[q]] = q
+                    if not gram:
+                        Ac[q, :] = Ac[q + 1]
+                s -= 1
+                for b in range(nb):
+                    pos[blocked[b]] = -1
+                nb = 0
+            else:
+                cur = lam
+                final = True
+        if not wsm or (not final and since < check_every):
+            if final:
+                break
+            continue
+        # KKT check over all columns at cur: g = A^T (y - A_S x_S)
+        _combine(Ac, xs, s, r)
+        for i in range(m):
+            r[i] = y[i] - r[i]
+        at_mul(A, r, g)
+        ok = True
+        for j in range(n):
+            if inw[j] < 0 and (g[j] if positive else abs(g[j])) > cur:
+                ok = False
+                break
+        if ok:  # checkpoint; W gains the closest outside columns
+            k_s, k_cur, k_steps, k_dropped = s, cur, steps, dropped
+            k_act[:s] = act[:s]
+            k_sg[:s] = sg[:s]
+            k_xs[:s] = xs[:s]
+            for q in range(s):
+                k_R[q, q:s] = R[q, q:s]
+            k_g[:] = g
+            since = 0
+            if final:
+                break
+            p = _add_columns(A, g, cur, pos, positive, ws_size, inw, ws, p, Aw, cw)
+            continue
+        # back to the checkpoint; the violators (|g_j| > cur) join W
+        p = _add_columns(A, g, cur, pos, positive, 0, inw, ws, p, Aw, cw)
+        s, cur, steps = k_s, k_cur, k_steps
+        act[:s] = k_act[:s]
+        sg[:s] = k_sg[:s]
+        xs[:s] = k_xs[:s]
+        for q in range(s):
+            R[q, q:s] = k_R[q, q:s]
+        pos[:] = -1
+        nb = 0
+        dropped = k_dropped
+        for q in range(s):
+            pos[act[q]] = q
+            col = Ac[q]
+            for i in range(m):
+                col[i] = A[i, act[q]]
+        for b in range(p):
+            cw[b] = k_g[ws[b]]
+        since = 0
     # x_S = G_SS^{-1} (A_S^T y - cur s): exact on the final pattern
     for q in range(s):
         d[q] = c[act[q]] - cur * sg[q]
