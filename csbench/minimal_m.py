@@ -241,7 +241,13 @@ def _mf_curve_columns(R, x, supp, topk, thr, succ):
 
 # --------------------------------------------------------------------------- problems
 class _Trial:
-    """One trial of a cell: its signal, noise and master matrix (grown on demand)."""
+    """One trial of a cell: its signal, noise and master matrix (grown on demand).
+
+    "sqrt" encoders (gaussian, rademacher) keep the raw master ``Z`` (``A_m =
+    Z[:m] / sqrt(m)``) and extend it with further rows of the same stream
+    (each draw of r rows by the encoder is ``Z_rows / sqrt(r)``: draws consume
+    the stream row after row); other modes redraw the master when it grows.
+    """
 
     def __init__(self, cell, ep, sp, seed, t, mode, m_max):
         self.cell, self.ep, self.seed, self.t, self.mode, self.m_max = cell, ep, seed, t, mode, m_max
@@ -249,29 +255,51 @@ class _Trial:
         rng = seeding.trial_rng(seed, self.key, t, seeding.SIGNAL)
         self.x = SIGNALS.get(cell.signal).func(rng, cell.n, cell.k, **sp)
         self.master = None
+        self.rows = 0      # rows of the master in use
+        self.stream = None  # "sqrt": the MATRIX generator after self.rows rows
         self.z = None
 
     def rng(self, stream):
         """A fresh generator of one of the trial's streams (``seeding.MATRIX``, ...)."""
         return seeding.trial_rng(self.seed, self.key, self.t, stream)
 
-    def _draw(self, M):
+    def _draw(self, M, rng=None):
         enc = ENCODERS.get(self.cell.encoder).func
-        return enc(self.rng(seeding.MATRIX), M, self.cell.n, **self.ep)
+        return enc(self.rng(seeding.MATRIX) if rng is None else rng, M, self.cell.n, **self.ep)
 
     def grow(self, m):
-        """Make sure the master holds at least m rows (redrawn from the trial's stream)."""
-        if self.master is None or self.master.shape[0] < m:
-            M = m if self.master is None else min(self.m_max, max(m, int(1.5 * self.master.shape[0])))
+        """Make sure the master holds at least m rows."""
+        if self.rows >= m:
+            return
+        M = m if self.rows == 0 else min(self.m_max, max(m, int(1.5 * self.rows)))
+        if self.mode != "sqrt":
             self.master = self._draw(M)
+        else:
+            if self.rows == 0:
+                self.stream = self.rng(seeding.MATRIX)
+                self.master = np.empty((M, self.cell.n))
+            elif self.master.shape[0] < M:
+                self.master = np.concatenate([self.master[:self.rows], np.empty((M - self.rows, self.cell.n))])
+            r = M - self.rows
+            np.multiply(self._draw(r, self.stream), math.sqrt(r), out=self.master[self.rows:M])
+        self.rows = M
 
-    def problem(self, m):
-        """``(A_m, y_m)`` equal (to rounding) to ``make_problem(cell, m, ...)`` for this trial."""
+    def problem(self, m, out=None):
+        """``(A_m, y_m)`` equal (to rounding) to ``make_problem(cell, m, ...)`` for this trial.
+
+        ``A_m`` is written into ``out`` (an (m, n) array) if given.
+        """
         if self.mode == "call":
             A = self._draw(m)
+        elif self.mode == "sqrt":
+            self.grow(m)
+            A = np.divide(self.master[:m], math.sqrt(m), out=out)
         else:
             self.grow(m)
-            A = rows_of_master(self.master, m, self.mode)
+            A = rows_of_master(self.master[:self.rows], m, self.mode)
+        if out is not None and A is not out:
+            out[...] = A
+            A = out
         y = A @ self.x
         if self.cell.noise > 0:
             if self.z is None or self.z.size < m:  # nested: the first m draws of the stream
@@ -282,6 +310,8 @@ class _Trial:
 
     def release(self):
         self.master = None
+        self.stream = None
+        self.rows = 0
         self.z = None
 
 
@@ -577,9 +607,8 @@ def minimal_m(decoder="matched_filter", encoder="gaussian", signal="binary", n=1
 
         def evaluate(group, m):
             nonlocal n_eval
-            probs = [tr.problem(m) for tr in group]
-            A = np.stack([p[0] for p in probs])
-            Y = np.stack([p[1] for p in probs])
+            A = np.empty((len(group), m, n))
+            Y = np.stack([tr.problem(m, out=A[g])[1] for g, tr in enumerate(group)])
             res = decode(decoder, A, Y, k=k, **params)
             sc = score(np.stack([tr.x for tr in group]), res.X_hat, binary=binary, tol=rel_tol)
             with lock:

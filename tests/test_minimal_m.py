@@ -73,15 +73,22 @@ def test_exact_mf_curve_equals_brute_force(encoder, params):
     assert r.method == "exact-mf"
     np.testing.assert_array_equal(r.critical, [last_failure_critical(row) for row in ref])
     np.testing.assert_allclose(r.curve, ref.mean(axis=0), rtol=0, atol=1e-15)
+    if encoder == "gaussian":  # the master streamed in chunks of 7 rows (the last one partly used)
+        small = np.array([_mf_curve(_Trial(cell, ep, sp, 0, t, "sqrt", M), M, params, chunk_bytes=8 * n * 7)
+                          for t in range(T)])
+        assert (small != ref).sum() == 0
 
 
-def test_search_brackets_a_transition_and_counts_nonmonotone():
+@pytest.mark.parametrize("decoder,params,m_start", [
+    ("relu_readout", {"activation": "threshold"}, None),  # the matched filter through the search: non-monotone
+    ("lasso", {}, None),
+])
+def test_search_brackets_a_transition_and_counts_nonmonotone(decoder, params, m_start):
     # relu_readout (threshold at 1/2, no bias) equals the matched filter but goes through the search
     n, k, M, T = 96, 3, 90, 10
-    params = {"activation": "threshold"}
     cell = Cell("gaussian", "binary", n, k)
-    ref = brute_curves(cell, "relu_readout", params, M, T)
-    r = minimal_m("relu_readout", n=n, k=k, trials=T, m_max=M, m_start=20, **params)
+    ref = brute_curves(cell, decoder, params, M, T)
+    r = minimal_m(decoder, n=n, k=k, trials=T, m_max=M, m_start=m_start, n_jobs=1, **params)
     assert r.method == "search" and r.n_evaluations > 0
     for row, c in zip(ref, r.critical):
         if c == math.inf:  # censored only when it still fails at m_max
@@ -91,10 +98,17 @@ def test_search_brackets_a_transition_and_counts_nonmonotone():
         assert row[c - 1] and (c == 1 or not row[c - 2])  # fails at c - 1, succeeds at c
         if row[c - 1:].all() and not row[: c - 1].any():  # monotone trial: the unique transition
             assert c == last_failure_critical(row)
-    # every trial flagged non-monotone is non-monotone in the brute-force curves
-    nonmono_ref = sum(not (row[int(c) - 1:].all() and not row[: int(c) - 1].any())
-                      for row, c in zip(ref, r.critical) if np.isfinite(c))
-    assert r.n_nonmonotone <= nonmono_ref
+    # the probes: flagged iff m* + 1 fails or m* - 2 succeeds in the brute-force curves
+    flagged = sum((c + 1 <= M and not row[c]) or (c - 2 >= 1 and row[c - 3])
+                  for row, c in ((row, int(c)) for row, c in zip(ref, r.critical) if np.isfinite(c)))
+    assert r.n_nonmonotone == flagged
+    if decoder == "relu_readout":
+        assert flagged > 0  # the probes do catch non-monotone trials here
+    # threads and blocks of trials do not change anything
+    r3 = minimal_m(decoder, n=n, k=k, trials=T, m_max=M, m_start=m_start, n_jobs=3, **params)
+    np.testing.assert_array_equal(r3.critical, r.critical)
+    assert (r3.n_nonmonotone, r3.n_evaluations, r3.status_counts) == (r.n_nonmonotone, r.n_evaluations,
+                                                                      r.status_counts)
 
 
 def test_quantile_and_result_fields():

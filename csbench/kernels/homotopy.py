@@ -14,8 +14,10 @@ signs s (``c = A^T (y - A x)``, ``c_S = lam s``, ``|c_j| <= lam`` elsewhere)::
 The next kink is the smallest t > 0 at which an inactive ``|c_j|`` reaches
 ``lam - t`` (j enters with the sign of c_j; with x >= 0 only ``c_j = lam - t``
 counts) or an active ``x_j`` reaches 0 (j leaves). Each step costs one pass
-over A for ``a`` (``O(n |S|)`` from ``G = A^T A`` in Gram mode) plus
-``O(|S|^2)`` for the triangular solves; the upper Cholesky factor R of
+over A for ``a`` (``O(n |S|)`` from ``G = A^T A`` in Gram mode; ``O(m |W|)``
+on a working set W of columns, with a KKT check over all of A every few
+steps, see :func:`homotopy_one`) plus ``O(|S|^2)`` for the triangular solves
+and ``O(m |S|)`` for an entering column; the upper Cholesky factor R of
 ``G_SS`` is updated when a feature enters (a new column, one triangular solve)
 and downdated when one leaves (Givens rotations). The path is
 finite; below the l1 phase transition it has a few times m kinks (measured
@@ -24,8 +26,7 @@ finite; below the l1 phase transition it has a few times m kinks (measured
 With |S| = m (A_S square) no feature can enter at lam > 0, so entries are
 not considered then. A feature whose column is numerically dependent on the
 active ones (pivot ``< DEP_TOL * ||a_j||^2``, e.g. duplicate or antipodal
-columns) stops the path: the kernel then returns the exact solution at the
-lam reached, for another solver to finish.
+columns) is blocked: it cannot enter until a feature leaves the active set.
 
 Kernels take arrays and scalars and write into preallocated outputs; no Python
 objects, RNG or I/O; no fastmath.
