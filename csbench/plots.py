@@ -124,7 +124,7 @@ def plot_m_star_vs_k(table, path=None, title=None, nonneg=False):
             _errbar(ax, d.k, d.m_star, d.ci_low, d.ci_high, dec)
         ks = np.unique(np.round(np.geomspace(max(1, sub.k.min()), sub.k.max(), 40)).astype(int))
         if ks.size:
-            styles = iter(["--", "-.", ":", (0, (5, 1)), (0, (1, 1)), "-"])
+            styles = iter(["--", "-.", ":", (0, (5, 1)), "-", (0, (1, 1))])
             for lab, ys in theory_m_curves(n, ks, nonneg).items():
                 ax.plot(ks, ys, color="gray", ls=next(styles), lw=1, label=lab)
         _k_axis(ax, sub.k)
