@@ -70,11 +70,12 @@ def _range(param, low, high):
     return f"{low} <= {param} <= {high}"
 
 
-def check_finite_array(param, arr, *, ndim, dtype=np.float64):
+def check_finite_array(param, arr, *, ndim, dtype=np.float64, finite=True):
     """Return ``arr`` as a C-contiguous ``dtype`` array with one of the ``ndim`` ranks.
 
     Raises ``TypeError`` for non-numeric input and ``ValueError`` for a wrong
     rank or non-finite entries (with the count and the first offending index).
+    ``finite=False`` skips the finiteness pass (for callers that check it in a pass of their own).
     """
     ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     try:
@@ -89,6 +90,8 @@ def check_finite_array(param, arr, *, ndim, dtype=np.float64):
         allowed = " or ".join(f"{d}-D" for d in ndims)
         raise ValueError(f"{param} must be {allowed}, got a {a.ndim}-D array of shape {a.shape}.")
     a = np.ascontiguousarray(a, dtype=dtype)
+    if not finite:
+        return a
     # One allocation-free pass: a sum is finite unless an entry is NaN/inf (or it overflows).
     with np.errstate(over="ignore", invalid="ignore"):
         if np.isfinite(np.add.reduce(a, axis=None)):

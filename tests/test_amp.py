@@ -147,6 +147,36 @@ def test_kernel_matches_reference_to_convergence():
     assert rel_err(res.X_hat, X)[0] < 1e-7
 
 
+@pytest.mark.parametrize("m", [61, 64])
+def test_sweep_transpose_and_gather_paths_agree_bitwise(m):
+    # u = A x from the copy A^T (trials up to AT_MAX_BYTES) or gathered from A's rows (larger
+    # trials) must be the same sum; both match numpy to rounding. m = 61: trailing rows too.
+    rng = np.random.default_rng(5)
+    n = 300
+    A = rng.standard_normal((m, n)) / np.sqrt(m)
+    y, z = rng.standard_normal(m), rng.standard_normal(m)
+    xn = np.where(rng.random(n) < 0.2, rng.standard_normal(n), 0.0)
+    idx = np.flatnonzero(xn).astype(np.int64)
+    nnz = len(idx)
+    AT = np.empty((n, m))
+    K._transpose(A, AT)
+    assert np.array_equal(AT, A.T)
+    outs = []
+    for at, backward in ((AT, False), (np.empty((0, m)), False), (AT, True), (np.empty((0, m)), True)):
+        zn, r = np.empty(m), np.empty(n)
+        ix = np.zeros(n, np.int64)
+        ix[:nnz] = idx
+        res2, zn2 = K._sweep(A, at, y, xn, ix, nnz, np.empty(n), np.empty(m), 0.3, 0.1, z, zn, r, backward)
+        outs.append((zn, r, res2, zn2))
+    zn_ref = 0.9 * (y - A @ xn + 0.3 * z) + 0.1 * z
+    for zn, r, res2, zn2 in outs:
+        np.testing.assert_allclose(zn, zn_ref, rtol=0, atol=1e-13)
+        np.testing.assert_allclose(r, xn + A.T @ zn_ref, rtol=0, atol=1e-12)
+        np.testing.assert_allclose([res2, zn2], [np.sum((y - A @ xn) ** 2), zn_ref @ zn_ref], rtol=1e-12)
+    for a, b in ((0, 1), (2, 3)):  # same direction: bit-identical whichever way A x is formed
+        assert all(np.array_equal(u, v) for u, v in zip(outs[a], outs[b]))
+
+
 def test_batched_bit_identical_threads_readonly_and_no_mutation():
     n, m, k, T = 300, 120, 20, 5
     A, Y, X = problem("signed", n, k, m, T, seed=21)

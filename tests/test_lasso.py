@@ -408,3 +408,27 @@ def test_chol_delete_matches_fresh_factor():
         keep = np.delete(np.arange(9), q)
         np.testing.assert_allclose(R[:8, :8], np.linalg.cholesky(G[np.ix_(keep, keep)]).T, rtol=1e-12, atol=1e-12)
         assert (np.tril(R[:8, :8], -1) == 0).all()
+
+
+def test_nonfinite_A_checked_by_first_pass(signed):
+    # decode() leaves A's finiteness to the lasso's pass c = A^T y: the usual error, also for y = 0 (0 * inf = NaN)
+    meas, _ = signed
+    for bad in (np.nan, np.inf, -np.inf):
+        A = meas.A.copy()
+        A[2, 7, 11] = bad
+        for Y in (meas.Y, np.zeros_like(meas.Y)):
+            with pytest.raises(ValueError, match=r"A contains 1 non-finite.*\(2, 7, 11\)"):
+                decode("lasso", A, Y)
+        with pytest.raises(ValueError, match=r"A contains 1 non-finite.*\(7, 11\)"):
+            decode("lasso", A[2], meas.Y)
+        assert np.isfinite(meas.A).all()
+    # a finite A whose correlations overflow: status nonfinite and x = 0, other trials solved as usual
+    A = meas.A.copy()
+    A[1] *= 1e300
+    Y = meas.Y.copy()
+    Y[1] *= 1e300
+    res = decode("lasso", A, Y, lam_ratio=0.01, **TIGHT)
+    assert list(res.status_names) == ["ok", "nonfinite", "ok", "ok"]
+    assert (res.X_hat[1] == 0).all()
+    lam = lam_of(meas.A[0], meas.Y[0], 0.01)
+    assert rel_err(res.X_hat[0], sk_lasso(meas.A[0], meas.Y[0], lam)) < 1e-6

@@ -8,7 +8,7 @@ from scipy.optimize import nnls
 from sklearn.linear_model import orthogonal_mp
 
 from csbench.decoders import decode
-from csbench.decoders.base import DEPENDENT_ATOMS, MAX_ITER, OK
+from csbench.decoders.base import DEPENDENT_ATOMS, MAX_ITER, NONFINITE, OK
 from csbench.decoders.omp import omp_solve
 from ref_omp import omp_ref
 
@@ -180,6 +180,25 @@ def test_batched_equals_single_calls_bitwise(shared):
         numba.set_num_threads(old)
     if shared:
         assert np.array_equal(omp_solve(A, Y, K, gram=True)[0], omp_solve(A, Y, K, gram=False)[0])
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_nonfinite_A_raises_and_overflow_is_flagged(shared):
+    # decode() leaves A's finiteness to OMP's first pass: NaN/inf still raise decode()'s error;
+    # a finite A whose column norms overflow (1e200^2) gives status nonfinite and x = 0 for the
+    # trials that see it, the others are unaffected.
+    A, Y, _ = _problems(3, seed=13, shared=shared)
+    bad = A.copy()
+    bad[(1, 2) if shared else (1, 2, 3)] = np.nan
+    with pytest.raises(ValueError, match=r"A contains 1 non-finite"):
+        decode("omp", bad, Y, k=K)
+    if not shared:
+        big = A.copy()
+        big[1, 0, 7] = 1e200
+        res, ok = decode("omp", big, Y, k=K), decode("omp", A, Y, k=K)
+        assert list(res.status) == [OK, NONFINITE, OK] and list(res.n_iter) == [K, 0, K]
+        assert not res.X_hat[1].any()
+        np.testing.assert_array_equal(res.X_hat[[0, 2]], ok.X_hat[[0, 2]])
 
 
 def test_inputs_not_mutated_and_read_only_accepted():

@@ -17,13 +17,15 @@ from . import amp, basis_pursuit, lasso, linear, omp  # noqa: F401,E402
 __all__ = ["decode", "DECODERS", "DecodeResult", "STATUSES", "check_inputs"]
 
 
-def check_inputs(A, Y, k=None):
+def check_inputs(A, Y, k=None, finite_A=True):
     """Validate decoder inputs; return ``(A, Y, k)`` with ``Y`` 2-D.
 
     ``A`` is (m, n) shared by all trials or (T, m, n) per trial; ``Y`` is (m,)
     (one trial) or (T, m). Both must be finite. ``k`` is None or 0 <= k <= n.
+    ``finite_A=False`` leaves the finiteness of A to the decoder (a decoder
+    registered with ``checks_finite_A=True`` checks it in its own first pass over A).
     """
-    A = check_finite_array("A", A, ndim=(2, 3))
+    A = check_finite_array("A", A, ndim=(2, 3), finite=finite_A)
     Y = check_finite_array("Y", Y, ndim=(1, 2))
     if Y.ndim == 1:
         Y = Y[None, :]
@@ -69,7 +71,7 @@ def decode(name, A, Y, *, k=None, **params) -> DecodeResult:
     """
     entry = DECODERS.get(name)
     params = entry.check_params(params)
-    A, Y, k = check_inputs(A, Y, k)
+    A, Y, k = check_inputs(A, Y, k, finite_A=not entry.info.get("checks_finite_A", False))
     res = entry.func(A, Y, k, **params)
     bad = ~np.isfinite(res.X_hat).all(axis=1)
     if bad.any():  # last line of defence: metrics must never see NaN

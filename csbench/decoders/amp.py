@@ -115,6 +115,12 @@ def amp(A, Y, k, *, denoiser="soft", nonneg=False, threshold="minimax", density=
     -------
     DecodeResult
         ``n_iter`` is the number of AMP iterations per trial.
+
+    Notes
+    -----
+    Each running trial (one per numba thread) keeps a copy of ``A^T`` when it
+    takes at most 64 MB (``csbench.kernels.amp.AT_MAX_BYTES``), for speed; the
+    results are bit-identical without it.
     """
     m, n = A.shape[-2:]
     code, tau, eps, damping, max_iter, tol = amp_params(

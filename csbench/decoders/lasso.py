@@ -10,7 +10,7 @@ import numpy as np
 
 from .._validate import check_bool, check_finite_array, check_float, check_int
 from ..kernels import lasso as _k
-from .base import DECODERS, DecodeResult
+from .base import DECODERS, NONFINITE, DecodeResult
 
 __all__ = ["lasso", "lasso_path", "debias_support"]
 
@@ -64,6 +64,12 @@ def _solve(A, Y, lams, ratio, positive, tol, max_iter, X, G):
     m = A.shape[-2]
     _k.lasso_batch(A if A.ndim == 3 else A[None], Y, lams, ratio, positive, tol, max_iter, _k.WS_START,
                    _k.SWITCH_EPOCHS, int(_k.SWITCH_NNZ * m), G, X, n_iter, status)
+    bad = status == _k.NONFINITE_INPUT
+    if bad.any():
+        # decode() leaves A's finiteness to the kernel's first pass (checks_finite_A): raise its usual
+        # error for NaN/inf in A; a finite A whose A^T y overflows gets status nonfinite
+        check_finite_array("A", A, ndim=(2, 3))
+        status[bad] = NONFINITE
     return n_iter, status
 
 
@@ -83,7 +89,8 @@ def debias_support(A, Y, X):
     return out
 
 
-@DECODERS.register("lasso", "min 1/2||y-Ax||^2 + lam||x||_1 (or x >= 0): working-set CD / homotopy, numba")
+@DECODERS.register("lasso", "min 1/2||y-Ax||^2 + lam||x||_1 (or x >= 0): working-set CD / homotopy, numba",
+                   checks_finite_A=True)
 def lasso(A, Y, k, *, lam=None, lam_ratio=None, positive=False, tol=1e-8, max_iter=10_000,
           x0=None, debias=False, gram="auto"):
     """Lasso ``min_x 1/2 ||y - A x||^2 + lam ||x||_1`` (Tibshirani 1996), x >= 0 if ``positive``.
@@ -132,8 +139,8 @@ def lasso(A, Y, k, *, lam=None, lam_ratio=None, positive=False, tol=1e-8, max_it
     of A every ``HOMOTOPY_CHECK`` = 16 kinks (exact; see
     :func:`csbench.kernels.homotopy.homotopy_one`). Measured (n, m) = (1000,
     200), signed x, lam_ratio 1e-3, one thread, 20 trials, per problem: k = 10:
-    0.2 ms (CD only); k = 40: 3.1 ms; k = 50: 11 ms; k = 60: 14 ms, all status
-    ok (homotopy over all columns: 4.6 / 13 / 17 ms; CD alone: 165 ms, and 525 /
+    0.14 ms (CD only); k = 30: 0.65 ms; k = 40: 2.9 ms; k = 50: 10 ms; k = 60:
+    14 ms, all status ok (homotopy over all columns: 4.6 / 13 / 17 ms; CD alone: 165 ms, and 525 /
     554 ms with 10 / 17 of 20 trials at ``max_iter``). At (4096, 180-215, 32)
     the working set halves the homotopy time. Continuation along lam for CD was measured
     and not adopted: at (1000, 200, 60) 10 stages took 0.57 and 20 stages

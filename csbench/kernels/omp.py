@@ -16,7 +16,8 @@ The Gram column ``G[:, j] = A^T a_j`` is read from a precomputed ``G = A^T A``
 (shared A, "Gram mode", as scikit-learn's ``orthogonal_mp_gram``) or computed
 with one row-major pass over A when atom j enters (O(m n) per step, like the
 ``A^T r`` of the textbook algorithm). Both modes sum every Gram entry in the
-same order (:func:`_acc_rows`), so they give bit-identical results, and a
+same order (:func:`_acc_rows`) and form ``b`` and ``d`` with the same pass
+(``colsq_corr(..., want_nsq=True)``), so they give bit-identical results, and a
 trial's output never depends on the batch it is in or on the thread count.
 
 References: Pati, Rezaiifar & Krishnaprasad (1993); Tropp & Gilbert (2007);
@@ -36,6 +37,9 @@ from .lasso import colsq_corr
 
 #: Status codes (same integers as ``csbench.decoders.base``).
 _OK, _MAX_ITER, _DEPENDENT = 0, 1, 4
+#: Internal status of a trial whose ``||a_j||^2`` or ``A^T y`` is not finite (NaN/inf in A, or
+#: overflow): x = 0, not solved; ``csbench.decoders.omp`` raises for NaN/inf in A, else sets nonfinite.
+NONFINITE_INPUT = -2
 #: An atom is linearly dependent on the selected ones when its Cholesky pivot
 #: ``||a_j||^2 - ||L^{-1} A_S^T a_j||^2`` (its squared distance to span(A_S)) is
 #: at most this fraction of ``||a_j||^2``; the pivot's rounding error is about
@@ -88,6 +92,40 @@ def _acc_rows(g, A, i, j, l0, l1):
 
 
 @njit(cache=True)
+def _acc_rows4(G, A, i, j, l0, l1):
+    """:func:`_acc_rows` for the four Gram rows ``j .. j+3`` at once (rows ``i .. i+7`` of A, all present).
+
+    Each entry is summed exactly as :func:`_acc_rows` sums it. Loading
+    ``A[i:i+8, l]`` once for four columns cuts the loads per multiply-add
+    2.5-fold, and the loops run over slices from 0 (a loop from a variable
+    ``l0`` kept numba's negative-index wraparound and was not vectorised):
+    :func:`gram` at (n, m) = (1000, 200) went from 21.5 ms to 6.8 ms, one thread.
+    """
+    r0, r1, r2, r3 = A[i], A[i + 1], A[i + 2], A[i + 3]
+    r4, r5, r6, r7 = A[i + 4], A[i + 5], A[i + 6], A[i + 7]
+    a00, a01, a02, a03, a04, a05, a06, a07 = r0[j], r1[j], r2[j], r3[j], r4[j], r5[j], r6[j], r7[j]
+    a10, a11, a12, a13 = r0[j + 1], r1[j + 1], r2[j + 1], r3[j + 1]
+    a14, a15, a16, a17 = r4[j + 1], r5[j + 1], r6[j + 1], r7[j + 1]
+    a20, a21, a22, a23 = r0[j + 2], r1[j + 2], r2[j + 2], r3[j + 2]
+    a24, a25, a26, a27 = r4[j + 2], r5[j + 2], r6[j + 2], r7[j + 2]
+    a30, a31, a32, a33 = r0[j + 3], r1[j + 3], r2[j + 3], r3[j + 3]
+    a34, a35, a36, a37 = r4[j + 3], r5[j + 3], r6[j + 3], r7[j + 3]
+    r0, r1, r2, r3 = r0[l0:l1], r1[l0:l1], r2[l0:l1], r3[l0:l1]
+    r4, r5, r6, r7 = r4[l0:l1], r5[l0:l1], r6[l0:l1], r7[l0:l1]
+    g0, g1, g2, g3 = G[j, l0:l1], G[j + 1, l0:l1], G[j + 2, l0:l1], G[j + 3, l0:l1]
+    for l in range(l1 - l0):
+        x0, x1, x2, x3, x4, x5, x6, x7 = r0[l], r1[l], r2[l], r3[l], r4[l], r5[l], r6[l], r7[l]
+        g0[l] += ((x0 * a00 + x1 * a01) + (x2 * a02 + x3 * a03)) + (
+            (x4 * a04 + x5 * a05) + (x6 * a06 + x7 * a07))
+        g1[l] += ((x0 * a10 + x1 * a11) + (x2 * a12 + x3 * a13)) + (
+            (x4 * a14 + x5 * a15) + (x6 * a16 + x7 * a17))
+        g2[l] += ((x0 * a20 + x1 * a21) + (x2 * a22 + x3 * a23)) + (
+            (x4 * a24 + x5 * a25) + (x6 * a26 + x7 * a27))
+        g3[l] += ((x0 * a30 + x1 * a31) + (x2 * a32 + x3 * a33)) + (
+            (x4 * a34 + x5 * a35) + (x6 * a36 + x7 * a37))
+
+
+@njit(cache=True)
 def _row_steps(m):
     """Start rows of the blocks used by :func:`_acc_rows`: 0, 8, ..., then the trailing rows one by one."""
     m8 = m - m % 8
@@ -107,9 +145,10 @@ def gram(A, G):
     """``G = A^T A``, every entry summed exactly as :func:`_gram_col` sums it.
 
     Tiles of G (``_GRAM_ROWS`` rows by ``_GRAM_COLS`` columns, L1-resident) are
-    accumulated over the row blocks of A; tiles are independent and computed in
-    parallel, so G does not depend on the thread count. The upper triangle is
-    computed and mirrored.
+    accumulated over the row blocks of A, four rows of G at a time
+    (:func:`_acc_rows4`); tiles are independent and computed in parallel, so G
+    does not depend on the thread count. The upper triangle is computed (plus a
+    few entries below the diagonal inside a tile, overwritten) and mirrored.
     """
     m, n = A.shape
     steps = _row_steps(m)
@@ -118,12 +157,17 @@ def gram(A, G):
         j0 = blk * _GRAM_ROWS
         j1 = min(n, j0 + _GRAM_ROWS)
         for j in range(j0, j1):
-            G[j, j:] = 0.0
+            G[j, j0:] = 0.0
         for l0 in range(j0, n, _GRAM_COLS):
             l1 = min(n, l0 + _GRAM_COLS)
             for i in steps:
-                for j in range(j0, j1):
-                    _acc_rows(G[j], A, i, j, max(j, l0), l1)
+                j = j0
+                if i + 8 <= m:
+                    while j + 4 <= j1:
+                        _acc_rows4(G, A, i, j, max(j, l0), l1)
+                        j += 4
+                for jj in range(j, j1):
+                    _acc_rows(G[jj], A, i, jj, max(jj, l0), l1)
     for j in prange(n):
         for l in range(j):
             G[j, l] = G[l, j]
@@ -308,7 +352,7 @@ def _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, L, w, z, g
 
 
 @njit(cache=True)
-def omp_one(A, y, G, nsq_shared, s_max, tol, positive, x, sel):
+def omp_one(A, y, G, s_max, tol, positive, x, sel):
     """OMP on one trial; writes ``x`` (n,) and ``sel[:n_iter]`` (selection order); returns ``(n_iter, status)``.
 
     Parameters
@@ -316,7 +360,6 @@ def omp_one(A, y, G, nsq_shared, s_max, tol, positive, x, sel):
     A : (m, n) float64, C-contiguous
     y : (m,) float64
     G : (n, n) ``A^T A`` from :func:`gram` (Gram mode) or an empty (0, 0) array.
-    nsq_shared : (n,) column squared norms (shared A) or an empty array (computed here).
     s_max : int
         Maximum number of atoms (``<= min(m, n)``).
     tol : float
@@ -328,17 +371,16 @@ def omp_one(A, y, G, nsq_shared, s_max, tol, positive, x, sel):
 
     Status: ok; dependent_atoms (the next atom's pivot is at most ``DEP_TOL``
     relative; x holds the fit on the atoms before it); max_iter (``tol`` given
-    and not reached after ``s_max`` atoms, or the NNLS iteration cap was hit).
+    and not reached after ``s_max`` atoms, or the NNLS iteration cap was hit);
+    ``NONFINITE_INPUT`` (some ``||a_j||^2`` or ``a_j . y`` not finite; x = 0).
     """
     m, n = A.shape
     use_gram = G.shape[0] > 0
     b = np.empty(n)
-    if nsq_shared.shape[0] == n:
-        nsq = nsq_shared
-        colsq_corr(A, y, nsq, b, False)
-    else:
-        nsq = np.empty(n)
-        colsq_corr(A, y, nsq, b, True)
+    nsq = np.empty(n)
+    # always the want_nsq branch: b is then summed row by row for a shared and a per-trial A
+    # alike (the other branch sums four rows at a time), so both give bit-identical results
+    colsq_corr(A, y, nsq, b, True)
     inv_norm = np.zeros(n)
     for j in range(n):
         if nsq[j] > 0.0:
@@ -346,6 +388,9 @@ def omp_one(A, y, G, nsq_shared, s_max, tol, positive, x, sel):
     steps = _row_steps(m)
     x[:] = 0.0
     sel[:] = -1
+    for j in range(n):  # the finiteness check of A, done on this pass's output (decode() skips its own)
+        if not (np.isfinite(nsq[j]) and np.isfinite(b[j])):
+            return 0, NONFINITE_INPUT
     rr = 0.0
     for i in range(m):
         rr += y[i] * y[i]
@@ -415,16 +460,15 @@ def omp_one(A, y, G, nsq_shared, s_max, tol, positive, x, sel):
 
 
 @njit(cache=True, parallel=True)
-def omp_batch(A, Y, G, nsq, s_max, tol, positive, X, n_iter, status, sel):
+def omp_batch(A, Y, G, s_max, tol, positive, X, n_iter, status, sel):
     """Shared A (m, n): trial t solves ``omp_one(A, Y[t], ...)``; outputs (T, n), (T,), (T,), (T, s_max)."""
     for t in prange(Y.shape[0]):
-        n_iter[t], status[t] = omp_one(A, Y[t], G, nsq, s_max, tol, positive, X[t], sel[t])
+        n_iter[t], status[t] = omp_one(A, Y[t], G, s_max, tol, positive, X[t], sel[t])
 
 
 @njit(cache=True, parallel=True)
 def omp_batch_trials(A, Y, s_max, tol, positive, X, n_iter, status, sel):
     """Per-trial A (T, m, n): trial t solves ``omp_one(A[t], Y[t], ...)`` (no Gram)."""
     G = np.empty((0, 0))
-    nsq = np.empty(0)
     for t in prange(Y.shape[0]):
-        n_iter[t], status[t] = omp_one(A[t], Y[t], G, nsq, s_max, tol, positive, X[t], sel[t])
+        n_iter[t], status[t] = omp_one(A[t], Y[t], G, s_max, tol, positive, X[t], sel[t])
