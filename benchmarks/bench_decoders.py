@@ -271,8 +271,11 @@ def memory(n=10000, m=400, k=20, T=20):
           f"outputs {T*n*8/2**20:.1f} MB; one m*n temporary would be {m*n*8/2**20:.0f} MB)")
     out = {}
     for name in ("lasso", "omp", "amp"):
+        # a fixed mmap threshold makes every allocation > 128 kB a fresh mapping, so RSS sees it
+        # (glibc's dynamic threshold would otherwise recycle freed blocks of up to 32 MB unseen)
+        env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
         r = json.loads(subprocess.run([sys.executable, "-c", snippet, name, str(n), str(m), str(k), str(T)],
-                                      check=True, capture_output=True, text=True).stdout)
+                                      check=True, capture_output=True, text=True, env=env).stdout)
         out[name] = r
         print(f"  {name:<6} {r['peak_increase_MB']:8.2f} MB")
     return out
