@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from csbench.fits import (bootstrap_constant, fit_constant, fit_scaling, logistic_fit, quantile_ci,
+from csbench.fits import (fit_constant, fit_scaling, logistic_fit, quantile_ci,
                           scaling_x)
 
 

@@ -50,11 +50,6 @@ def welch_bound(n, m):
     return _out(np.where(n > m, w, 0.0))
 
 
-def _m_sphere(m):
-    m = check_counts("m", m, low=2)
-    return m
-
-
 def _half_tail(x, m):
     """Validate; return ``(x, P(c > |x|))`` for the cosine of two uniform unit vectors in R^m."""
     m = check_counts("m", m, low=2)

@@ -140,14 +140,6 @@ def m_small_delta(n, k):
 # --- Bayes-optimal AMP for x in {0, 1}^n --------------------------------------------------
 
 
-def binary_posterior_mean(r, v, eps):
-    """Posterior mean ``E[X | X + sqrt(v) Z = r]`` for ``X ~ (1-eps) delta_0 + eps delta_1``.
-
-    ``= expit((r - 1/2)/v + ln(eps/(1-eps)))`` (logistic of the log-likelihood ratio).
-    """
-    return expit((np.asarray(r, dtype=float) - 0.5) / v + np.log(eps / (1.0 - eps)))
-
-
 def _gauss_expect(g, centre):
     """``E[g(Z)]``, Z ~ N(0, 1), by adaptive quadrature on [-40, 40] with a break at ``centre``."""
     f = lambda z: g(z) * _phi(z)
