@@ -33,10 +33,6 @@ from .metrics import score
 from .problems import Cell, make_problem
 from .signals import signal_info
 
-#: Columns describing the problem of each row.
-CELL_COLUMNS = ["encoder", "signal", "n", "k", "noise", "m"]
-
-
 def run_task(cell: Cell, m: int, spec: DecoderSpec, seed: int, first_trial: int, trials: int,
              tol: float = 1e-3) -> pd.DataFrame:
     """Draw, decode and score trials ``first_trial .. first_trial + trials - 1``.

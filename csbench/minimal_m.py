@@ -48,8 +48,8 @@ from . import seeding
 from ._validate import check_choice, check_float, check_int
 from .encoders import ENCODERS, check_encoder, nested_mode, rows_of_master
 from .fits import logistic_fit, quantile_ci
-from .problems import Cell
-from .signals import SIGNALS, signal_info
+from .problems import Cell, draw_noise, draw_signal
+from .signals import signal_info
 
 #: First galloping step of the search: ``ceil(_STEP0 * sqrt(m_start))``; steps then double.
 _STEP0 = 0.5
@@ -252,8 +252,7 @@ class _Trial:
     def __init__(self, cell, ep, sp, seed, t, mode, m_max):
         self.cell, self.ep, self.seed, self.t, self.mode, self.m_max = cell, ep, seed, t, mode, m_max
         self.key = cell.key()
-        rng = seeding.trial_rng(seed, self.key, t, seeding.SIGNAL)
-        self.x = SIGNALS.get(cell.signal).func(rng, cell.n, cell.k, **sp)
+        self.x = draw_signal(cell, sp, seed, t, self.key)
         self.master = None
         self.rows = 0      # rows of the master in use
         self.stream = None  # "sqrt": the MATRIX generator after self.rows rows
@@ -302,10 +301,9 @@ class _Trial:
             A = out
         y = A @ self.x
         if self.cell.noise > 0:
-            if self.z is None or self.z.size < m:  # nested: the first m draws of the stream
-                rng = seeding.trial_rng(self.seed, self.key, self.t, seeding.NOISE)
-                self.z = rng.standard_normal(self.m_max)
-            y = y + self.cell.noise * self.z[:m]
+            if self.z is None:  # nested: the first m draws of the stream, for every m
+                self.z = draw_noise(self.cell, self.seed, self.t, self.m_max, self.key)
+            y = y + self.z[:m]
         return A, y
 
     def release(self):

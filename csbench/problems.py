@@ -112,16 +112,28 @@ def make_problem(cell: Cell, m: int, trials: int, seed: int, first_trial: int = 
     seed = check_int("seed", seed, low=0)
     ep, sp = cell.validate(m)
     key = cell.key()
-    enc, sig = ENCODERS.get(cell.encoder).func, SIGNALS.get(cell.signal).func
-    n, k = cell.n, cell.k
+    enc = ENCODERS.get(cell.encoder).func
+    n = cell.n
     A = np.empty((trials, m, n))
     X = np.empty((trials, n))
     Y = np.empty((trials, m))
     for i in range(trials):
         t = first_trial + i
         A[i] = enc(seeding.trial_rng(seed, key, t, seeding.MATRIX), m, n, **ep)
-        X[i] = sig(seeding.trial_rng(seed, key, t, seeding.SIGNAL), n, k, **sp)
+        X[i] = draw_signal(cell, sp, seed, t, key)
         Y[i] = A[i] @ X[i]
         if cell.noise > 0:
-            Y[i] += cell.noise * seeding.trial_rng(seed, key, t, seeding.NOISE).standard_normal(m)
+            Y[i] += draw_noise(cell, seed, t, m, key)
     return Measurements(A, Y), Truth(X)
+
+
+def draw_signal(cell, signal_params, seed, trial, key=None):
+    """Trial ``trial``'s signal x (n,), from its SIGNAL stream (the same at every m)."""
+    rng = seeding.trial_rng(seed, cell.key() if key is None else key, trial, seeding.SIGNAL)
+    return SIGNALS.get(cell.signal).func(rng, cell.n, cell.k, **signal_params)
+
+
+def draw_noise(cell, seed, trial, m, key=None):
+    """Trial ``trial``'s noise ``noise * z`` (m,); nested: the first m draws of its NOISE stream."""
+    rng = seeding.trial_rng(seed, cell.key() if key is None else key, trial, seeding.NOISE)
+    return cell.noise * rng.standard_normal(m)

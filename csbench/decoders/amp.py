@@ -47,7 +47,7 @@ import numbers
 
 import numpy as np
 
-from .._validate import check_choice, check_float, check_int
+from .._validate import check_bool, check_choice, check_float, check_int
 from ..kernels import amp as _k
 from ..theory.phase_transition import minimax_threshold
 from .base import DECODERS, DecodeResult
@@ -59,8 +59,7 @@ def amp_params(m, n, k, denoiser="soft", nonneg=False, threshold="minimax", dens
                damping=0.0, max_iter=1000, tol=1e-9):
     """Validate AMP parameters; return ``(code, tau, eps, damping, max_iter, tol)`` for the kernel."""
     check_choice("denoiser", denoiser, list(_DENOISERS))
-    if not isinstance(nonneg, (bool, np.bool_)):
-        raise TypeError(f"nonneg must be True or False, got {nonneg!r}.")
+    nonneg = check_bool("nonneg", nonneg)
     damping = check_float("damping", damping, low=0.0, high=1.0, high_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
     tol = check_float("tol", tol, low=0.0, low_open=True)
