@@ -106,11 +106,11 @@ def _executor_args(args):
 
 def _interrupted(exc):
     """Ctrl-C: one line saying what is saved, exit status 130."""
-    saved = getattr(exc, "saved", None)
-    if saved is None:
-        print("interrupted: nothing saved (no results directory)", file=sys.stderr)
+    if getattr(exc, "saved", None) is not None and exc.run_dir is None:
+        print("interrupted: nothing saved (no --out directory)", file=sys.stderr)
     else:
-        print(f"interrupted: {saved} tasks saved; run the same command to resume", file=sys.stderr)
+        print(f"interrupted: {getattr(exc, 'saved', 0)} tasks saved; run the same command to resume",
+              file=sys.stderr)
     return 130
 
 

@@ -306,11 +306,11 @@ def _write_summaries(store, plans, rows, elapsed):
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during a run; ``saved`` is the number of tasks in the store (all committed)."""
+    """Ctrl-C during a run; ``saved`` tasks are committed in the run directory ``run_dir`` (None: in memory)."""
 
-    def __init__(self, saved):
+    def __init__(self, saved, run_dir):
         super().__init__(saved)
-        self.saved = saved
+        self.saved, self.run_dir = saved, run_dir
 
 
 #: Most tasks one run may expand into (each is held in memory while the run goes).
@@ -373,7 +373,7 @@ def _drive(tasks, store, total, initial, jobs, address, start_method, progress, 
     except KeyboardInterrupt:
         terminate(pool)
         pool = None
-        raise Interrupted(store.count_tasks()) from None
+        raise Interrupted(store.count_tasks(), store.run_dir) from None
     finally:
         if pool is not None:
             for fut in in_flight:
@@ -512,8 +512,8 @@ def run_searches(plans, out=None, *, jobs=1, executor="processes", address=None,
     from .store import Store
 
     jobs = (os.cpu_count() or 1) if jobs is None else jobs
+    check_task_count(sum(math.ceil(p["trials"] / p["block"]) for p in plans), "this search")
     tasks = search_tasks(plans)
-    check_task_count(len(tasks), "this search")
     with Store(out) as store:
         return _run_search_tasks(tasks, plans, store, jobs, executor, address, start_method, progress, name)
 
