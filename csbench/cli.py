@@ -63,8 +63,7 @@ def _cmd_status(args):
     st = run_status(args.run)
     print(f"run {args.run} ({st['name']})")
     if st["auto"]:
-        print(f"minimal-m searches {st['tasks_done']}/{st['tasks_total']} (m = 'auto'; rows: csbench.store.load_minimal_m(RUN))")
-        return 0
+        print(f"minimal-m searches summarised: {st['searches_done']} (m = 'auto'; rows: csbench.store.load_minimal_m(RUN))")
     print(f"tasks   {st['tasks_done']}/{st['tasks_total']}")
     print(f"trials  {st['trials_done']}/{st['trials_total']}")
     print("status  " + (", ".join(f"{k}: {v}" for k, v in st["by_status"].items()) or "no trials yet"))

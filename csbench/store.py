@@ -307,17 +307,19 @@ def run_status(run_dir) -> dict:
     """Progress of a run: tasks and trials done/total, trial counts by status, task errors."""
     with Store(run_dir, readonly=True) as st:
         c = st.conn
-        by_status = dict(c.execute("SELECT status, COUNT(*) FROM trials GROUP BY status ORDER BY status"))
+        auto = (st.get_meta("sweep") or {}).get("m") == "auto"
+        table = "search_trials" if auto else "trials"  # m = "auto": per-trial minimal-m search rows
+        by_status = dict(c.execute(f"SELECT status, COUNT(*) FROM {table} GROUP BY status ORDER BY status"))
         by_decoder = {d: {"trials": n, "not_ok": bad} for d, n, bad in c.execute(
             "SELECT decoder, COUNT(*), SUM(status != 'ok') FROM trials GROUP BY decoder ORDER BY decoder")}
         errors = [r[0] for r in c.execute("SELECT DISTINCT error FROM tasks WHERE error IS NOT NULL")]
         return {
             "name": st.get_meta("name"),
-            "auto": (st.get_meta("sweep") or {}).get("m") == "auto",
-            "tasks_done": c.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
-            + c.execute("SELECT COUNT(*) FROM minimal_m").fetchone()[0],
+            "auto": auto,
+            "tasks_done": st.count_tasks(),
             "tasks_total": st.get_meta("tasks_total"),
-            "trials_done": c.execute("SELECT COUNT(*) FROM trials").fetchone()[0],
+            "searches_done": c.execute("SELECT COUNT(*) FROM minimal_m").fetchone()[0],
+            "trials_done": c.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0],
             "trials_total": st.get_meta("trials_total"),
             "by_status": by_status,
             "by_decoder": by_decoder,

@@ -21,7 +21,7 @@ from csbench.config import Sweep
 from csbench.executors import cap_jobs
 from csbench.harness import run_searches, run_sweep, search_key
 from csbench.minimal_m import search_plan
-from csbench.store import RunDirError, Store
+from csbench.store import RunDirError, Store, run_status
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROW_COLUMNS = ["search", "kind", "trial", "critical", "censored", "status", "n_evaluations", "n_not_ok",
@@ -68,8 +68,9 @@ def test_auto_sweep_uses_the_driver_and_equals_minimal_m(tmp_path):
         r = minimal_m(name, n=96, k=3, trials=12, seed=4, m_max=90, n_jobs=1, **params)
         row = df[df.decoder == name].iloc[0]
         assert row.m_star == r.m_star and row.critical == r.to_dict()["critical"]
-    with Store(tmp_path / "run") as st:
-        assert st.count_tasks() == 4  # 2 searches x 2 blocks of <= 10 trials
+    st = run_status(tmp_path / "run")  # 2 searches x 2 blocks of <= 10 trials
+    assert (st["tasks_done"], st["tasks_total"], st["trials_done"], st["trials_total"]) == (4, 4, 24, 24)
+    assert st["searches_done"] == 2 and sum(st["by_status"].values()) == 24
 
 
 def _count(db, sql="SELECT COUNT(*) FROM tasks"):
