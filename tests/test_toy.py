@@ -131,3 +131,18 @@ def test_save_load_roundtrip_named_tensors(tmp_path):
     assert sorted(raw) == ["W_in", "W_out", "b1", "b2"] and raw["W_in"].shape == (2, 4)
     for k, v in params.items():
         np.testing.assert_array_equal(back.params[k], v.astype(np.float32))
+
+
+def test_cli_train_without_torch_fails_at_once_with_install_command(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from csbench.cli import main
+
+    spec = tmp_path / "s.toml"
+    spec.write_text("[model]\nn = 4\nm = 2\n[train]\ninstances = 1\n")
+    monkeypatch.setitem(sys.modules, "torch", None)
+    assert main(["train", str(spec), "--cache-dir", str(tmp_path)]) == 2
+    assert "pip install torch==2.13.0" in capsys.readouterr().err
+    spec.write_text("[model]\nn = 4\nm = 2\nactivation = 'relu6'\n")
+    assert main(["train", str(spec)]) == 2
+    assert "activation='relu6' is not one of" in capsys.readouterr().err

@@ -98,3 +98,14 @@ def test_training_without_torch_fails_with_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(ImportError, match=r"pip install torch==2\.13\.0"):
         fit([SMALL], instance_seeds(0, 1), progress=False)
+
+
+def test_cli_train_then_cache_hit(tmp_path, capsys):
+    from csbench.cli import main
+
+    spec = tmp_path / "s.toml"
+    spec.write_text("[model]\nn = 5\nm = 2\nsteps = 20\nbatch = 8\n[train]\nseed = 3\ninstances = 2\n")
+    assert main(["train", str(spec), "--cache-dir", str(tmp_path), "--quiet"]) == 0
+    assert capsys.readouterr().out.count("(trained)") == 2
+    assert main(["train", str(spec), "--cache-dir", str(tmp_path), "--quiet"]) == 0
+    assert capsys.readouterr().out.count("(cached)") == 2

@@ -43,7 +43,8 @@ def param_shapes(spec):
 class ToyModel:
     """One trained instance: its spec, seed description, parameters and final training loss.
 
-    ``from_cache`` is True when the weights were read from the cache instead of trained.
+    ``from_cache`` is True when the weights were read from the cache instead of trained;
+    ``history`` holds recorded training losses (see :func:`csbench.toy.training.fit`).
     """
 
     spec: ToySpec
@@ -51,6 +52,7 @@ class ToyModel:
     seed: dict = field(default_factory=dict)
     loss: float = float("nan")
     from_cache: bool = False
+    history: np.ndarray | None = None
 
     @property
     def encoder_matrix(self):

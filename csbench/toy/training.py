@@ -111,11 +111,13 @@ def _forward(torch, spec, P, X):
     return Z + P["b2"][:, None, :] if spec.bias else Z
 
 
-def fit(specs, seeds, *, progress=True, threads=1):
+def fit(specs, seeds, *, progress=True, threads=1, record_every=0):
     """Train instances ``(specs[i], seeds[i])`` together in one batched model (no cache).
 
     All specs must agree in every field except ``p`` and ``importance``. Returns
-    a list of :class:`ToyModel` (float32 parameters, last-step training loss).
+    a list of :class:`ToyModel` (float32 parameters, last-step training loss);
+    ``record_every > 0`` also stores every instance's training loss at steps
+    0, r, 2r, ... in ``model.history`` (not cached).
     """
     torch = require_torch()
     from tqdm.auto import tqdm
@@ -136,19 +138,22 @@ def fit(specs, seeds, *, progress=True, threads=1):
         q = s0.q
         bar = tqdm(range(s0.steps), disable=not progress, desc=f"train {len(specs)} x toy n={s0.n} m={s0.m}",
                    mininterval=1.0)
-        per_instance = None
-        for _ in bar:
+        per_instance, hist = None, []
+        for step in bar:
             X = torch.from_numpy(np.stack([sample_inputs(s, r, s0.batch) for s, r in zip(specs, data_rngs)]))
             E = _forward(torch, s0, P, X) - torch.from_numpy(targets(s0, X.numpy()))
             per_instance = (imp * (E * E if q == 2 else (E * E) ** 2)).mean(dim=(1, 2))
             opt.zero_grad(set_to_none=True)
+            if record_every and step % record_every == 0:
+                hist.append(per_instance.detach().numpy().astype(float))
             per_instance.sum().backward()
             opt.step()
             if sched is not None:
                 sched.step()
         losses = per_instance.detach().numpy().astype(float)
         out = {k: P[k].detach().numpy().copy() for k in names}
-    return [ToyModel(s, {k: out[k][i] for k in names}, seed_key(sd), float(losses[i]))
+    hist = np.array(hist).reshape(-1, len(specs))
+    return [ToyModel(s, {k: out[k][i] for k in names}, seed_key(sd), float(losses[i]), history=hist[:, i])
             for i, (s, sd) in enumerate(zip(specs, seeds))]
 
 
