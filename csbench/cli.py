@@ -204,6 +204,27 @@ def _cmd_report(args):
     return 0
 
 
+def _cmd_train(args):
+    from .toy.spec import instance_seeds, load_spec_file
+    from .toy.training import cache_dir, instance_key, require_torch, train
+
+    spec, opts = load_spec_file(args.spec)
+    try:
+        require_torch()
+    except ImportError as exc:
+        print(f"csbench: error: {exc}", file=sys.stderr)
+        return 2
+    folder = cache_dir(args.cache_dir or opts["cache_dir"])
+    seeds = instance_seeds(opts["seed"], opts["instances"])
+    t0 = time.perf_counter()
+    models = train(spec, seeds, cache=folder, progress=not args.quiet)
+    for i, (sd, mdl) in enumerate(zip(seeds, models)):
+        path = os.path.join(folder, instance_key(spec, sd) + ".safetensors")
+        print(f"instance {i}: loss {mdl.loss:.6g} {'(cached)' if mdl.from_cache else '(trained)'} {path}")
+    print(f"{len(models)} instance(s) of n={spec.n}, m={spec.m} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="csbench", description="Benchmark compressed-sensing decoders.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -251,6 +272,13 @@ def build_parser():
     rp.add_argument("--q", type=float, default=0.5)
     rp.add_argument("--criterion", default=None, help="success criterion (default: the run's)")
     rp.set_defaults(func=_cmd_report)
+
+    tr = sub.add_parser("train", help="train (or find in the cache) the toy models a TOML spec describes")
+    tr.add_argument("spec", help="TOML with [model] (toy-model spec) and [train] (seed, instances, cache_dir)")
+    tr.add_argument("--cache-dir", help="cache folder (default: [train] cache_dir, $CSBENCH_TOY_CACHE, "
+                                        "results/toy_cache)")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.set_defaults(func=_cmd_train)
     return p
 
 

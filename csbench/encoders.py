@@ -161,6 +161,10 @@ def check_encoder(name, m, n, params):
         raise ValueError(f"n={n} must be even for encoder 'antipodal' (columns come in pairs).")
     if name == "sparse":
         check_int("d", p["d"], low=1, high=m)
+    if name == "toy":
+        from .toy.encoder import check_toy
+
+        check_toy(m, n, p)
     if name == "file":
         check_choice("normalize", p["normalize"], ["none", "columns"])
         M = load_matrix(p["path"], p["key"])
@@ -203,3 +207,6 @@ def coherence_stats(A, block=2048):
         "col_norm_max": float(norms.max()),
         "col_norm_std": float(norms.std()),
     }
+
+
+from .toy import encoder as _toy_encoder  # noqa: E402,F401  (registers the 'toy' encoder)

@@ -1,0 +1,68 @@
+"""The ``native`` decoder: a toy model's own read-out of its code.
+
+For a tied toy model ``x' = act(W^T W x + b)`` with ``A = W`` and ``y = A x``
+the read-out is ``x_hat = act(A^T y + b)``; for an untied one with
+``A = W_in`` it is ``W_out act(y + b1) + b2``. A decoder sees only A and y, so
+the read-out's remaining parameters come from one of two places:
+
+* ``bias="model"`` / ``activation="model"`` (default): the model that produced
+  A, looked up by the exact matrix (the ``toy`` encoder records every matrix it
+  returns in this process, see :func:`csbench.toy.encoder.model_for_matrix`);
+* explicit ``bias`` (a number or a list of n numbers) and ``activation``
+  (``relu``, ``gelu``, ``identity``): the tied read-out for any A.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import check_choice, check_finite_array, check_float
+from .base import DECODERS, one_shot
+
+ACTIVATIONS = ["relu", "gelu", "identity"]
+
+
+def _lookup(A):
+    from ..toy.encoder import model_for_matrix
+
+    model = model_for_matrix(A)
+    if model is None:
+        raise ValueError("native decoder with bias='model' or activation='model': A was not produced by the "
+                         "'toy' encoder in this process; pass bias=<number or list of n> and activation=<name>.")
+    return model
+
+
+@DECODERS.register("native", "a toy model's own read-out act(A^T y + b) (bias/activation from the model)")
+def native(A, Y, k, *, activation="model", bias="model"):
+    """``x_hat = act(A^T y + b)``, or the model's own read-out (see the module docstring)."""
+    from ..toy.model import activate
+
+    n = A.shape[-1]
+    if activation != "model":
+        check_choice("activation", activation, ACTIVATIONS + ["model"])
+    if isinstance(bias, str):
+        check_choice("bias", bias, ["model"])
+        b = None
+    elif np.ndim(bias) == 0:
+        b = np.full(n, check_float("bias", bias))
+    else:
+        b = check_finite_array("bias", bias, ndim=1)
+        if b.shape[0] != n:
+            raise ValueError(f"bias has {b.shape[0]} entries but A has n={n} columns; allowed: a number or n numbers.")
+    T = Y.shape[0]
+    out = np.empty((T, n))
+    for t in range(T):
+        At = A if A.ndim == 2 else A[t]
+        if b is not None and activation != "model":
+            out[t] = activate(activation, Y[t] @ At + b)
+            continue
+        model = _lookup(At)
+        if model.spec.family == "untied":
+            if b is not None or activation != "model":
+                raise ValueError("native decoder: an untied model's read-out W_out act(y + b1) + b2 takes "
+                                 "bias='model' and activation='model' only.")
+            out[t] = model.readout(Y[t : t + 1])[0]
+            continue
+        bt = np.asarray(model.params.get("b", np.zeros(n)), np.float64) if b is None else b
+        act = model.spec.activation if activation == "model" else activation
+        out[t] = activate(act, Y[t] @ At + bt)
+    return one_shot(out)
