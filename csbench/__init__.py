@@ -15,6 +15,8 @@ from .store import load_results
 from .fits import fit_constant, fit_scaling, logistic_fit, quantile_ci
 from .minimal_m import MinimalMResult, m_star_table, minimal_m, minimal_m_table
 from .report import write_report
+from .weights import load_matrix, load_tensor, tensor_names
+from .mlp import MLP
 
 __version__ = "0.1.0"
 
@@ -25,4 +27,5 @@ __all__ = [
     "Sweep", "MRange", "ConfigError", "load_sweep", "run_sweep", "load_results",
     "minimal_m", "MinimalMResult", "minimal_m_table", "m_star_table", "quantile_ci", "logistic_fit",
     "fit_constant", "fit_scaling", "write_report",
+    "load_matrix", "load_tensor", "tensor_names", "MLP",
 ]
