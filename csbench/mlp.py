@@ -184,7 +184,8 @@ def check_decomposition(mlp, X, h=1e-5):
     """Check the split at the points X (N, d): closed forms against finite differences.
 
     Returns max over points of: ``decomposition_error`` = ||f − (∇U_fd + R + b_out)|| / ||f||
-    with ∇U_fd the central-difference gradient of the closed-form U; ``decomposition_error_closed``
+    with ∇U_fd the central-difference gradient of the closed-form U (``decomposition_abs_error``:
+    the largest entry of |f − (∇U_fd + R + b_out)|); ``decomposition_error_closed``
     (the same with the closed-form ∇U); ``grad_U_error`` = ||∇U − ∇U_fd|| / max(||∇U||, 1);
     ``div_R_fd`` = |central-difference ∇·R|; ``div_R_closed``; ``div_f_error`` = |∇·f_fd − ΔU|.
     """
@@ -193,8 +194,10 @@ def check_decomposition(mlp, X, h=1e-5):
     f, R, gU = mlp(X), mlp.remainder(X), mlp.grad_potential(X)
     gU_fd = fd_gradient(mlp.potential, X, h)
     nf = np.maximum(np.linalg.norm(f, axis=1), np.finfo(float).tiny)
+    err = f - (gU_fd + R + mlp.b_out)
     return {
-        "decomposition_error": float(np.max(np.linalg.norm(f - (gU_fd + R + mlp.b_out), axis=1) / nf)),
+        "decomposition_error": float(np.max(np.linalg.norm(err, axis=1) / nf)),
+        "decomposition_abs_error": float(np.abs(err).max()),
         "decomposition_error_closed": float(np.max(np.linalg.norm(f - (gU + R + mlp.b_out), axis=1) / nf)),
         "grad_U_error": float(np.max(np.linalg.norm(gU - gU_fd, axis=1)
                                      / np.maximum(np.linalg.norm(gU, axis=1), 1.0))),
