@@ -14,6 +14,7 @@ from .signals import SIGNALS
 from .store import load_results
 from .fits import fit_constant, fit_scaling, logistic_fit, quantile_ci
 from .minimal_m import MinimalMResult, m_star_table, minimal_m, minimal_m_table
+from .maximal_k import MaximalKResult, maximal_k
 from .report import write_report
 from .weights import load_matrix, load_tensor, tensor_names
 from .mlp import MLP
@@ -27,5 +28,6 @@ __all__ = [
     "Sweep", "MRange", "ConfigError", "load_sweep", "run_sweep", "load_results",
     "minimal_m", "MinimalMResult", "minimal_m_table", "m_star_table", "quantile_ci", "logistic_fit",
     "fit_constant", "fit_scaling", "write_report",
+    "maximal_k", "MaximalKResult",
     "load_matrix", "load_tensor", "tensor_names", "MLP",
 ]

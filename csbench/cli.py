@@ -40,6 +40,8 @@ def _cmd_run(args):
     try:
         df = run_sweep(args.config, out, jobs=args.jobs, address=args.scheduler, progress=not args.quiet,
                        start_method=args.start_method)
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
     except NotImplementedError as exc:
         print(f"csbench: error: {exc}", file=sys.stderr)
         return 2
@@ -96,7 +98,30 @@ def _kv(items):
     return out
 
 
+def _executor_args(args):
+    """Keyword arguments of minimal_m / maximal_k for --jobs, --scheduler, --start-method, --out, --quiet."""
+    return dict(n_jobs=args.jobs, executor="processes", scheduler=args.scheduler,
+                start_method=args.start_method, out=args.out, progress=not args.quiet)
+
+
+def _interrupted(exc):
+    """Ctrl-C: one line saying what is saved, exit status 130."""
+    saved = getattr(exc, "saved", None)
+    if saved is None:
+        print("interrupted: nothing saved (no results directory)", file=sys.stderr)
+    else:
+        print(f"interrupted: {saved} tasks saved; run the same command to resume", file=sys.stderr)
+    return 130
+
+
 def _cmd_minimal_m(args):
+    try:
+        return _minimal_m_body(args)
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
+
+
+def _minimal_m_body(args):
     import json
 
     from .minimal_m import minimal_m
@@ -106,7 +131,7 @@ def _cmd_minimal_m(args):
         r = minimal_m(args.decoder, args.encoder, args.signal, n=args.n, k=k, trials=args.trials, seed=args.seed,
                       q=args.q, criterion=args.criterion, encoder_params=_kv(args.encoder_param),
                       signal_params=_kv(args.signal_param), m_max=args.m_max, noise=args.noise,
-                      resolution=args.resolution, **_kv(args.param))
+                      resolution=args.resolution, **_executor_args(args), **_kv(args.param))
         rows.append(r.to_dict())
         if not args.json:
             print(f"{args.decoder} n={args.n} k={k}: m*_{args.q:g} = {r.m_star:g} "
@@ -116,6 +141,61 @@ def _cmd_minimal_m(args):
     if args.json:
         print(json.dumps(rows if len(rows) > 1 else rows[0], indent=1))
     return 0
+
+
+def _cmd_maximal_k(args):
+    try:
+        return _maximal_k_body(args)
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
+
+
+def _maximal_k_body(args):
+    import json
+
+    from .maximal_k import maximal_k
+
+    rows = []
+    for m in args.m:
+        r = maximal_k(args.decoder, args.encoder, args.signal, n=args.n, m=m, trials=args.trials, seed=args.seed,
+                      q=args.q, criterion=args.criterion, encoder_params=_kv(args.encoder_param),
+                      signal_params=_kv(args.signal_param), k_max=args.k_max, noise=args.noise,
+                      resolution=args.resolution, **_executor_args(args), **_kv(args.param))
+        rows.append(r.to_dict())
+        if not args.json:
+            print(f"{args.decoder} n={args.n} m={m}: k*_{args.q:g} = {r.k_star:g} "
+                  f"[{r.ci_low:g}, {r.ci_high:g}] ({100 * r.coverage:.1f} % CI), "
+                  f"{r.n_censored} censored, {r.n_nonmonotone}/{r.n_checked} non-monotone, {r.time:.2f} s")
+    if args.json:
+        print(json.dumps(rows if len(rows) > 1 else rows[0], indent=1))
+    return 0
+
+
+def _search_parser(sub, name, help, axis, axis_default, limit):
+    """Shared options of ``minimal-m`` and ``maximal-k``."""
+    mm = sub.add_parser(name, help=help)
+    mm.add_argument("--decoder", default="matched_filter")
+    mm.add_argument("--encoder", default="gaussian")
+    mm.add_argument("--signal", default="binary")
+    mm.add_argument("--n", type=int, default=1024)
+    mm.add_argument(f"--{axis}", type=int, nargs="+", default=axis_default, required=axis_default is None)
+    mm.add_argument("--trials", type=int, default=100)
+    mm.add_argument("--seed", type=int, default=0)
+    mm.add_argument("--q", type=float, default=0.5, help="quantile (default 0.5)")
+    mm.add_argument("--criterion", default="exact", choices=["exact", "support"])
+    mm.add_argument(f"--{limit}", type=int, default=None)
+    mm.add_argument("--noise", type=float, default=0.0)
+    mm.add_argument("--resolution", type=int, default=1, help="stop bisecting at this bracket width")
+    mm.add_argument("--param", action="append", metavar="NAME=VALUE", help="decoder parameter (repeatable)")
+    mm.add_argument("--encoder-param", action="append", metavar="NAME=VALUE")
+    mm.add_argument("--signal-param", action="append", metavar="NAME=VALUE")
+    mm.add_argument("--json", action="store_true", help="print the result(s) as JSON")
+    mm.add_argument("--jobs", type=int, default=1, help="worker processes (default 1: serial)")
+    mm.add_argument("--scheduler", help="dask.distributed scheduler address (needs the dask extra)")
+    mm.add_argument("--start-method", default="spawn", choices=["spawn", "forkserver"])
+    mm.add_argument("--out", help="run directory: store finished trials there; re-run to resume")
+    mm.add_argument("--quiet", action="store_true", help="no progress bar")
+    return mm
 
 
 def _cmd_report(args):
@@ -160,24 +240,12 @@ def build_parser():
     ex.add_argument("--output", help="file to write (default RUN/results.<format>)")
     ex.set_defaults(func=_cmd_export)
 
-    mm = sub.add_parser("minimal-m", help="minimal m*_q with a confidence interval (nested per-trial search)")
-    mm.add_argument("--decoder", default="matched_filter")
-    mm.add_argument("--encoder", default="gaussian")
-    mm.add_argument("--signal", default="binary")
-    mm.add_argument("--n", type=int, default=1024)
-    mm.add_argument("--k", type=int, nargs="+", default=[8])
-    mm.add_argument("--trials", type=int, default=100)
-    mm.add_argument("--seed", type=int, default=0)
-    mm.add_argument("--q", type=float, default=0.5, help="quantile (default 0.5)")
-    mm.add_argument("--criterion", default="exact", choices=["exact", "support"])
-    mm.add_argument("--m-max", type=int, default=None)
-    mm.add_argument("--noise", type=float, default=0.0)
-    mm.add_argument("--resolution", type=int, default=1, help="stop bisecting at this bracket width")
-    mm.add_argument("--param", action="append", metavar="NAME=VALUE", help="decoder parameter (repeatable)")
-    mm.add_argument("--encoder-param", action="append", metavar="NAME=VALUE")
-    mm.add_argument("--signal-param", action="append", metavar="NAME=VALUE")
-    mm.add_argument("--json", action="store_true", help="print the result(s) as JSON")
+    mm = _search_parser(sub, "minimal-m", "minimal m*_q with a confidence interval (nested per-trial search)",
+                        "k", [8], "m-max")
     mm.set_defaults(func=_cmd_minimal_m)
+    mk = _search_parser(sub, "maximal-k", "maximal k*_q at a fixed m, with a confidence interval (nested supports)",
+                        "m", None, "k-max")
+    mk.set_defaults(func=_cmd_maximal_k)
 
     rp = sub.add_parser("report", help="write report.md with tables and figures into a run directory")
     rp.add_argument("run", help="run directory")

@@ -3,7 +3,11 @@
 * :class:`SerialExecutor` runs each call at ``submit`` time in this process
   (BLAS pinned to one thread while it runs);
 * a local process pool (``jobs > 1``): ``ProcessPoolExecutor`` with a ``spawn``
-  or ``forkserver`` context and :func:`init_worker` as initializer;
+  or ``forkserver`` context and :func:`init_worker` as initializer; workers
+  die with their driver (``PR_SET_PDEATHSIG`` on Linux, and a watchdog thread
+  polling the parent pid everywhere) and ignore Ctrl-C (the driver stops them);
+* :class:`ThreadExecutor` (``threads=True``): in-process threads, numba
+  single-threaded in each (what ``csbench.minimal_m`` uses by default);
 * ``dask.distributed`` when a scheduler address is given (optional extra,
   imported lazily).
 
@@ -15,6 +19,10 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 
 from ._validate import check_choice, check_int
 
@@ -24,9 +32,42 @@ START_METHODS = ["spawn", "forkserver"]
 _LIMITS = None  # keeps the worker's threadpoolctl limiter alive
 
 
+#: Seconds between the watchdog's checks that the worker's parent is alive.
+WATCHDOG_PERIOD = 1.0
+
+
+def die_with_parent():
+    """Make this process exit when its parent does (kill -9 or SIGTERM of the driver).
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` through ctypes; everywhere: a
+    daemon thread that exits the process once ``os.getppid()`` changes (the
+    orphan is re-parented), checked every :data:`WATCHDOG_PERIOD` seconds.
+    """
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+            pass
+    if os.getppid() != parent or parent == 1:  # the parent died before prctl
+        os._exit(1)
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(WATCHDOG_PERIOD)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="csbench-watchdog", daemon=True).start()
+
+
 def init_worker():
-    """Worker initializer: one BLAS/OpenMP thread (threadpoolctl) and one numba thread."""
+    """Worker initializer: dies with its parent, ignores Ctrl-C, one BLAS/OpenMP and one numba thread."""
     global _LIMITS
+    if multiprocessing.parent_process() is not None:  # a process-pool worker (not a dask worker)
+        die_with_parent()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
     from threadpoolctl import threadpool_limits
@@ -64,17 +105,62 @@ class SerialExecutor(cf.Executor):
         return fut
 
 
-def make_executor(jobs=1, address=None, start_method="spawn"):
+class ThreadExecutor(cf.ThreadPoolExecutor):
+    """In-process threads, numba single-threaded in each, BLAS pinned to one thread until shutdown."""
+
+    def __init__(self, workers):
+        from threadpoolctl import threadpool_limits
+
+        super().__init__(max_workers=workers, initializer=_one_numba_thread)
+        self._limits = threadpool_limits(limits=1, user_api="blas")
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        if self._limits is not None:
+            self._limits.restore_original_limits()
+            self._limits = None
+
+
+def _one_numba_thread():
+    import numba
+
+    numba.set_num_threads(1)  # thread-local: the caller's setting is unchanged
+
+
+def _threads_safe():
+    """Whether decoders may run on several threads: numba's threading layer must allow
+    concurrent parallel regions (omp, tbb; not workqueue). True if none is loaded yet."""
+    import numba
+
+    try:
+        return numba.threading_layer() != "workqueue"
+    except ValueError:  # no parallel kernel has run yet
+        return True
+
+
+def cap_jobs(jobs):
+    """``jobs`` capped at the CPU count (more workers than cores only add memory); says so on stderr."""
+    cores = os.cpu_count() or 1
+    if jobs > cores:
+        print(f"csbench: jobs={jobs} is more than the {cores} CPU cores; using {cores} workers.",
+              file=sys.stderr)
+        return cores
+    return jobs
+
+
+def make_executor(jobs=1, address=None, start_method="spawn", threads=False):
     """Return ``(executor, max_in_flight)`` for the requested backend.
 
     Parameters
     ----------
     jobs : int
-        Worker processes (>= 1); 1 means serial, in this process.
+        Workers (>= 1, capped at the CPU count with a message); 1 means serial, in this process.
     address : str, optional
         A dask.distributed scheduler address (``tcp://host:port``); overrides ``jobs``.
     start_method : {"spawn", "forkserver"}
         Start method of the local pool.
+    threads : bool
+        Local workers are threads of this process (:class:`ThreadExecutor`), not processes.
 
     ``max_in_flight`` bounds the tasks submitted but not collected (2 per worker).
     """
@@ -82,11 +168,22 @@ def make_executor(jobs=1, address=None, start_method="spawn"):
     check_choice("start_method", start_method, START_METHODS)
     if address is not None:
         return dask_executor(address)
-    if jobs == 1:
+    jobs = cap_jobs(jobs)
+    if jobs == 1 or (threads and not _threads_safe()):
         return SerialExecutor(), 1
+    if threads:
+        return ThreadExecutor(jobs), 2 * jobs
     pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(start_method),
                                   initializer=init_worker)
     return pool, 2 * jobs
+
+
+def terminate(executor):
+    """Stop an executor now (Ctrl-C): kill a process pool's workers, drop queued work."""
+    if isinstance(executor, cf.ProcessPoolExecutor):
+        for p in list((executor._processes or {}).values()):
+            p.terminate()
+    executor.shutdown(wait=not isinstance(executor, cf.ThreadPoolExecutor), cancel_futures=True)
 
 
 def dask_executor(address):

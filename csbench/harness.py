@@ -17,9 +17,11 @@ import concurrent.futures as cf
 from concurrent.futures.process import BrokenProcessPool
 import importlib
 import importlib.util
-import inspect
+import json
+import math
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +30,7 @@ import pandas as pd
 from . import seeding
 from .config import ConfigError, DecoderSpec, Sweep, load_sweep, sweep_to_json
 from .decoders import STATUSES, decode
-from .decoders.base import ERROR
+from .decoders.base import ERROR, OK
 from .metrics import score
 from .problems import Cell, make_problem
 from .signals import signal_info
@@ -124,6 +126,7 @@ class Task:
     first_trial: int
     trials: int
     tol: float
+    table = "trials"
 
     def description(self):
         """Canonical JSON of everything that determines the task's rows."""
@@ -235,10 +238,14 @@ def run_sweep(sweep, out=None, *, jobs=1, address=None, progress=True, start_met
                 config_text = f.read()
     auto = sweep.m == "auto"
     if auto:
-        minimal_m_fn = _minimal_m_function()
+        plans = _auto_plans(sweep)
+        check_task_count(sum(math.ceil(p["trials"] / p["block"]) for p, _, _ in plans), "this sweep")
+        tasks = search_tasks([p for p, _, _ in plans])
     else:
+        check_task_count(len(sweep.cells()) * len(sweep.m_values()) * len(sweep.decoders)
+                         * math.ceil(sweep.trials / sweep.block), "this sweep")
         check_decoders(sweep)
-    tasks = _auto_tasks(sweep) if auto else expand(sweep)
+        tasks = expand(sweep)
     with Store(out) as store:
         stored = store.get_meta("sweep")
         if stored is not None and seeding.canonical(stored) != sweep.key():
@@ -247,14 +254,16 @@ def run_sweep(sweep, out=None, *, jobs=1, address=None, progress=True, start_met
                 "configuration to resume.", source=store.run_dir)
         if stored is None:
             store.set_meta(sweep=sweep.to_dict(), name=sweep.name, tasks_total=len(tasks),
-                           trials_total=0 if auto else sum(t.trials for t in tasks),
-                           schema=1)
+                           trials_total=sum(t.trials for t in tasks))
             if out is not None:
                 write_text_atomic(os.path.join(out, "sweep.json"), sweep_to_json(sweep))
                 if config_text is not None:
                     write_text_atomic(os.path.join(out, "config.toml"), config_text)
         if auto:
-            _run_auto(sweep, tasks, store, minimal_m_fn, progress)
+            t0 = time.perf_counter()
+            rows = _run_search_tasks(tasks, [p for p, _, _ in plans], store, jobs, "processes", address,
+                                     start_method, progress, f"{sweep.name} minimal m")
+            _write_summaries(store, plans, rows, time.perf_counter() - t0)
             return store.minimal_m()
         done = store.done_tasks()
         pending = [t for t in tasks if t.key() not in done]
@@ -263,17 +272,77 @@ def run_sweep(sweep, out=None, *, jobs=1, address=None, progress=True, start_met
         return store.trials()
 
 
-def _drive(tasks, store, total, initial, jobs, address, start_method, progress, name):
-    """Submit tasks with at most ``max_in_flight`` outstanding; commit each as it finishes."""
+def _auto_plans(sweep):
+    """``(plan, opts, spec)`` of the minimal-m search of each (cell, decoder) of an ``m = "auto"`` sweep."""
+    if importlib.util.find_spec(f"{__package__}.minimal_m") is None:
+        raise NotImplementedError(
+            "m = 'auto' needs csbench.minimal_m (the minimal-m search), which this installation "
+            "does not have; give m as a list or a range table instead.")
+    from .minimal_m import search_plan
+
+    plans = []
+    for c in sweep.cells():
+        for i, spec in enumerate(sweep.decoders):
+            kwargs = dict(encoder=c.encoder, signal=c.signal, n=c.n, k=c.k, trials=sweep.trials,
+                          seed=sweep.seed, criterion=sweep.criterion, encoder_params=dict(c.encoder_params),
+                          signal_params=dict(c.signal_params), noise=c.noise, rel_tol=sweep.tol, **sweep.auto)
+            try:
+                plan, opts = search_plan(spec.name, **kwargs, **spec.params)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{spec.display}: {exc}", key=f"decoders[{i}]") from None
+            plans.append((plan, opts, spec))
+    return plans
+
+
+def _write_summaries(store, plans, rows, elapsed):
+    """Store one minimal-m row per search (derived from its per-trial rows; rewritten on resume)."""
+    from .minimal_m import summarize
+
+    for idx, ((plan, opts, spec), r) in enumerate(zip(plans, rows)):
+        res = summarize(plan, r, elapsed, **opts)
+        row = {**res.to_dict(), "decoder": spec.display, "decoder_name": spec.name,
+               "decoder_params": seeding.canonical(spec.validate())}
+        store.write_minimal_m(search_key(plan), idx, row)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; ``saved`` is the number of tasks in the store (all committed)."""
+
+    def __init__(self, saved):
+        super().__init__(saved)
+        self.saved = saved
+
+
+#: Most tasks one run may expand into (each is held in memory while the run goes).
+MAX_TASKS = 200_000
+
+
+def check_task_count(count, what):
+    """Refuse, before any work, a run of more than :data:`MAX_TASKS` tasks (memory is O(tasks))."""
+    if count > MAX_TASKS:
+        raise ValueError(f"{what} expands into {count} tasks, more than the {MAX_TASKS} one run may hold "
+                         f"in memory; allowed: fewer trials, a larger block, or a smaller grid "
+                         f"(split the study into several runs).")
+
+
+def _drive(tasks, store, total, initial, jobs, address, start_method, progress, name, executor="processes"):
+    """Submit tasks with at most ``max_in_flight`` outstanding; commit each as it finishes.
+
+    Tasks are :class:`Task` (rows into table ``trials``) or :class:`SearchTask`
+    (table ``search_trials``); the progress bar counts trials of search tasks.
+    Ctrl-C stops the workers and raises :class:`Interrupted`.
+    """
     from tqdm.auto import tqdm
 
-    from .executors import make_executor
+    from .executors import make_executor, terminate
 
-    bar = tqdm(total=total, initial=initial, disable=not progress, desc=name, unit="task")
+    searching = bool(tasks) and isinstance(tasks[0], SearchTask)
+    bar = tqdm(total=total, initial=initial, disable=not progress, desc=name,
+               unit="trial" if searching else "task")
     if not tasks:
         bar.close()
         return
-    executor, max_in_flight = make_executor(jobs, address, start_method)
+    pool, max_in_flight = make_executor(jobs, address, start_method, threads=executor == "threads")
     todo = iter(tasks)
     in_flight = {}
     failed = 0
@@ -283,7 +352,8 @@ def _drive(tasks, store, total, initial, jobs, address, start_method, progress, 
                 task = next(todo, None)
                 if task is None:
                     break
-                in_flight[executor.submit(execute_task, task)] = (task, time.perf_counter())
+                fn = execute_search if isinstance(task, SearchTask) else execute_task
+                in_flight[pool.submit(fn, task)] = (task, time.perf_counter())
             if not in_flight:
                 break
             finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
@@ -296,48 +366,162 @@ def _drive(tasks, store, total, initial, jobs, address, start_method, progress, 
                         "a worker process died (killed, out of memory, or failed to import csbench); "
                         "finished tasks are stored: re-run the same command to resume.") from exc
                 store.write_task(task.key(), task.index, task.description(), rows, error,
-                                 time.perf_counter() - t0)
+                                 time.perf_counter() - t0, table=task.table)
                 failed += int((rows["status"] != "ok").sum())
                 bar.set_postfix(not_ok=failed, refresh=False)
-                bar.update()
+                bar.update(task.trials if searching else 1)
+    except KeyboardInterrupt:
+        terminate(pool)
+        pool = None
+        raise Interrupted(store.count_tasks()) from None
     finally:
-        for fut in in_flight:
-            fut.cancel()
-        executor.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            for fut in in_flight:
+                fut.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
 
 
-def _minimal_m_function():
-    if importlib.util.find_spec(f"{__package__}.minimal_m") is None:
-        raise NotImplementedError(
-            "m = 'auto' needs csbench.minimal_m (the minimal-m search), which this installation "
-            "does not have; give m as a list or a range table instead.")
-    return importlib.import_module(f"{__package__}.minimal_m").minimal_m
+# --------------------------------------------------------------------------- searches
+#: Task kinds of :func:`run_searches`: kind -> module with ``search_block(plan, first_trial, trials)``.
+SEARCH_KINDS = {"minimal_m": "minimal_m", "maximal_k": "maximal_k"}
 
 
-def _auto_tasks(sweep):
-    """One minimal-m search per (cell, decoder), as Tasks with m = 0 and all trials."""
-    return [Task(i, cell, 0, spec, sweep.seed, 0, sweep.trials, sweep.tol)
-            for i, (cell, spec) in enumerate((c, d) for c in sweep.cells() for d in sweep.decoders)]
+@dataclass(frozen=True)
+class SearchTask:
+    """Trials ``first_trial ..`` of one per-trial search (``plan["kind"]``: minimal m or maximal k).
+
+    ``plan`` is the validated search (``minimal_m.search_plan``,
+    ``maximal_k.search_plan``): everything that determines the trials' rows.
+    """
+
+    index: int
+    plan: dict
+    first_trial: int
+    trials: int
+    table = "search_trials"
+
+    def description(self):
+        return seeding.canonical({"plan": self.plan, "first_trial": self.first_trial, "trials": self.trials})
+
+    def key(self):
+        return seeding.short_hash(self.description())
 
 
-def _run_auto(sweep, tasks, store, fn, progress):
-    from tqdm.auto import tqdm
+def search_key(plan):
+    """Key of a whole search (column ``search`` of table ``search_trials``)."""
+    return seeding.short_hash(seeding.canonical(plan))
 
-    named = [p.name for p in inspect.signature(fn).parameters.values()
-             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    done = store.done_minimal_m()
-    for task in tqdm([t for t in tasks if t.key() not in done], disable=not progress,
-                     desc=f"{sweep.name} minimal m", unit="search"):
-        c, spec = task.cell, task.spec
-        kwargs = dict(decoder=spec.name, encoder=c.encoder, signal=c.signal, n=c.n, k=c.k,
-                      trials=sweep.trials, seed=sweep.seed, criterion=sweep.criterion,
-                      encoder_params=dict(c.encoder_params), signal_params=dict(c.signal_params),
-                      noise=c.noise, rel_tol=sweep.tol, **sweep.auto)
-        unsupported = [key for key in kwargs if key not in named]
-        if unsupported:
-            raise ConfigError(f"csbench.minimal_m does not support {unsupported}.", key="m")
-        res = fn(**kwargs, **spec.params)
-        row = {**res.to_dict(), "decoder": spec.display, "decoder_name": spec.name,
-               "decoder_params": seeding.canonical(spec.validate())}
-        store.write_minimal_m(task.key(), task.index, row)
+
+def search_tasks(plans, first_index=0):
+    """The tasks of several searches: blocks of ``plan["block"]`` trials, in order."""
+    tasks = []
+    for plan in plans:
+        B = plan["block"]
+        tasks.extend(SearchTask(first_index + len(tasks) + i, plan, s, min(B, plan["trials"] - s))
+                     for i, s in enumerate(range(0, plan["trials"], B)))
+    return tasks
+
+
+def execute_search(task: SearchTask):
+    """Run one search task (in a worker); return ``(rows, error)`` like :func:`execute_task`.
+
+    If the decoder raises, every trial of the block gets status ``error`` and
+    no critical value (counted as never succeeding), and ``error`` holds the text.
+    """
+    plan = task.plan
+    error = None
+    try:
+        module = importlib.import_module(f"{__package__}.{SEARCH_KINDS[plan['kind']]}")
+        rows = module.search_block(plan, task.first_trial, task.trials)
+    except Exception as exc:  # noqa: BLE001 - recorded per trial as status "error"
+        error = f"{type(exc).__name__}: {exc}"
+        n = task.trials
+        rows = search_rows(task.first_trial, np.full(n, np.nan), np.zeros(n, bool), np.zeros(n, bool),
+                           [{STATUSES[ERROR]: 1}] * n)
+    rows.insert(0, "kind", plan["kind"])
+    rows.insert(0, "search", search_key(plan))
+    return rows, error
+
+
+def search_rows(first_trial, critical, nonmonotone, checked, statuses, curves=None):
+    """Per-trial rows of a search task (the columns of table ``search_trials``).
+
+    ``critical`` (``inf``: censored, ``nan``: error), ``nonmonotone`` and
+    ``checked`` flags, ``statuses`` a mapping status -> evaluations per trial,
+    ``curves`` optional boolean success curves (stored bit-packed).
+    """
+    critical = np.asarray(critical, float)
+    n = critical.size
+    order = {name: i for i, name in enumerate(STATUSES)}
+    status = []
+    for c in statuses:
+        bad = sorted((s for s in c if s != STATUSES[OK] and c[s]), key=lambda s: order.get(s, len(order)))
+        status.append(bad[0] if bad else STATUSES[OK])
+    return pd.DataFrame({
+        "trial": np.arange(first_trial, first_trial + n), "critical": critical,
+        "censored": np.isposinf(critical), "status": status,
+        "n_evaluations": [int(sum(c.values())) for c in statuses],
+        "n_not_ok": [int(sum(v for s, v in c.items() if s != STATUSES[OK])) for c in statuses],
+        "nonmonotone": np.asarray(nonmonotone, bool), "checked": np.asarray(checked, bool),
+        "statuses": [seeding.canonical(dict(sorted(c.items()))) for c in statuses],
+        "curve": [None] * n if curves is None else [np.packbits(np.asarray(r, bool)).tobytes() for r in curves],
+    })
+
+
+def search_totals(rows):
+    """Totals of a search's per-trial rows: ``critical`` (error trials as ``inf``), counts, statuses, curves."""
+    crit = rows["critical"].to_numpy(float)
+    status_counts = Counter()
+    for text in rows["statuses"]:
+        status_counts.update(json.loads(text))
+    curves = None
+    if rows["curve"].notna().all() and len(rows):
+        curves = np.array([np.unpackbits(np.frombuffer(b, np.uint8)).astype(bool) for b in rows["curve"]])
+    return {
+        "critical": np.where(np.isnan(crit), np.inf, crit),
+        "n_censored": int(rows["censored"].sum()), "n_nonmonotone": int(rows["nonmonotone"].sum()),
+        "n_checked": int(rows["checked"].sum()), "n_evaluations": int(rows["n_evaluations"].sum()),
+        "status_counts": dict(status_counts), "curves": curves,
+        "errors": sorted({e for e in rows.get("error", pd.Series([], dtype=object)).dropna()}),
+    }
+
+
+def run_searches(plans, out=None, *, jobs=1, executor="processes", address=None, start_method="spawn",
+                 progress=False, name="search"):
+    """Run per-trial searches (minimal m, maximal k) as tasks of the driver; return their rows.
+
+    Parameters
+    ----------
+    plans : list of dict
+        Validated searches (``search_plan`` of :mod:`csbench.minimal_m` or :mod:`csbench.maximal_k`).
+    out : path, optional
+        Run directory (resumable); ``None``: an in-memory store.
+    jobs : int, optional
+        Workers (default: CPU count); 1: serial.
+    executor : {"processes", "threads"}
+        Local workers: a process pool or in-process threads.
+    address : str, optional
+        dask.distributed scheduler (overrides ``jobs``/``executor``).
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        Per plan, its ``search_trials`` rows in trial order (plus ``error``).
+    """
+    from .store import Store
+
+    jobs = (os.cpu_count() or 1) if jobs is None else jobs
+    tasks = search_tasks(plans)
+    check_task_count(len(tasks), "this search")
+    with Store(out) as store:
+        return _run_search_tasks(tasks, plans, store, jobs, executor, address, start_method, progress, name)
+
+
+def _run_search_tasks(tasks, plans, store, jobs, executor, address, start_method, progress, name):
+    done = store.done_tasks()
+    pending = [t for t in tasks if t.key() not in done]
+    total = sum(t.trials for t in tasks)
+    _drive(pending, store, total, total - sum(t.trials for t in pending), jobs, address, start_method,
+           progress, name, executor)
+    return [store.search_trials(search_key(p)) for p in plans]

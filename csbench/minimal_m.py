@@ -24,8 +24,9 @@ function of m for each trial, and each trial has a **critical m**:
   m - 2 (must fail), reusing results the search already has, and counts
   trials contradicting monotonicity (a lower bound on how often it happens).
   A trial's search depends only on its own results. Trials are searched in
-  blocks on ``n_jobs`` threads (numba single-threaded in each); within a
-  block, trials that need the same m are decoded in one batch.
+  blocks (tasks of :func:`csbench.harness.run_searches`, run on any executor
+  and stored like every other task); within a block, trials that need the
+  same m are decoded in one batch.
 
 ``m*_q`` is the q-quantile of the per-trial critical m (the smallest m at which
 at least a fraction q of the trials succeed), with the distribution-free
@@ -34,11 +35,8 @@ order-statistic interval of :func:`csbench.fits.quantile_ci`.
 from __future__ import annotations
 
 import math
-import os
-import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,8 +53,10 @@ from .signals import signal_info
 _STEP0 = 0.5
 #: Rows of the master matrix drawn at once by the exact matched-filter pass ("sqrt" encoders): ~1 MiB.
 _CHUNK_BYTES = 1 << 20
-#: Memory budget for the master matrices alive at once (bytes).
-_BLOCK_BYTES = 1 << 30
+#: Trials per task of the search (one block of trials is searched together; results do not depend on it).
+_BLOCK_TRIALS = 10
+#: Memory budget of the matrices of one task decoded at once (bytes).
+_TASK_BYTES = 1 << 28
 
 
 # --------------------------------------------------------------------------- result
@@ -110,6 +110,7 @@ class MinimalMResult:
     pointwise_high: float = np.nan
     curve: np.ndarray | None = None
     time: float = 0.0
+    errors: list = field(default_factory=list)
 
     def success_rate(self, m):
         """Fraction of trials whose critical m is <= m (vectorised in m)."""
@@ -313,32 +314,6 @@ class _Trial:
         self.z = None
 
 
-def _thread_map(func, items, workers):
-    """``list(map(func, items))`` on ``workers`` threads, numba single-threaded in each worker."""
-    items = list(items)
-    if workers <= 1 or len(items) <= 1:
-        return [func(i) for i in items]
-    import numba
-
-    def call(i):
-        numba.set_num_threads(1)  # thread-local: the caller's setting is unchanged
-        return func(i)
-
-    with ThreadPoolExecutor(max_workers=workers) as ex:
-        return list(ex.map(call, items))
-
-
-def _threads_safe():
-    """Whether decoders may run on several threads: numba's threading layer must allow
-    concurrent parallel regions (omp, tbb; not workqueue). True if none is loaded yet."""
-    import numba
-
-    try:
-        return numba.threading_layer() != "workqueue"
-    except ValueError:  # no parallel kernel has run yet
-        return True
-
-
 def _nested_mode(encoder, ep):
     return nested_mode(encoder, ep) or "call"
 
@@ -493,7 +468,8 @@ class _Search:
 def minimal_m(decoder="matched_filter", encoder="gaussian", signal="binary", n=1024, k=8, trials=100,
               seed=0, q=0.5, criterion="exact", encoder_params=None, signal_params=None, m_max=None, *,
               noise=0.0, m_start=None, resolution=1, conf=0.95, rel_tol=1e-3, check_monotone=True,
-              n_jobs=None, **decoder_params) -> MinimalMResult:
+              n_jobs=None, executor="threads", scheduler=None, start_method="spawn", out=None,
+              progress=False, **decoder_params) -> MinimalMResult:
     """Estimate the minimal number of measurements ``m*_q`` of a decoder.
 
     Parameters
@@ -527,9 +503,21 @@ def minimal_m(decoder="matched_filter", encoder="gaussian", signal="binary", n=1
     check_monotone : bool
         Probe m* + 1 and m* - 2 of each trial to count non-monotone trials (search only).
     n_jobs : int, optional
-        Threads (default: CPU count), each running numba single-threaded:
-        trials of the exact matched-filter path, blocks of trials of the
-        search. Results do not depend on it.
+        Workers (default: CPU count). Results do not depend on it.
+    executor : {"threads", "processes"}
+        ``"threads"``: in-process threads, numba single-threaded in each;
+        ``"processes"``: a local process pool (``start_method``). ``n_jobs=1``: serial.
+    scheduler : str, optional
+        A dask.distributed scheduler address (overrides ``executor``).
+    start_method : {"spawn", "forkserver"}
+    out : path, optional
+        Run directory: finished blocks of trials are stored there
+        (:mod:`csbench.store`), so the same call resumes after a kill.
+    progress : bool
+        Progress bar over trials (stderr).
+
+    The trials are searched in blocks (tasks of :func:`csbench.harness.run_searches`);
+    a trial's result depends only on its own problem.
 
     Returns
     -------
@@ -542,7 +530,26 @@ def minimal_m(decoder="matched_filter", encoder="gaussian", signal="binary", n=1
     >>> r.ci_low <= r.m_star <= r.ci_high
     True
     """
+    from .harness import run_searches
+
     t0 = time.perf_counter()
+    plan, opts = search_plan(decoder, encoder, signal, n, k, trials, seed, q, criterion, encoder_params,
+                             signal_params, m_max, noise=noise, m_start=m_start, resolution=resolution,
+                             conf=conf, rel_tol=rel_tol, check_monotone=check_monotone, **decoder_params)
+    rows = run_searches([plan], out, jobs=n_jobs, executor=executor, address=scheduler,
+                        start_method=start_method, progress=progress, name=f"minimal m {decoder}")[0]
+    return summarize(plan, rows, time.perf_counter() - t0, **opts)
+
+
+def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n=1024, k=8, trials=100,
+                seed=0, q=0.5, criterion="exact", encoder_params=None, signal_params=None, m_max=None, *,
+                noise=0.0, m_start=None, resolution=1, conf=0.95, rel_tol=1e-3, check_monotone=True,
+                **decoder_params):
+    """Validate a minimal-m search (arguments of :func:`minimal_m`); return ``(plan, {"q", "conf"})``.
+
+    ``plan`` holds everything that determines the per-trial rows (not ``q``,
+    ``conf``): the task kind ``"minimal_m"`` of :func:`csbench.harness.run_searches`.
+    """
     entry = ENCODERS.get(encoder)
     params = _check_decoder(decoder, decoder_params)
     n = check_int("n", n, low=1)
@@ -572,75 +579,83 @@ def minimal_m(decoder="matched_filter", encoder="gaussian", signal="binary", n=1
 
         m_start = math.ceil(float(m_weak(n, k)))
     m_start = min(m_max, max(1, check_int("m_start", m_start, low=1)))
-    n_jobs = check_int("n_jobs", n_jobs if n_jobs is not None else (os.cpu_count() or 1), low=1)
     mode = _nested_mode(encoder, ep)
-    binary, _ = signal_info(signal, sp)
-    statuses = Counter()
-    nonmono = np.zeros(trials, bool)
+    method = "exact-mf" if _mf_exact_ok(decoder, params, cell, mode) else "search"
+    probe = bool(check_monotone) and resolution == 1 and method == "search"
+    plan = {"kind": "minimal_m", "decoder": decoder, "params": params, "cell": cell.as_dict(), "ep": ep,
+            "sp": sp, "trials": trials, "seed": seed, "criterion": criterion, "rel_tol": rel_tol,
+            "m_max": m_max, "m_start": m_start, "resolution": resolution, "probe": probe,
+            "method": method, "mode": mode}
+    if method == "exact-mf":
+        plan["block"] = _BLOCK_TRIALS
+    else:  # trials decoded together at one m must fit the task memory budget
+        plan["block"] = max(1, min(_BLOCK_TRIALS, _TASK_BYTES // (8 * n * min(m_max, 2 * m_start))))
+    return plan, {"q": q, "conf": conf}
+
+
+def search_block(plan, first_trial, trials):
+    """Per-trial critical m of trials ``first_trial ..`` of a :func:`search_plan` (one task).
+
+    Returns the rows of :func:`csbench.harness.search_rows`.
+    """
+    from .harness import search_rows
+
+    cell = Cell(**plan["cell"])
+    ep, sp, m_max, mode, params = plan["ep"], plan["sp"], plan["m_max"], plan["mode"], plan["params"]
+    ts = [_Trial(cell, ep, sp, plan["seed"], t, mode, m_max) for t in range(first_trial, first_trial + trials)]
+    if plan["method"] == "exact-mf":
+        curves = [_mf_curve(tr, m_max, params) for tr in ts]
+        out = [_critical_from_curve(row) for row in curves]
+        return search_rows(first_trial, [c for c, _ in out], [nm for _, nm in out], [True] * trials,
+                           [{"ok": m_max}] * trials, curves)
+    from threadpoolctl import threadpool_limits
+
+    from .decoders import decode
+    from .metrics import score
+
+    binary, _ = signal_info(cell.signal, sp)
+    statuses = {id(tr): Counter() for tr in ts}
+
+    def evaluate(group, m):
+        A = np.empty((len(group), m, cell.n))
+        Y = np.stack([tr.problem(m, out=A[g])[1] for g, tr in enumerate(group)])
+        res = decode(plan["decoder"], A, Y, k=cell.k, **params)
+        sc = score(np.stack([tr.x for tr in group]), res.X_hat, binary=binary, tol=plan["rel_tol"])
+        for tr, st in zip(group, res.status_names.tolist()):
+            statuses[id(tr)][st] += 1
+        return sc[plan["criterion"]]
+
+    step0 = math.ceil(_STEP0 * math.sqrt(plan["m_start"]))
+    with threadpool_limits(limits=1, user_api="blas"):
+        s = _Search(ts, evaluate, plan["m_start"], m_max, plan["probe"], plan["resolution"], step0)
+        s.run()
+    for tr in ts:
+        tr.release()
+    return search_rows(first_trial, s.crit, s.nonmono, np.isfinite(s.crit) & plan["probe"],
+                       [statuses[id(tr)] for tr in ts])
+
+
+def summarize(plan, rows, elapsed=0.0, q=0.5, conf=0.95) -> MinimalMResult:
+    """:class:`MinimalMResult` of a :func:`search_plan` from its stored per-trial rows."""
+    from .harness import search_totals
+
+    tot = search_totals(rows)
+    crit = tot["critical"]
     curve, pointwise = None, (np.nan,) * 3
-    n_eval = 0
-    if _mf_exact_ok(decoder, params, cell, mode):
-        method = "exact-mf"
-        per_trial_bytes = 8 * m_max * n if mode != "sqrt" else _CHUNK_BYTES
-        def one(t):
-            return _mf_curve(_Trial(cell, ep, sp, seed, t, mode, m_max), m_max, params)
-        workers = max(1, min(n_jobs, trials, int(_BLOCK_BYTES // max(per_trial_bytes, 1)) or 1))
-        S = np.array(_thread_map(one, range(trials), workers))
-        out = [_critical_from_curve(row) for row in S]
-        crit = np.array([c for c, _ in out], dtype=float)
-        nonmono = np.array([nm for _, nm in out], dtype=bool)
+    if plan["method"] == "exact-mf":
+        S = tot["curves"][:, :plan["m_max"]]
         curve = S.mean(axis=0)
-        pointwise = _pointwise_quantile(S.sum(axis=0), trials, q, conf)
-        n_eval = trials * m_max
-        statuses["ok"] = n_eval
-        n_checked = trials
-    else:
-        method = "search"
-        from threadpoolctl import threadpool_limits
-
-        from .decoders import decode
-        from .metrics import score
-
-        lock = threading.Lock()
-
-        def evaluate(group, m):
-            nonlocal n_eval
-            A = np.empty((len(group), m, n))
-            Y = np.stack([tr.problem(m, out=A[g])[1] for g, tr in enumerate(group)])
-            res = decode(decoder, A, Y, k=k, **params)
-            sc = score(np.stack([tr.x for tr in group]), res.X_hat, binary=binary, tol=rel_tol)
-            with lock:
-                statuses.update(res.status_names.tolist())
-                n_eval += len(group)
-            return sc[criterion]
-
-        probe = check_monotone and resolution == 1
-        step0 = math.ceil(_STEP0 * math.sqrt(m_start))
-        # blocks: several per thread (load balance), within the memory budget
-        workers = min(n_jobs, trials) if _threads_safe() else 1
-        block = max(1, min(math.ceil(trials / (8 * workers)) if workers > 1 else trials,
-                           int(_BLOCK_BYTES // (8 * n * min(m_max, 2 * m_start) * workers))))
-
-        def run_block(b0):
-            ts = [_Trial(cell, ep, sp, seed, t, mode, m_max) for t in range(b0, min(trials, b0 + block))]
-            s = _Search(ts, evaluate, m_start, m_max, probe, resolution, step0)
-            s.run()
-            for tr in ts:
-                tr.release()
-            return s.crit, s.nonmono
-
-        with threadpool_limits(limits=1, user_api="blas"):
-            out = _thread_map(run_block, range(0, trials, block), workers)
-        crit = np.concatenate([c for c, _ in out])
-        nonmono = np.concatenate([nm for _, nm in out])
-        n_checked = int(np.isfinite(crit).sum()) if probe else 0
+        pointwise = _pointwise_quantile(S.sum(axis=0), plan["trials"], q, conf)
     est, low, high, cov = quantile_ci(crit, q, conf)
     low = max(low, 1.0)
     m_log = _logistic_check(crit, q, conf)
+    c = plan["cell"]
     return MinimalMResult(
-        decoder, params, encoder, signal, n, k, float(noise), ep, sp, trials, seed, q, criterion, conf,
-        m_max, method, est, low, high, cov, crit, int((~np.isfinite(crit)).sum()), int(nonmono.sum()),
-        n_checked, int(n_eval), dict(statuses), *m_log, *pointwise, curve, time.perf_counter() - t0)
+        plan["decoder"], plan["params"], c["encoder"], c["signal"], c["n"], c["k"], float(c["noise"]),
+        plan["ep"], plan["sp"], plan["trials"], plan["seed"], q, plan["criterion"], conf, plan["m_max"],
+        plan["method"], est, low, high, cov, crit, tot["n_censored"], tot["n_nonmonotone"],
+        tot["n_checked"], tot["n_evaluations"], tot["status_counts"], *m_log, *pointwise, curve, elapsed,
+        tot["errors"])
 
 
 def _check_decoder(decoder, decoder_params):

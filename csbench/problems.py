@@ -21,7 +21,7 @@ import numpy as np
 from . import seeding
 from ._validate import check_float, check_int
 from .encoders import ENCODERS, check_encoder
-from .signals import SIGNALS, check_signal
+from .signals import SIGNALS, check_signal, nested_draw
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def make_problem(cell: Cell, m: int, trials: int, seed: int, first_trial: int = 
     Y = np.empty((trials, m))
     for i in range(trials):
         t = first_trial + i
-        A[i] = enc(seeding.trial_rng(seed, key, t, seeding.MATRIX), m, n, **ep)
+        A[i] = draw_matrix(cell, ep, seed, t, m, key, enc)
         X[i] = draw_signal(cell, sp, seed, t, key)
         Y[i] = A[i] @ X[i]
         if cell.noise > 0:
@@ -137,3 +137,21 @@ def draw_noise(cell, seed, trial, m, key=None):
     """Trial ``trial``'s noise ``noise * z`` (m,); nested: the first m draws of its NOISE stream."""
     rng = seeding.trial_rng(seed, cell.key() if key is None else key, trial, seeding.NOISE)
     return cell.noise * rng.standard_normal(m)
+
+
+def draw_matrix(cell, encoder_params, seed, trial, m, key=None, enc=None):
+    """Trial ``trial``'s ``(m, n)`` matrix, from its MATRIX stream."""
+    rng = seeding.trial_rng(seed, cell.key() if key is None else key, trial, seeding.MATRIX)
+    enc = ENCODERS.get(cell.encoder).func if enc is None else enc
+    return enc(rng, m, cell.n, **encoder_params)
+
+
+def draw_nested_support(cell, signal_params, seed, trial, key=None):
+    """Trial ``trial``'s nested supports: ``(order, values)``, both of length n.
+
+    The k-sparse signal of the trial is ``x_k[order[:k]] = values[:k]`` for every
+    k, so supports (and values) are coupled across k, as nested designs couple
+    m. Drawn from the trial's SIGNAL stream (:func:`csbench.signals.nested_draw`).
+    """
+    rng = seeding.trial_rng(seed, cell.key() if key is None else key, trial, seeding.SIGNAL)
+    return nested_draw(cell.signal, rng, cell.n, signal_params)

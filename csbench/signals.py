@@ -71,6 +71,19 @@ def bernoulli(rng, n, k, *, p=None, values="signed", profile="uniform", alpha=1.
     return np.where(active, vals, 0.0)
 
 
+def nested_draw(name, rng, n, params):
+    """``(order, values)`` of nested k-sparse signals: ``x_k[order[:k]] = values[:k]``.
+
+    ``order`` is a random order of all n features (uniform, or successive
+    sampling without replacement with the profile's weights), ``values`` the
+    nonzero values of the model. ``bernoulli`` has no fixed k and is refused.
+    """
+    if name not in _VALUES:
+        raise ValueError(f"signal={name!r} has no nested supports (no fixed k); allowed: {list(_VALUES)}.")
+    order = _support(rng, n, n, params["profile"], params["alpha"])
+    return order, _VALUES[name][1](rng, n)
+
+
 def check_signal(name, n, k, params):
     """Validate a signal name, parameters and (n, k); return merged parameters."""
     entry = SIGNALS.get(name)

@@ -25,7 +25,8 @@ import pandas as pd
 from .metrics import CRITERIA
 
 DB_NAME = "results.sqlite"
-SCHEMA_VERSION = 1
+LOCK_NAME = "lock"
+SCHEMA_VERSION = 2
 
 #: Columns of table ``trials`` (one row per trial) and their SQL types.
 TRIAL_COLUMNS = {
@@ -37,6 +38,14 @@ TRIAL_COLUMNS = {
 }
 #: Boolean criteria (stored as 0/1, loaded as bool).
 BOOL_COLUMNS = ("exact", "support")
+#: Columns of table ``search_trials`` (one row per trial of a minimal-m / maximal-k search).
+SEARCH_COLUMNS = {
+    "task": "TEXT NOT NULL", "search": "TEXT NOT NULL", "kind": "TEXT", "trial": "INTEGER NOT NULL",
+    "critical": "REAL", "censored": "INTEGER", "status": "TEXT", "n_evaluations": "INTEGER",
+    "n_not_ok": "INTEGER", "nonmonotone": "INTEGER", "checked": "INTEGER", "statuses": "TEXT",
+    "curve": "BLOB",
+}
+_SEARCH_BOOL = ("censored", "nonmonotone", "checked")
 #: Columns of table ``tasks`` (one row per finished task).
 TASK_COLUMNS = {
     "task": "TEXT PRIMARY KEY", "idx": "INTEGER", "spec": "TEXT", "trials": "INTEGER",
@@ -46,6 +55,55 @@ TASK_COLUMNS = {
 
 def db_path(run_dir):
     return os.path.join(os.fspath(run_dir), DB_NAME)
+
+
+class RunDirError(ValueError):
+    """A run directory that cannot be used: held by another run, or a damaged database."""
+
+
+def _check_database(path):
+    """Refuse an empty, truncated or foreign ``results.sqlite`` (naming the file and what to do)."""
+    if not os.path.exists(path):
+        return
+    if os.path.getsize(path) == 0:
+        raise RunDirError(f"{path} is empty (0 bytes): not a csbench results database. Nothing in it can "
+                          f"be resumed; delete it (or use another --out) to start the run afresh.")
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60) as conn:
+            ok = conn.execute("PRAGMA quick_check").fetchone()[0]
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        ok, tables = str(exc), set()
+    if ok != "ok" or (tables and "meta" not in tables):  # no tables at all: killed before the first write
+        reason = ok if ok != "ok" else "it has no csbench tables"
+        raise RunDirError(f"{path} is not a readable csbench results database ({reason}); it may be "
+                          f"truncated or overwritten. Restore it from a backup, or move it away (or use "
+                          f"another --out) and re-run to recompute.")
+
+
+class _Lock:
+    """An exclusive ``flock`` on ``RUN/lock`` held while a run writes (released when the process dies)."""
+
+    def __init__(self, run_dir):
+        import fcntl
+        import socket
+
+        self.path = os.path.join(run_dir, LOCK_NAME)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(self.fd, 512, 0).decode(errors="replace").strip() or "another process"
+            os.close(self.fd)
+            raise RunDirError(f"run directory {run_dir!r} is in use by {holder}; wait for that run to "
+                              f"finish (or stop it), or use another --out.") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"pid {os.getpid()} on host {socket.gethostname()}\n".encode(), 0)
+
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the flock
+            self.fd = None
 
 
 class Store:
@@ -61,6 +119,7 @@ class Store:
 
     def __init__(self, run_dir=None, readonly=False):
         self.run_dir = None if run_dir is None else os.fspath(run_dir)
+        self._lock = None
         if self.run_dir is None:
             path = ":memory:"
         else:
@@ -68,7 +127,17 @@ class Store:
             if readonly and not os.path.isfile(path):
                 raise ValueError(f"{self.run_dir!r} is not a csbench run directory (no {DB_NAME}); "
                                  f"allowed: a folder written by `csbench run`.")
+            if os.path.exists(self.run_dir) and not os.path.isdir(self.run_dir):
+                raise RunDirError(f"run directory {self.run_dir!r} is a file; allowed: a directory "
+                                  f"(new or written by csbench).")
             os.makedirs(self.run_dir, exist_ok=True)
+            if not readonly:
+                self._lock = _Lock(self.run_dir)
+            try:
+                _check_database(path)
+            except RunDirError:
+                self.close()
+                raise
         self.conn = sqlite3.connect(path, isolation_level=None, timeout=60)
         if readonly:
             return
@@ -79,8 +148,15 @@ class Store:
             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
             CREATE TABLE IF NOT EXISTS tasks ({cols(TASK_COLUMNS)});
             CREATE TABLE IF NOT EXISTS trials ({cols(TRIAL_COLUMNS)}, PRIMARY KEY (task, trial));
+            CREATE TABLE IF NOT EXISTS search_trials ({cols(SEARCH_COLUMNS)}, PRIMARY KEY (task, trial));
             CREATE TABLE IF NOT EXISTS minimal_m (task TEXT PRIMARY KEY, idx INTEGER, row TEXT);
         """)
+        schema = self.get_meta("schema")
+        if schema is not None and schema != SCHEMA_VERSION:
+            self.close()
+            raise RunDirError(f"{path} was written by another csbench version (store schema {schema}, "
+                              f"this one reads {SCHEMA_VERSION}); use another --out to run afresh.")
+        self.set_meta(schema=SCHEMA_VERSION)
 
     # -- meta ---------------------------------------------------------------
     def get_meta(self, key, default=None):
@@ -100,9 +176,16 @@ class Store:
         """Keys of the committed tasks."""
         return {r[0] for r in self.conn.execute("SELECT task FROM tasks")}
 
-    def write_task(self, task_key, idx, spec, rows: pd.DataFrame, error=None, elapsed=0.0):
-        """Commit one task and its trial rows atomically (a task already stored is left as is)."""
-        cols = list(TRIAL_COLUMNS)
+    def count_tasks(self):
+        """Number of committed tasks."""
+        return self.conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
+
+    def write_task(self, task_key, idx, spec, rows: pd.DataFrame, error=None, elapsed=0.0, table="trials"):
+        """Commit one task and its rows (table ``trials`` or ``search_trials``) atomically.
+
+        A task already stored is left as is.
+        """
+        cols = list({"trials": TRIAL_COLUMNS, "search_trials": SEARCH_COLUMNS}[table])
         missing = [c for c in cols if c != "task" and c not in rows]
         if missing:
             raise ValueError(f"task rows lack columns {missing}.")
@@ -114,12 +197,12 @@ class Store:
                 (task_key, idx, spec, len(rows), error, float(elapsed), time.time()))
             if cur.rowcount:  # a task is written once, with all its rows
                 self.conn.executemany(
-                    f"INSERT INTO trials ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", records)
+                    f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", records)
 
     def write_minimal_m(self, task_key, idx, row: dict):
-        """Commit one minimal-m result (``m = "auto"`` sweeps)."""
+        """Commit one minimal-m result (``m = "auto"`` sweeps; derived from ``search_trials``, so replaced)."""
         with self._transaction():
-            self.conn.execute("INSERT OR IGNORE INTO minimal_m VALUES (?, ?, ?)",
+            self.conn.execute("INSERT OR REPLACE INTO minimal_m VALUES (?, ?, ?)",
                               (task_key, idx, json.dumps(row, sort_keys=True, default=_py)))
 
     def done_minimal_m(self):
@@ -135,6 +218,17 @@ class Store:
             df[c] = df[c].astype(bool)
         return df
 
+    def search_trials(self, search):
+        """Per-trial rows of one search (table ``search_trials``, plus the task's ``error``), in trial order."""
+        cols = ", ".join(f"s.{c}" for c in list(SEARCH_COLUMNS)[1:])
+        df = pd.read_sql_query(
+            f"SELECT {cols}, tasks.error, s.task FROM search_trials s JOIN tasks USING (task) "
+            f"WHERE s.search = ? ORDER BY s.trial", self.conn, params=(search,))
+        for c in _SEARCH_BOOL:
+            df[c] = df[c].astype(bool)
+        df["critical"] = df["critical"].astype(float)
+        return df
+
     def minimal_m(self):
         """Minimal-m results (one row per cell and decoder) as a DataFrame."""
         rows = self.conn.execute("SELECT row FROM minimal_m ORDER BY idx").fetchall()
@@ -144,7 +238,12 @@ class Store:
         return pd.read_sql_query("SELECT * FROM tasks ORDER BY idx", self.conn)
 
     def close(self):
-        self.conn.close()
+        if getattr(self, "conn", None) is not None:
+            self.conn.close()
+            self.conn = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self):
         return self
