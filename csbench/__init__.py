@@ -16,6 +16,8 @@ from .fits import fit_constant, fit_scaling, logistic_fit, quantile_ci
 from .minimal_m import MinimalMResult, m_star_table, minimal_m, minimal_m_table
 from .maximal_k import MaximalKResult, maximal_k
 from .report import write_report
+from .weights import load_matrix, load_tensor, tensor_names
+from .mlp import MLP
 
 __version__ = "0.1.0"
 
@@ -27,4 +29,5 @@ __all__ = [
     "minimal_m", "MinimalMResult", "minimal_m_table", "m_star_table", "quantile_ci", "logistic_fit",
     "fit_constant", "fit_scaling", "write_report",
     "maximal_k", "MaximalKResult",
+    "load_matrix", "load_tensor", "tensor_names", "MLP",
 ]

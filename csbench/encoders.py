@@ -10,14 +10,12 @@ registered in :data:`ENCODERS`. Conventions (see ``docs/architecture.md``):
 """
 from __future__ import annotations
 
-import functools
-import os
-
 import numpy as np
 
 from ._validate import check_choice, check_finite_array, check_int
 from .registry import Registry
 from .theory.coherence import welch_bound
+from .weights import load_tensor, model_matrix
 
 ENCODERS = Registry("encoder")
 
@@ -94,6 +92,12 @@ def from_file(rng, m, n, *, path=None, key=None, normalize="none"):
     return _normalize_columns(A) if normalize == "columns" else A
 
 
+@ENCODERS.register("model", "fixed dictionary: rows/columns of a stored tensor, or a built-in MiniLM one (no RNG)")
+def model(rng, m, n, *, dictionary=None, path=None, tensor=None, atoms=None, normalize="unit"):
+    """A fixed dictionary (m and n fixed by it); see :func:`csbench.weights.model_matrix`."""
+    return model_matrix(m, n, dictionary=dictionary, path=path, tensor=tensor, atoms=atoms, normalize=normalize)
+
+
 def nested_mode(name, params):
     """How an m-row matrix derives from the first m rows of the trial's master draw.
 
@@ -118,34 +122,10 @@ def rows_of_master(master, m, mode):
 
 
 def load_matrix(path, key=None):
-    """Load and validate a 2-D finite matrix from a ``.npy`` or ``.npz`` file (cached)."""
+    """Load and validate a 2-D finite matrix from a ``.npy``, ``.npz`` or ``.safetensors`` file (cached)."""
     if path is None:
-        raise ValueError("encoder 'file' needs path=...; allowed: a .npy or .npz file.")
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"path={path!r}: no such file.")
-    return _load_matrix(os.path.abspath(path), key, os.path.getmtime(path))
-
-
-@functools.lru_cache(maxsize=8)
-def _load_matrix(path, key, _mtime):
-    if path.endswith(".npz"):
-        with np.load(path) as z:
-            names = list(z.keys())
-            if key is None:
-                if len(names) != 1:
-                    raise ValueError(f"{path!r} holds arrays {names}; pass key=... to choose one.")
-                key = names[0]
-            if key not in names:
-                raise ValueError(f"key={key!r} not in {path!r}; allowed: {names}.")
-            arr = z[key]
-    elif path.endswith(".npy"):
-        arr = np.load(path, allow_pickle=False)
-    else:
-        raise ValueError(f"path={path!r} must end in .npy or .npz.")
-    arr = check_finite_array(f"matrix in {path!r}", arr, ndim=2)
-    arr.setflags(write=False)
-    return arr
+        raise ValueError("encoder 'file' needs path=...; allowed: a .npy, .npz or .safetensors file.")
+    return load_tensor(path, key, ndim=2, param="key")
 
 
 def check_encoder(name, m, n, params):
@@ -173,6 +153,8 @@ def check_encoder(name, m, n, params):
                 f"(m, n)=({m}, {n}) does not fit the {M.shape} matrix in {p['path']!r}; "
                 f"allowed: n = {M.shape[1]}, 1 <= m <= {M.shape[0]}."
             )
+    if name == "model":
+        model_matrix(m, n, **p)  # validates the source, the tensor, and (m, n) against its shape
     return p
 
 
