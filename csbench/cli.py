@@ -137,6 +137,8 @@ def _minimal_m_body(args):
                   f"[{r.ci_low:g}, {r.ci_high:g}] ({100 * r.coverage:.1f} % CI), "
                   f"{r.n_censored} censored, {r.n_nonmonotone}/{r.n_checked} non-monotone, "
                   f"{r.method}, {r.time:.2f} s")
+        for err in r.errors:
+            print(f"csbench: warning: decoder errors (trials counted as failures): {err}", file=sys.stderr)
     if args.json:
         print(json.dumps(rows if len(rows) > 1 else rows[0], indent=1))
     return 0
@@ -165,6 +167,8 @@ def _maximal_k_body(args):
             print(f"{args.decoder} n={args.n} m={m}: k*_{args.q:g} = {r.k_star:g} "
                   f"[{r.ci_low:g}, {r.ci_high:g}] ({100 * r.coverage:.1f} % CI), "
                   f"{r.n_censored} censored, {r.n_nonmonotone}/{r.n_checked} non-monotone, {r.time:.2f} s")
+        for err in r.errors:
+            print(f"csbench: warning: decoder errors (trials counted as failures): {err}", file=sys.stderr)
     if args.json:
         print(json.dumps(rows if len(rows) > 1 else rows[0], indent=1))
     return 0

@@ -152,7 +152,7 @@ class Store:
             CREATE TABLE IF NOT EXISTS minimal_m (task TEXT PRIMARY KEY, idx INTEGER, row TEXT);
         """)
         schema = self.get_meta("schema")
-        if schema is not None and schema != SCHEMA_VERSION:
+        if schema is not None and schema not in (1, SCHEMA_VERSION):  # 1 -> 2 only added tables
             self.close()
             raise RunDirError(f"{path} was written by another csbench version (store schema {schema}, "
                               f"this one reads {SCHEMA_VERSION}); use another --out to run afresh.")
