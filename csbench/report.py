@@ -119,7 +119,8 @@ def write_report(run_dir, q=0.5, criterion=None, conf=0.95):
             out += ["## Scaling constants: m* ~ c f(n, k)", "",
                     "Weighted least squares through the origin, weights from the m* intervals, "
                     "Birge-ratio inflation when the scatter exceeds them (csbench.fits.fit_constant).", "",
-                    md_table(f[["decoder", "scale", "c", "c_low", "c_high", "chi2_dof", "n_points"]]), ""]
+                    md_table(f[["decoder", "scale", "c", "c_low", "c_high", "chi2_dof", "n_points"]
+                               + (["note"] if f["note"].astype(bool).any() else [])]), ""]
         figs["m_star_vs_k"] = plots.plot_m_star_vs_k(t)
         figs["phase_diagram"] = plots.plot_phase_diagram(t)
         figs["bits_per_dimension"] = plots.plot_bits_per_dimension(t)
