@@ -125,17 +125,25 @@ def _minimal_m_body(args):
 
     from .minimal_m import minimal_m
 
+    import warnings
+
     rows = []
     for k in args.k:
-        r = minimal_m(args.decoder, args.encoder, args.signal, n=args.n, k=k, trials=args.trials, seed=args.seed,
-                      q=args.q, criterion=args.criterion, encoder_params=_kv(args.encoder_param),
-                      signal_params=_kv(args.signal_param), m_max=args.m_max, noise=args.noise,
-                      resolution=args.resolution, **_executor_args(args), **_kv(args.param))
+        with warnings.catch_warnings():  # the reason is printed below, once, without a traceback-like location
+            warnings.simplefilter("ignore", RuntimeWarning)
+            r = minimal_m(args.decoder, args.encoder, args.signal, n=args.n, k=k, trials=args.trials,
+                          seed=args.seed, q=args.q, criterion=args.criterion,
+                          encoder_params=_kv(args.encoder_param), signal_params=_kv(args.signal_param),
+                          m_max=args.m_max, noise=args.noise, resolution=args.resolution,
+                          **_executor_args(args), **_kv(args.param))
+        if r.censored_reason:
+            print(f"warning: {args.decoder} n={args.n} k={k}: {r.censored_reason}", file=sys.stderr)
         rows.append(r.to_dict())
         if not args.json:
             print(f"{args.decoder} n={args.n} k={k}: m*_{args.q:g} = {r.m_star:g} "
                   f"[{r.ci_low:g}, {r.ci_high:g}] ({100 * r.coverage:.1f} % CI), "
-                  f"{r.n_censored} censored, {r.n_nonmonotone}/{r.n_checked} non-monotone, "
+                  + (f"m_star_monotone = {r.m_star_monotone:g}, " if r.m_star_monotone == r.m_star_monotone else "")
+                  + f"{r.n_censored} censored, {r.n_nonmonotone}/{r.n_checked} non-monotone, "
                   f"{r.method}, {r.time:.2f} s")
         for err in r.errors:
             print(f"csbench: warning: decoder errors (trials counted as failures): {err}", file=sys.stderr)

@@ -162,6 +162,7 @@ class ConstantFit:
     dof: int
     n_points: int
     method: str
+    note: str = ""
 
     def to_dict(self):
         return asdict(self)
@@ -171,6 +172,10 @@ def _sigma_from_ci(y, low, high, z):
     """Standard deviations from (possibly asymmetric) intervals: half the width / z."""
     sig = (np.asarray(high, float) - np.asarray(low, float)) / (2 * z)
     return sig
+
+
+#: Fewest points for which :func:`fit_constant` estimates the scatter about ``y = c x`` (Birge ratio).
+MIN_POINTS_SCATTER = 3
 
 
 def fit_constant(x, y, low=None, high=None, conf=0.95):
@@ -186,6 +191,13 @@ def fit_constant(x, y, low=None, high=None, conf=0.95):
     inflation factor is 1 and intervals were given). Points with an infinite
     or zero-width interval are dropped (censored) or given the smallest
     positive width, respectively. Returns :class:`ConstantFit`.
+
+    Fewer than ``MIN_POINTS_SCATTER`` = 3 points cannot test the scaling law:
+    the scatter estimate ``chi2/dof`` has at most one degree of freedom
+    (``t_1 = 12.7`` at 95 %, which printed negative lower bounds for a
+    positive c from two points). Then no Birge inflation is applied: with
+    intervals the result uses the quoted errors only (``z``), without them
+    the interval is ``nan``; ``note`` says so.
     """
     alpha = _alpha(conf)
     z = stats.norm.ppf(1 - alpha / 2)
@@ -209,10 +221,15 @@ def fit_constant(x, y, low=None, high=None, conf=0.95):
     c = float(np.sum(w * x * y) / sxx)
     chi2 = float(np.sum(w * (y - c * x) ** 2))
     dof = N - 1
-    birge = np.sqrt(chi2 / dof) if dof > 0 else 1.0
+    if N < MIN_POINTS_SCATTER:
+        note = (f"{N} point{'s' if N > 1 else ''}: too few to test the scaling law (need >= {MIN_POINTS_SCATTER}); "
+                + ("interval from the points' own intervals only" if weighted else "no interval"))
+        se = float(np.sqrt(1.0 / sxx)) if weighted else np.nan
+        return ConstantFit(c, c - z * se, c + z * se, se, chi2, dof, N, "wls", note)
+    birge = np.sqrt(chi2 / dof)
     inflate = max(1.0, birge) if weighted else birge
     se = float(np.sqrt(1.0 / sxx) * inflate)
-    crit = z if (weighted and birge <= 1.0) or dof == 0 else stats.t.ppf(1 - alpha / 2, dof)
+    crit = z if (weighted and birge <= 1.0) else stats.t.ppf(1 - alpha / 2, dof)
     return ConstantFit(c, c - crit * se, c + crit * se, se, chi2, dof, N, "wls")
 
 
@@ -245,8 +262,10 @@ def bootstrap_constant(x, critical, q=0.5, low=None, high=None, conf=0.95, n_boo
         ok = np.isfinite(yb) & (x > 0)
         reps[b] = np.sum((w * x * yb)[ok]) / np.sum((w * x * x)[ok])
     lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
+    note = (f"{base.n_points} point{'s' if base.n_points > 1 else ''}: the bootstrap resamples trials only and "
+            "cannot test the scaling law" if base.n_points < MIN_POINTS_SCATTER else "")
     return ConstantFit(base.c, float(lo), float(hi), float(reps.std(ddof=1)), base.chi2, base.dof,
-                       base.n_points, "bootstrap")
+                       base.n_points, "bootstrap", note)
 
 
 def fit_scaling(table, scale="log2_binom", by=("decoder",), y="m_star", method="wls", q=0.5,
@@ -268,7 +287,8 @@ def fit_scaling(table, scale="log2_binom", by=("decoder",), y="m_star", method="
     -------
     pandas.DataFrame
         ``by`` columns, ``scale``, ``c``, ``c_low``, ``c_high``, ``se``,
-        ``chi2_dof``, ``n_points``, ``method``.
+        ``chi2_dof``, ``n_points``, ``method``, ``note`` (non-empty when there are
+        too few points to test the law, see :func:`fit_constant`).
     """
     import pandas as pd
 
@@ -287,5 +307,5 @@ def fit_scaling(table, scale="log2_binom", by=("decoder",), y="m_star", method="
             f = fit_constant(xs, g[y].to_numpy(float), lo, hi, conf)
         rows.append({**dict(zip(by, key)), "scale": scale, "c": f.c, "c_low": f.low, "c_high": f.high,
                      "se": f.se, "chi2_dof": f.chi2 / f.dof if f.dof else np.nan,
-                     "n_points": f.n_points, "method": f.method})
+                     "n_points": f.n_points, "method": f.method, "note": f.note})
     return pd.DataFrame(rows)

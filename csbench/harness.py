@@ -444,13 +444,17 @@ def execute_search(task: SearchTask):
     return rows, error
 
 
-def search_rows(first_trial, critical, nonmonotone, checked, statuses, curves=None):
+def search_rows(first_trial, critical, nonmonotone, checked, statuses, curves=None, at_max=None):
     """Per-trial rows of a search task (the columns of table ``search_trials``).
 
     ``critical`` (``inf``: censored, ``nan``: error), ``nonmonotone`` and
     ``checked`` flags, ``statuses`` a mapping status -> evaluations per trial,
-    ``curves`` optional boolean success curves (stored bit-packed).
+    ``curves`` optional boolean success curves (stored bit-packed), ``at_max``
+    optional ``(status, rel_err, n_wrong)`` of each trial's evaluation at the
+    largest m (``None``: not evaluated there), for the censoring diagnosis.
     """
+    at_max = [None] * len(np.atleast_1d(critical)) if at_max is None else at_max
+    am = [a if a is not None else (None, np.nan, np.nan) for a in at_max]
     critical = np.asarray(critical, float)
     n = critical.size
     order = {name: i for i, name in enumerate(STATUSES)}
@@ -466,6 +470,8 @@ def search_rows(first_trial, critical, nonmonotone, checked, statuses, curves=No
         "nonmonotone": np.asarray(nonmonotone, bool), "checked": np.asarray(checked, bool),
         "statuses": [seeding.canonical(dict(sorted(c.items()))) for c in statuses],
         "curve": [None] * n if curves is None else [np.packbits(np.asarray(r, bool)).tobytes() for r in curves],
+        "status_at_max": [a[0] for a in am], "rel_err_at_max": [a[1] for a in am],
+        "wrong_at_max": [a[2] for a in am],
     })
 
 
@@ -484,7 +490,17 @@ def search_totals(rows):
         "n_checked": int(rows["checked"].sum()), "n_evaluations": int(rows["n_evaluations"].sum()),
         "status_counts": dict(status_counts), "curves": curves,
         "errors": sorted({e for e in rows.get("error", pd.Series([], dtype=object)).dropna()}),
+        "at_max": _failures_at_max(rows),
     }
+
+
+def _failures_at_max(rows):
+    """``(status, rel_err, n_wrong, False)`` of the censored trials evaluated at the largest m."""
+    if "rel_err_at_max" not in rows:
+        return []
+    sel = rows["censored"].astype(bool) & rows["rel_err_at_max"].notna()
+    return [(st, float(e), float(w), False) for st, e, w in
+            zip(rows["status_at_max"][sel], rows["rel_err_at_max"][sel], rows["wrong_at_max"][sel])]
 
 
 def run_searches(plans, out=None, *, jobs=1, executor="processes", address=None, start_method="spawn",

@@ -22,7 +22,7 @@ def score(X, X_hat, *, binary, tol=1e-3, support_tol=1e-3):
     X, X_hat : array, shape (T, n)
         Truth and estimates.
     binary : bool
-        Binary {0,1} signals: a coordinate is decoded as ``1[x_hat_i > 1/2]``.
+        Binary {0,1} signals: a coordinate is decoded as ``1[x_hat_i >= 1/2]`` (seed 003).
     tol : float
         Real signals: ``exact`` means ``||x_hat - x||_2 <= tol ||x||_2`` and a
         coordinate is wrong when ``|x_hat_i - x_i| > tol ||x||_inf``.
@@ -48,7 +48,7 @@ def score(X, X_hat, *, binary, tol=1e-3, support_tol=1e-3):
     rel_err = err / np.where(xnorm > 0, xnorm, 1.0)
     true_supp = X != 0
     if binary:
-        est = X_hat > 0.5
+        est = X_hat >= 0.5
         n_wrong = np.count_nonzero(est != true_supp, axis=1)
         exact = n_wrong == 0
     else:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -64,16 +65,32 @@ _TASK_BYTES = 1 << 28
 class MinimalMResult:
     """Result of :func:`minimal_m`.
 
-    ``critical`` holds the per-trial critical m (``inf`` = still failing at
-    ``m_max``). ``m_star`` is its q-quantile, ``[ci_low, ci_high]`` the
-    order-statistic interval with exact coverage ``coverage``.
-    ``m_logistic`` (with its interval) is the cross-check from a logistic fit of
-    success vs ln m on a grid. Exact matched-filter path only: ``curve[m-1]`` is
-    the success rate *at* m (pointwise, no monotonicity assumed) and
-    ``m_pointwise`` the smallest m with ``curve >= q``, with the interval
-    ``[min{m: Wilson_high(m) >= q}, min{m: Wilson_low(m) >= q}]`` (approximate:
-    pointwise Wilson bands inverted). This is the quantity analytic success
-    probabilities (``theory.mf_minimal_m``) predict.
+    The headline ``m_star`` is ``m*_q`` as defined: the smallest m at which a
+    fraction >= q of the trials decode every coordinate, i.e. where the
+    *pointwise* success curve ``S(m)`` (success rate at m) first reaches q.
+
+    * Exact matched-filter path: ``curve[m-1] = S(m)`` is known at every m;
+      ``m_star = min{m : S(m) >= q}`` with the interval
+      ``[min{m : Wilson_high(m) >= q}, min{m : Wilson_low(m) >= q}]``
+      (pointwise Wilson bands inverted; ``coverage`` is the nominal ``conf``).
+      This is what analytic success probabilities (``theory.mf_minimal_m``)
+      predict. ``critical`` holds each trial's *monotone* critical m (the
+      smallest m after which every larger m <= ``m_max`` succeeds, ``inf`` =
+      failing at ``m_max``), and ``m_star_monotone`` (interval
+      ``[monotone_low, monotone_high]``, order statistics) its q-quantile: the
+      m after which a fraction q of the trials succeed at *every* larger m.
+      It is >= ``m_star``; they differ when success is not monotone in m.
+    * Search path: ``critical`` is each trial's transition (fails at m - 1,
+      succeeds at m); assuming each trial is monotone, ``S(m)`` is the fraction
+      of trials with critical m <= m and ``m_star`` its q-quantile with the
+      distribution-free order-statistic interval (exact ``coverage``);
+      ``n_nonmonotone`` counts trials that contradict the assumption.
+      ``m_star_monotone`` is not measured (nan).
+
+    ``m_logistic`` (with its interval) is the cross-check from a logistic fit
+    of success vs ln m. ``censored_reason`` is empty unless most trials (or
+    the quantile) are censored at ``m_max``; it then says why (statuses, error
+    floor, ``m_max``) and :func:`minimal_m` also warns.
     """
 
     decoder: str
@@ -105,16 +122,22 @@ class MinimalMResult:
     m_logistic: float = np.nan
     logistic_low: float = np.nan
     logistic_high: float = np.nan
-    m_pointwise: float = np.nan
-    pointwise_low: float = np.nan
-    pointwise_high: float = np.nan
+    m_star_monotone: float = np.nan
+    monotone_low: float = np.nan
+    monotone_high: float = np.nan
     curve: np.ndarray | None = None
     time: float = 0.0
     errors: list = field(default_factory=list)
+    censored_reason: str = ""
 
     def success_rate(self, m):
-        """Fraction of trials whose critical m is <= m (vectorised in m)."""
-        return (self.critical[None, :] <= np.asarray(m, float).reshape(-1, 1)).mean(axis=1).reshape(np.shape(m))
+        """Pointwise success rate ``S(m)`` (vectorised in m): ``curve`` on the exact path,
+        else the fraction of trials whose critical m is <= m."""
+        mm = np.asarray(m, float)
+        if self.curve is not None:
+            idx = np.clip(mm.astype(np.int64), 1, self.curve.size) - 1
+            return np.where(mm >= 1, self.curve[idx], 0.0).reshape(np.shape(m))
+        return (self.critical[None, :] <= mm.reshape(-1, 1)).mean(axis=1).reshape(np.shape(m))
 
     def to_dict(self):
         """JSON-ready dict (non-finite numbers become ``None``)."""
@@ -124,7 +147,7 @@ class MinimalMResult:
 
         d = {f: getattr(self, f) for f in self.__dataclass_fields__}
         for f in ("m_star", "ci_low", "ci_high", "m_logistic", "logistic_low", "logistic_high", "noise",
-                  "m_pointwise", "pointwise_low", "pointwise_high"):
+                  "m_star_monotone", "monotone_low", "monotone_high"):
             d[f] = num(d[f])
         d.pop("curve")
         d["critical"] = [int(c) if math.isfinite(c) else None for c in self.critical]
@@ -146,7 +169,7 @@ def minimal_m_table(results):
         d = r.to_dict()
         d["critical"] = list(r.critical)
         for f in ("m_star", "ci_low", "ci_high", "m_logistic", "logistic_low", "logistic_high",
-                  "m_pointwise", "pointwise_low", "pointwise_high"):
+                  "m_star_monotone", "monotone_low", "monotone_high"):
             d[f] = float(getattr(r, f))
         rows.append(d)
     return pd.DataFrame(rows)
@@ -154,16 +177,19 @@ def minimal_m_table(results):
 
 # --------------------------------------------------------------------------- numba kernels
 @njit(cache=True, nogil=True)
-def _mf_curve_scaled(R, x, supp, i0, scale, topk, thr, normalize, s, c, pen, succ):
+def _mf_curve_scaled(R, x, supp, i0, t0, per_m, topk, signed, normalize, s, c, pen, succ):
     """Matched-filter success at m = i0 + 1 .. i0 + len(R) from master rows ``R`` (rows i0.. of the master).
 
     Resumable: ``s``, ``c`` (zeros at i0 = 0) carry ``s(m) = sum_{i<m} r_i (r_i . x)``
     and ``c_j(m) = sum_{i<m} R_ij^2`` between calls; ``pen`` is 0 off the
-    support and -inf on it. ``A_m = c_m R[:m]`` with ``c_m^2 = scale / m``
-    (``scale = 0``: ``c_m = 1``), so ``x'(m) = c_m^2 s(m)``; with ``normalize``
-    ``x'_j / ||a_j||^2 = s_j / c_j``. Success: threshold rule
-    ``x'_S > thr >= x'_{S^c}``; top-k rule ``min x'_S > max x'_{S^c}``. Rows
-    beyond ``succ.size`` are ignored.
+    support and -inf on it. The score is ``x'(m) = g s(m) / m`` (``per_m``)
+    or ``g s(m)``; the decision ``x' >= thr`` is evaluated as ``s >= t0 m``
+    (or ``s >= t0``) with ``t0 = thr / g``, so on integer rows (lattice
+    encoders, ``g = 1``) it is exact. With ``normalize`` the score is
+    ``s_j / c_j`` and ``t0 = thr``. Success: decide 1 when the score is
+    ``>= thr``: ``min_S x_l x'_l >= thr > max_{S^c} x'`` (``signed``: ``|x'|``
+    off the support, for x in {-1, 0, 1} and the sign rule); top-k rule
+    ``min x'_S > max x'_{S^c}``. Rows beyond ``succ.size`` are ignored.
     """
     B, n = R.shape
     for r in range(min(B, succ.size - i0)):
@@ -172,36 +198,33 @@ def _mf_curve_scaled(R, x, supp, i0, scale, topk, thr, normalize, s, c, pen, suc
         for l in supp:
             yi += R[r, l] * x[l]
         vout = -np.inf
-        if normalize:
-            for j in range(n):
-                s[j] += R[r, j] * yi
+        for j in range(n):
+            s[j] += R[r, j] * yi
+            if normalize:
                 c[j] += R[r, j] * R[r, j]
-                v = (s[j] / c[j] if c[j] > 0 else s[j]) + pen[j]
-                if v > vout:
-                    vout = v
-        else:
-            for j in range(n):
-                s[j] += R[r, j] * yi
-                v = s[j] + pen[j]
-                if v > vout:
-                    vout = v
+                v = s[j] / c[j] if c[j] > 0 else s[j]
+            else:
+                v = s[j]
+            if signed:
+                v = abs(v)
+            v += pen[j]
+            if v > vout:
+                vout = v
         vin = np.inf
         for l in supp:
             v = (s[l] / c[l] if c[l] > 0 else s[l]) if normalize else s[l]
+            v *= x[l]
             if v < vin:
                 vin = v
-        if not normalize and scale > 0:  # x' = (scale / m) s; scale the two extremes only
-            fac = scale / (i + 1.0)
-            vin *= fac
-            vout *= fac
         if topk:
             succ[i] = vin > vout
         else:
-            succ[i] = vin > thr and vout <= thr
+            t = t0 * (i + 1.0) if per_m else t0
+            succ[i] = vin >= t and vout < t
 
 
 @njit(cache=True, nogil=True)
-def _mf_curve_columns(R, x, supp, topk, thr, succ):
+def _mf_curve_columns(R, x, supp, topk, signed, thr, succ):
     """As :func:`_mf_curve_scaled` for unit-column matrices ``A_m = R[:m] D_m^{-1}``.
 
     ``x'_j(m) = sum_l x_l C_jl(m) / (r_j r_l)`` with ``C(m) = R[:m]^T R[:m, S]``
@@ -230,14 +253,18 @@ def _mf_curve_columns(R, x, supp, topk, thr, succ):
                 if den > 0:
                     v += x[l] * C[j, a] / den
             if insupp[j]:
+                v *= x[j]
                 if v < vin:
                     vin = v
-            elif v > vout:
-                vout = v
+            else:
+                if signed:
+                    v = abs(v)
+                if v > vout:
+                    vout = v
         if topk:
             succ[i] = vin > vout
         else:
-            succ[i] = vin > thr and vout <= thr
+            succ[i] = vin >= thr and vout < thr
 
 
 # --------------------------------------------------------------------------- problems
@@ -329,30 +356,50 @@ def _mf_curve(trial, m_max, params, chunk_bytes=None):
     master ``Z`` scaled by ``1/sqrt(B)``, and ``A_m = Z[:m] / sqrt(m)`` gives
     ``x'(m) = (B/m) s(m)``. Other modes use the whole master at once.
     """
+    from .decoders.linear import lattice_matrix
+
     x = trial.x
     n = x.size
     supp = np.flatnonzero(x).astype(np.int64)
     succ = np.zeros(m_max, np.bool_)
     topk = params["rule"] == "topk"
+    signed = params["rule"] == "sign" and not signal_info(trial.cell.signal, trial.cell.signal_params)[0]
     thr = float(params["threshold"])
     if trial.mode == "columns":
         trial.grow(m_max)
-        _mf_curve_columns(trial.master[:m_max], x, supp, topk, thr, succ)
+        _mf_curve_columns(trial.master[:m_max], x, supp, topk, signed, thr, succ)
         trial.release()
         return succ
     s, c, pen = np.zeros(n), np.zeros(n), np.zeros(n)
     pen[supp] = -np.inf
     normalize = bool(params["normalize"])
-    if trial.mode != "sqrt":
+    if trial.mode != "sqrt":  # x' = A^T A x with A the master's first rows, unscaled
         trial.grow(m_max)
-        _mf_curve_scaled(trial.master[:m_max], x, supp, 0, 0.0, topk, thr, normalize, s, c, pen, succ)
+        R = trial.master[:m_max]
+        lat = lattice_matrix(R)
+        t0 = thr
+        if lat is not None:  # integer rows S = sqrt(d) R: x' = s / d
+            R, t0 = lat[0], thr if normalize else thr * lat[1]
+        _mf_curve_scaled(R, x, supp, 0, t0, False, topk, signed, normalize, s, c, pen, succ)
         trial.release()
         return succ
     B = max(1, min(m_max, (chunk_bytes or _CHUNK_BYTES) // (8 * n)))
     rng = trial.rng(seeding.MATRIX)
     enc = ENCODERS.get(trial.cell.encoder).func
+    lattice = None
     for i0 in range(0, m_max, B):
-        _mf_curve_scaled(enc(rng, B, n, **trial.ep), x, supp, i0, float(B), topk, thr, normalize, s, c, pen, succ)
+        R = enc(rng, B, n, **trial.ep)
+        lat = lattice_matrix(R)
+        if lattice is None:
+            lattice = lat is not None
+        if lattice != (lat is not None):  # pragma: no cover - an encoder is lattice or not
+            raise RuntimeError(f"encoder {trial.cell.encoder!r} drew lattice and non-lattice chunks.")
+        if lattice:  # integer master rows S: x'(m) = s(m) / m, decided exactly as s >= thr m
+            R, t0 = lat[0], thr
+        else:        # chunk rows are Z / sqrt(B): x'(m) = (B / m) s(m)
+            t0 = thr / B
+        _mf_curve_scaled(R, x, supp, i0, thr if normalize else t0, not normalize, topk, signed, normalize,
+                         s, c, pen, succ)
     return succ
 
 
@@ -370,10 +417,15 @@ def _critical_from_curve(succ):
     return float(last + 2), bool(succ[:last].any())
 
 
-def _mf_exact_ok(decoder, params, cell, mode):
+def _mf_exact_ok(decoder, params, cell, mode, criterion):
+    """Whether the exact one-pass curve applies: binary signals (threshold, top-k or sign rule), or
+    signed ones with the sign rule and the exact criterion; no noise; a nested encoder."""
+    if decoder != "matched_filter":
+        return False
     binary, _ = signal_info(cell.signal, cell.signal_params)
-    return (decoder == "matched_filter" and params["rule"] in ("threshold", "topk") and binary
-            and cell.noise == 0 and mode in ("sqrt", "columns", "none"))
+    values_ok = (params["rule"] in ("threshold", "topk", "sign") and binary) or (
+        params["rule"] == "sign" and cell.signal == "signed" and criterion == "exact")
+    return values_ok and cell.noise == 0 and mode in ("sqrt", "columns", "none")
 
 
 # --------------------------------------------------------------------------- search
@@ -567,10 +619,11 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
         nested = [e.name for e in ENCODERS if e.info.get("nested")]
         raise ValueError(f"encoder={encoder!r} is not nested (its rows depend on m), so trials have no "
                          f"critical m; allowed: {nested}. Use a sweep over m instead.")
+    params = study_params(decoder, params, decoder_params, signal, cell.signal_params, criterion)
     if m_max is None:
         from .theory import chernoff_m
 
-        m_max = max(8, math.ceil(1.5 * float(chernoff_m(n, max(k, 1))))) if decoder == "matched_filter" else n
+        m_max = max(8, math.ceil(1.5 * float(chernoff_m(n, max(k, 1))))) if decoder in LINEAR_READOUTS else n
     m_max = check_int("m_max", m_max, low=1)
     ep, sp = cell.validate(m_max)
     ep = check_encoder(encoder, m_max, n, ep)
@@ -580,7 +633,7 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
         m_start = math.ceil(float(m_weak(n, k)))
     m_start = min(m_max, max(1, check_int("m_start", m_start, low=1)))
     mode = _nested_mode(encoder, ep)
-    method = "exact-mf" if _mf_exact_ok(decoder, params, cell, mode) else "search"
+    method = "exact-mf" if _mf_exact_ok(decoder, params, cell, mode, criterion) else "search"
     probe = bool(check_monotone) and resolution == 1 and method == "search"
     plan = {"kind": "minimal_m", "decoder": decoder, "params": params, "cell": cell.as_dict(), "ep": ep,
             "sp": sp, "trials": trials, "seed": seed, "criterion": criterion, "rel_tol": rel_tol,
@@ -615,14 +668,17 @@ def search_block(plan, first_trial, trials):
 
     binary, _ = signal_info(cell.signal, sp)
     statuses = {id(tr): Counter() for tr in ts}
+    at_max = {}  # id(trial) -> (status, rel_err, n_wrong) at m_max, for the censoring diagnosis
 
     def evaluate(group, m):
         A = np.empty((len(group), m, cell.n))
         Y = np.stack([tr.problem(m, out=A[g])[1] for g, tr in enumerate(group)])
         res = decode(plan["decoder"], A, Y, k=cell.k, **params)
         sc = score(np.stack([tr.x for tr in group]), res.X_hat, binary=binary, tol=plan["rel_tol"])
-        for tr, st in zip(group, res.status_names.tolist()):
+        for g, (tr, st) in enumerate(zip(group, res.status_names.tolist())):
             statuses[id(tr)][st] += 1
+            if m == m_max:
+                at_max[id(tr)] = (st, float(sc["rel_err"][g]), float(sc["n_wrong"][g]))
         return sc[plan["criterion"]]
 
     step0 = math.ceil(_STEP0 * math.sqrt(plan["m_start"]))
@@ -632,30 +688,126 @@ def search_block(plan, first_trial, trials):
     for tr in ts:
         tr.release()
     return search_rows(first_trial, s.crit, s.nonmono, np.isfinite(s.crit) & plan["probe"],
-                       [statuses[id(tr)] for tr in ts])
+                       [statuses[id(tr)] for tr in ts], at_max=[at_max.get(id(tr)) for tr in ts])
 
 
 def summarize(plan, rows, elapsed=0.0, q=0.5, conf=0.95) -> MinimalMResult:
-    """:class:`MinimalMResult` of a :func:`search_plan` from its stored per-trial rows."""
+    """:class:`MinimalMResult` of a :func:`search_plan` from its stored per-trial rows.
+
+    Exact matched-filter path: the headline ``m_star`` is the pointwise crossing
+    ``S(m) = q`` and ``m_star_monotone`` the quantile of the per-trial monotone
+    critical m; search path: the order-statistic quantile of the critical m.
+    """
     from .harness import search_totals
 
     tot = search_totals(rows)
     crit = tot["critical"]
-    curve, pointwise = None, (np.nan,) * 3
+    trials, m_max = plan["trials"], plan["m_max"]
+    curve, monotone = None, (np.nan,) * 3
     if plan["method"] == "exact-mf":
-        S = tot["curves"][:, :plan["m_max"]]
+        S = tot["curves"][:, :m_max]
+        counts = S.sum(axis=0)
         curve = S.mean(axis=0)
-        pointwise = _pointwise_quantile(S.sum(axis=0), plan["trials"], q, conf)
-    est, low, high, cov = quantile_ci(crit, q, conf)
+        est, low, high = _pointwise_quantile(counts, trials, q, conf)
+        cov = conf  # nominal: inverted pointwise Wilson bands
+        monotone = quantile_ci(crit, q, conf)[:3]
+        m_log = _logistic_check(lambda g: counts[g.astype(np.int64) - 1], trials, crit, q, conf, m_max)
+    else:
+        est, low, high, cov = quantile_ci(crit, q, conf)
+        m_log = _logistic_check(lambda g: (crit[None, :] <= g[:, None]).sum(axis=1), trials, crit, q, conf)
     low = max(low, 1.0)
-    m_log = _logistic_check(crit, q, conf)
     c = plan["cell"]
+    reason = ""
+    if 2 * tot["n_censored"] > trials or not math.isfinite(est):
+        binary, _ = signal_info(c["signal"], plan["sp"])
+        reason = _censoring_reason(tot["n_censored"], trials, m_max, q, binary, plan["criterion"],
+                                   plan["rel_tol"], curve, tot["at_max"])
+        warnings.warn(f"minimal_m({plan['decoder']!r}, signal={c['signal']!r}, n={c['n']}, k={c['k']}): {reason}",
+                      RuntimeWarning, stacklevel=3)
     return MinimalMResult(
         plan["decoder"], plan["params"], c["encoder"], c["signal"], c["n"], c["k"], float(c["noise"]),
-        plan["ep"], plan["sp"], plan["trials"], plan["seed"], q, plan["criterion"], conf, plan["m_max"],
+        plan["ep"], plan["sp"], trials, plan["seed"], q, plan["criterion"], conf, m_max,
         plan["method"], est, low, high, cov, crit, tot["n_censored"], tot["n_nonmonotone"],
-        tot["n_checked"], tot["n_evaluations"], tot["status_counts"], *m_log, *pointwise, curve, elapsed,
-        tot["errors"])
+        tot["n_checked"], tot["n_evaluations"], tot["status_counts"], *m_log, *monotone, curve, elapsed,
+        tot["errors"], reason)
+
+
+#: Linear read-outs: one layer's decision on ``A^T y``; their default ``m_max`` is 1.5 x the Chernoff line.
+LINEAR_READOUTS = ("matched_filter", "relu_readout")
+#: Default OMP residual tolerance ``||r||^2 <= OMP_TOL`` for signals without a fixed k (bernoulli).
+OMP_TOL = 1e-20
+
+
+def study_params(decoder, params, given, signal, signal_params=None, criterion="exact"):
+    """Decoder parameters for a meaningful minimal-m study of ``signal``, or a ValueError naming a working choice.
+
+    ``params`` are the decoder's merged parameters, ``given`` the names the
+    user set (never overridden). Defaults adapted to the signal:
+
+    * decoders registered with ``signals=(...)`` (the linear read-outs) accept
+      only those signals: their outputs take values in {0, 1} (or {-1, 0, 1}),
+      so continuous values can never meet the criterion; other signals raise;
+    * ``matched_filter`` on ``signal="signed"``: ``rule="sign"``
+      (``sign(x') 1[|x'| >= 1/2]``); the 0/1 rules cannot decode -1 entries;
+    * ``lasso`` with the exact criterion on real signals: ``debias=True``.
+      The shrinkage of the default lam (``lam_ratio = 1e-3``) leaves a relative
+      error of about 1.4e-3 > ``rel_tol`` = 1e-3 at every m (measured n = 1024,
+      k = 8, signed); least squares on the support removes it;
+    * ``omp`` on ``signal="bernoulli"`` (the number of active features varies,
+      so k atoms is wrong for most trials): ``tol = OMP_TOL``, stopping on
+      the residual instead.
+    """
+    from .decoders import DECODERS
+    from .signals import SIGNALS
+
+    params = dict(params)
+    binary, _ = signal_info(signal, signal_params)
+    accepted = DECODERS.get(decoder).info.get("signals")
+    if accepted is not None and signal not in accepted:
+        others = [d for d in DECODERS.names() if DECODERS.get(d).info.get("signals") is None]
+        raise ValueError(
+            f"decoder={decoder!r} cannot decode signal={signal!r}: its outputs take only the values of "
+            f"signals {list(accepted)}, so no trial would ever meet criterion={criterion!r}; allowed signals "
+            f"for {decoder!r}: {list(accepted)}, or use one of the decoders {others} for {signal!r} "
+            f"(signals: {SIGNALS.names()}).")
+    if decoder == "matched_filter" and signal == "signed" and not binary:
+        if "rule" not in given:
+            params["rule"] = "sign"
+        elif params["rule"] not in ("sign", "raw"):
+            raise ValueError(f"matched_filter rule={params['rule']!r} decides values in {{0, 1}} and cannot decode "
+                             "the -1 entries of signal='signed'; use rule='sign' (sign(x') 1[|x'| >= 1/2]).")
+    if decoder == "lasso" and not binary and criterion == "exact" and "debias" not in given:
+        params["debias"] = True
+    if decoder == "omp" and signal == "bernoulli" and "tol" not in given and "n_nonzero_coefs" not in given:
+        params["tol"] = OMP_TOL
+    return params
+
+
+def _censoring_reason(n_cens, trials, m_max, q, binary, criterion, rel_tol, curve, at_max):
+    """Why most trials (or the q-quantile) are censored at ``m_max``: one sentence for the result and a warning."""
+    msg = f"{n_cens} of {trials} trials still fail at m_max={m_max}, so m*_{q:g} is not bracketed"
+    if curve is not None:
+        return msg + (f" (success rate {curve[-1]:.3g} at m_max, {curve.max():.3g} at best); raise m_max.")
+    fails = [a for a in at_max if not a[3]]
+    if not fails:
+        return msg + "; raise m_max."
+    bad = Counter(st for st, *_ in fails if st != "ok")
+    parts = []
+    if bad:
+        parts.append("decoder statuses at m_max: " + ", ".join(f"{v} {k}" for k, v in bad.most_common())
+                     + " (raise max_iter, or see the decoder's docs)")
+    if not binary and criterion == "exact":
+        err = float(np.median([e for _, e, _, _ in fails]))
+        if err < 100 * rel_tol:
+            parts.append(f"median relative error {err:.3g} at m_max is above rel_tol={rel_tol:g} but close to it: "
+                         "an error floor of the decoder (e.g. the lasso's shrinkage), not too few measurements; "
+                         "debias, lower the regularisation, or raise rel_tol")
+        else:
+            parts.append(f"median relative error {err:.3g} at m_max (rel_tol={rel_tol:g}); raise m_max")
+    else:
+        wrong = float(np.median([w for _, _, w, _ in fails]))
+        parts.append(f"median {wrong:g} wrong coordinates per failing trial at m_max; raise m_max")
+    return msg + ": " + "; ".join(parts) + "."
 
 
 def _check_decoder(decoder, decoder_params):
@@ -668,11 +820,15 @@ def _check_decoder(decoder, decoder_params):
 
 
 def _pointwise_quantile(successes, trials, q, conf):
-    """``(m_q, low, high)`` from pointwise success counts at m = 1..M (see :class:`MinimalMResult`)."""
+    """``(m_q, low, high)`` from pointwise success counts at m = 1..M (see :class:`MinimalMResult`).
+
+    ``trials`` is a number or one count per m; returned values are 1-based positions (``inf``: never).
+    """
     from .metrics import wilson_interval
 
+    trials = np.broadcast_to(np.asarray(trials, float), successes.shape)
     rate = successes / trials
-    lo, hi = wilson_interval(successes, np.full(successes.size, trials), conf)
+    lo, hi = wilson_interval(successes, trials, conf)
 
     def first(mask):
         idx = np.flatnonzero(mask)
@@ -681,15 +837,21 @@ def _pointwise_quantile(successes, trials, q, conf):
     return first(rate >= q), first(hi >= q), first(lo >= q)
 
 
-def _logistic_check(crit, q, conf):
-    """Logistic fit of the success curve implied by ``crit`` on a 25-point geometric grid."""
+def _logistic_check(successes, trials, crit, q, conf, m_cap=np.inf):
+    """Logistic fit of the success curve on a 25-point geometric grid spanning the finite ``crit``.
+
+    ``successes(grid)`` gives the number of successful trials at each grid m (grid m <= ``m_cap``).
+    """
     fin = crit[np.isfinite(crit)]
     if fin.size < 2 or fin.min() == fin.max():
         return np.nan, np.nan, np.nan
     grid = np.unique(np.round(np.geomspace(max(1.0, fin.min() / 1.3), fin.max() * 1.3, 25)))
-    succ = (crit[None, :] <= grid[:, None]).sum(axis=1)
+    grid = grid[grid <= m_cap]
+    if grid.size < 2:
+        return np.nan, np.nan, np.nan
+    succ = successes(grid)
     try:
-        return logistic_fit(grid, succ, np.full(grid.size, crit.size)).m_at(q, conf)
+        return logistic_fit(grid, succ, np.full(grid.size, trials)).m_at(q, conf)
     except (ValueError, np.linalg.LinAlgError):  # pragma: no cover - degenerate data
         return np.nan, np.nan, np.nan
 
@@ -699,13 +861,18 @@ def m_star_table(df, q=0.5, criterion="exact", conf=0.95,
                  by=("decoder", "encoder", "signal", "n", "k")):
     """m*_q per group of a per-trial sweep table (e.g. ``load_results`` or ``run_grid``).
 
-    Two estimates, both from stored rows (nothing is re-run):
+    Three estimates, all from stored rows (nothing is re-run):
 
-    * ``m_star`` with ``[ci_low, ci_high]``: per-trial critical m *on the grid*
-      (smallest grid m from which the trial succeeds at every larger grid m;
-      ``inf`` if it fails at the largest), then :func:`csbench.fits.quantile_ci`.
-      Valid for nested encoders, where trial t is the same problem at every m;
-      it over-estimates by at most one grid step.
+    * ``m_star`` with ``[ci_low, ci_high]``: the headline, the smallest grid m
+      whose pointwise success rate ``S(m)`` is >= q, with the interval
+      ``[min{m : Wilson_high(m) >= q}, min{m : Wilson_low(m) >= q}]`` over the
+      grid (``coverage`` = nominal ``conf``). It over-estimates by at most one
+      grid step.
+    * ``m_star_monotone`` with ``[monotone_low, monotone_high]``: per-trial
+      critical m *on the grid* (smallest grid m from which the trial succeeds
+      at every larger grid m; ``inf`` if it fails at the largest), then
+      :func:`csbench.fits.quantile_ci`. Valid for nested encoders, where trial t
+      is the same problem at every m; ``critical`` holds these values.
     * ``m_logistic`` with ``[logistic_low, logistic_high]``: a logistic fit of
       success vs ln m (:func:`csbench.fits.logistic_fit`).
     """
@@ -725,15 +892,18 @@ def m_star_table(df, q=0.5, criterion="exact", conf=0.95,
             fails = np.flatnonzero(~r)
             crit.append(mm[0] if fails.size == 0 else (np.inf if fails[-1] == r.size - 1 else mm[fails[-1] + 1]))
         crit = np.asarray(crit, float)
-        est, low, high, cov = quantile_ci(crit, q, conf)
-        agg = g.groupby("m")[criterion].agg(["sum", "size"])
+        mono = quantile_ci(crit, q, conf)
+        agg = g.groupby("m")[criterion].agg(["sum", "size"]).sort_index()
+        idx = _pointwise_quantile(agg["sum"].to_numpy(float), agg["size"].to_numpy(float), q, conf)
+        grid = agg.index.to_numpy(float)
+        est, low, high = (grid[int(i) - 1] if np.isfinite(i) else np.inf for i in idx)
         try:
-            ml = logistic_fit(agg.index.to_numpy(float), agg["sum"].to_numpy(float),
-                              agg["size"].to_numpy(float)).m_at(q, conf)
+            ml = logistic_fit(grid, agg["sum"].to_numpy(float), agg["size"].to_numpy(float)).m_at(q, conf)
         except ValueError:
             ml = (np.nan,) * 3
         rows.append({**dict(zip(by, key)), "trials": len(crit), "m_star": est, "ci_low": low,
-                     "ci_high": high, "coverage": cov, "m_logistic": ml[0], "logistic_low": ml[1],
+                     "ci_high": high, "coverage": conf, "m_star_monotone": mono[0], "monotone_low": mono[1],
+                     "monotone_high": mono[2], "m_logistic": ml[0], "logistic_low": ml[1],
                      "logistic_high": ml[2], "m_grid_min": ms.min(), "m_grid_max": ms.max(),
                      "critical": list(crit)})
     return pd.DataFrame(rows)

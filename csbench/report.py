@@ -50,6 +50,8 @@ def minimal_m_summary(run_dir, q=0.5, criterion=None):
         for c in ("m_star", "ci_low", "ci_high"):
             if c in mstar:
                 mstar[c] = mstar[c].astype(float).fillna(np.inf if c != "ci_low" else 1.0)
+        if "m_star_monotone" in mstar:  # None: not measured (search) or censored
+            mstar["m_star_monotone"] = pd.to_numeric(mstar["m_star_monotone"], errors="coerce")
     return mstar, (trials if len(trials) else None), success, sweep
 
 
@@ -96,9 +98,13 @@ def write_report(run_dir, q=0.5, criterion=None, conf=0.95):
     if len(mstar):
         t = theory_columns(mstar)
         cols = [c for c in ["decoder", "encoder", "signal", "n", "k", "trials", "m_star", "ci_low", "ci_high",
-                            "m_logistic", "log2C", "8k_ln_n", "m_weak", "bits_per_dim"] if c in t]
-        how = ("per-trial critical m on the grid, order-statistic interval; m_logistic: logistic fit"
-               if trials is not None else "csbench.minimal_m search, order-statistic interval")
+                            "m_star_monotone", "m_logistic", "log2C", "8k_ln_n", "m_weak", "bits_per_dim"]
+                if c in t]
+        how = ("first grid m with success rate >= q, Wilson interval; m_star_monotone: q-quantile of the per-trial "
+               "m after which every larger grid m succeeds; m_logistic: logistic fit" if trials is not None else
+               "csbench.minimal_m: m at which a fraction q of the trials succeed (exact matched-filter curve: "
+               "Wilson interval; search: order-statistic interval); m_star_monotone: the m after which a "
+               "fraction q succeed at every larger m (exact matched-filter path only)")
         out += [f"## Minimal m (m*_{q:g}; {how})", "", md_table(t[cols]), ""]
         fits = []
         for scale in REPORT_SCALES:
@@ -113,7 +119,8 @@ def write_report(run_dir, q=0.5, criterion=None, conf=0.95):
             out += ["## Scaling constants: m* ~ c f(n, k)", "",
                     "Weighted least squares through the origin, weights from the m* intervals, "
                     "Birge-ratio inflation when the scatter exceeds them (csbench.fits.fit_constant).", "",
-                    md_table(f[["decoder", "scale", "c", "c_low", "c_high", "chi2_dof", "n_points"]]), ""]
+                    md_table(f[["decoder", "scale", "c", "c_low", "c_high", "chi2_dof", "n_points"]
+                               + (["note"] if f["note"].astype(bool).any() else [])]), ""]
         figs["m_star_vs_k"] = plots.plot_m_star_vs_k(t)
         figs["phase_diagram"] = plots.plot_phase_diagram(t)
         figs["bits_per_dimension"] = plots.plot_bits_per_dimension(t)

@@ -43,7 +43,7 @@ SEARCH_COLUMNS = {
     "task": "TEXT NOT NULL", "search": "TEXT NOT NULL", "kind": "TEXT", "trial": "INTEGER NOT NULL",
     "critical": "REAL", "censored": "INTEGER", "status": "TEXT", "n_evaluations": "INTEGER",
     "n_not_ok": "INTEGER", "nonmonotone": "INTEGER", "checked": "INTEGER", "statuses": "TEXT",
-    "curve": "BLOB",
+    "curve": "BLOB", "status_at_max": "TEXT", "rel_err_at_max": "REAL", "wrong_at_max": "REAL",
 }
 _SEARCH_BOOL = ("censored", "nonmonotone", "checked")
 #: Columns of table ``tasks`` (one row per finished task).

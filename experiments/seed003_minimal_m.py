@@ -1,7 +1,8 @@
 """Seed 003 study: minimal m of the matched filter and the lasso, n = 4096, k = 1..32.
 
 Gaussian encoder, binary k-sparse signals, exact recovery, m*_0.5 with 95 %
-order-statistic intervals from per-trial critical m (csbench.minimal_m).
+intervals (csbench.minimal_m: pointwise S(m) = 1/2 crossing; m_star_monotone for the
+matched filter).
 Prints a table with the theory lines and the fitted constants, and saves
 ``results/seed003_minimal_m.png`` and ``results/seed003_minimal_m.csv``.
 
@@ -49,7 +50,7 @@ def main(argv=None):
     table["log2C"] = [float(theory.log2_binom(a.n, k)) for k in table.k]
     table["8k_ln_n"] = [float(theory.chernoff_m(a.n, k)) for k in table.k]
     table["bits_per_dim"] = table.log2C / table.m_star
-    cols = ["decoder", "k", "m_star", "ci_low", "ci_high", "m_pointwise", "n_censored", "n_nonmonotone",
+    cols = ["decoder", "k", "m_star", "ci_low", "ci_high", "m_star_monotone", "n_censored", "n_nonmonotone",
             "log2C", "8k_ln_n", "bits_per_dim", "time"]
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     mf = table[table.decoder == "matched_filter"]

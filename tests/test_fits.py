@@ -98,3 +98,23 @@ def test_scaling_x_values():
     np.testing.assert_allclose(scaling_x(10, 3, "log2_binom"), np.log2(120), rtol=1e-12)
     with pytest.raises(ValueError, match="scale"):
         scaling_x(10, 3, "k_log_n")
+
+
+def test_two_points_do_not_give_a_negative_bound_for_a_positive_constant():
+    """Issue 10 item 15: two scattered points gave c - t_1 se < 0 (t_1 = 12.7) for c ~ 1."""
+    x = np.array([20.0, 40.0])
+    y = np.array([18.0, 48.0])  # scatter far beyond the quoted intervals
+    lo, hi = y - 1.0, y + 1.0
+    f = fit_constant(x, y, lo, hi)
+    sig = 1.0 / stats.norm.ppf(0.975)  # (high - low) / (2 z)
+    se = 1.0 / np.sqrt(np.sum(x * x) / sig**2)  # quoted errors only, no Birge inflation
+    assert f.c == pytest.approx(np.sum(x * y) / np.sum(x * x), rel=1e-12)
+    assert f.se == pytest.approx(se, rel=1e-12) and f.low > 0
+    assert f.low == pytest.approx(f.c - stats.norm.ppf(0.975) * se, rel=1e-12)
+    assert "too few to test the scaling law" in f.note
+    g = fit_constant(x, y)  # no intervals: no interval at all, said so
+    assert np.isnan(g.low) and np.isnan(g.high) and "no interval" in g.note
+    tab = pd.DataFrame({"decoder": "d", "n": 1024, "k": [2, 4], "m_star": y, "ci_low": lo, "ci_high": hi})
+    out = fit_scaling(tab, "k_ln_n")
+    assert out.loc[0, "c_low"] > 0 and out.loc[0, "note"].startswith("2 points")
+    assert fit_constant(np.array([10.0, 20, 40]), np.array([9.0, 21, 39])).note == ""

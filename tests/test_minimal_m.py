@@ -6,6 +6,7 @@ the Donoho-Tanner weak phase transition rho_W.
 """
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -15,15 +16,17 @@ from csbench.decoders import decode
 from csbench.metrics import score
 from csbench.minimal_m import _mf_curve, _nested_mode, _Trial, minimal_m, minimal_m_table
 from csbench.problems import Cell, make_problem
+from csbench.signals import signal_info
 
 
 def brute_curves(cell, decoder, params, M, trials, seed=0):
     """Success of each trial at every m = 1..M by the public pipeline (the oracle)."""
     S = np.zeros((trials, M), bool)
+    binary = signal_info(cell.signal, cell.signal_params)[0]
     for m in range(1, M + 1):
         meas, truth = make_problem(cell, m, trials, seed)
         res = decode(decoder, meas.A, meas.Y, k=cell.k, **params)
-        S[:, m - 1] = score(truth.X, res.X_hat, binary=True)["exact"]
+        S[:, m - 1] = score(truth.X, res.X_hat, binary=binary)["exact"]
     return S
 
 
@@ -49,27 +52,29 @@ def test_nested_problem_equals_make_problem(encoder):
             np.testing.assert_array_equal(tr.x, truth.X[0])
 
 
-@pytest.mark.parametrize("encoder,params", [
-    ("gaussian", {"rule": "threshold", "threshold": 0.5, "normalize": False}),
-    ("gaussian", {"rule": "threshold", "threshold": 0.5, "normalize": True}),
-    ("gaussian", {"rule": "topk", "threshold": 0.5, "normalize": False}),
-    ("rademacher", {"rule": "threshold", "threshold": 0.5, "normalize": False}),
-    ("unit", {"rule": "threshold", "threshold": 0.5, "normalize": False}),
+@pytest.mark.parametrize("encoder,params,signal", [
+    ("gaussian", {"rule": "threshold", "threshold": 0.5, "normalize": False}, "binary"),
+    ("gaussian", {"rule": "threshold", "threshold": 0.5, "normalize": True}, "binary"),
+    ("gaussian", {"rule": "topk", "threshold": 0.5, "normalize": False}, "binary"),
+    ("gaussian", {"rule": "sign", "threshold": 0.5, "normalize": False}, "signed"),
+    ("rademacher", {"rule": "threshold", "threshold": 0.5, "normalize": False}, "binary"),
+    ("rademacher", {"rule": "threshold", "threshold": 0.5, "normalize": True}, "binary"),
+    ("rademacher", {"rule": "sign", "threshold": 0.5, "normalize": False}, "signed"),
+    ("unit", {"rule": "threshold", "threshold": 0.5, "normalize": False}, "binary"),
+    ("unit", {"rule": "sign", "threshold": 0.5, "normalize": False}, "signed"),
 ])
-def test_exact_mf_curve_equals_brute_force(encoder, params):
+@pytest.mark.filterwarnings("ignore:minimal_m:RuntimeWarning")  # small m_max: censored trials expected
+def test_exact_mf_curve_equals_brute_force(encoder, params, signal):
     n, k, M, T = 96, 3, 70, 6
-    cell = Cell(encoder, "binary", n, k)
+    cell = Cell(encoder, signal, n, k)
     ref = brute_curves(cell, "matched_filter", params, M, T)
     ep, sp = cell.validate(M)
     got = np.array([_mf_curve(_Trial(cell, ep, sp, 0, t, _nested_mode(encoder, ep), M), M, params)
                     for t in range(T)])
-    # Rademacher scores are multiples of 1/m: exact ties with 1/2 (even m) are decided by rounding
-    cols = slice(0, M, 2) if encoder == "rademacher" else slice(None)  # m = 1, 3, 5, ...
-    assert (got[:, cols] != ref[:, cols]).sum() == 0
-    if encoder == "rademacher":
-        return
+    # every m, including the Rademacher ties x' = 1/2 at even m (decided exactly, as 1, in both paths)
+    assert (got != ref).sum() == 0
     assert ref[:, :10].sum() < ref[:, -10:].sum()  # the curves do move with m
-    r = minimal_m("matched_filter", encoder, n=n, k=k, trials=T, m_max=M, **params)
+    r = minimal_m("matched_filter", encoder, signal=signal, n=n, k=k, trials=T, m_max=M, **params)
     assert r.method == "exact-mf"
     np.testing.assert_array_equal(r.critical, [last_failure_critical(row) for row in ref])
     np.testing.assert_allclose(r.curve, ref.mean(axis=0), rtol=0, atol=1e-15)
@@ -114,9 +119,13 @@ def test_search_brackets_a_transition_and_counts_nonmonotone(decoder, params, m_
 def test_quantile_and_result_fields():
     r = minimal_m("matched_filter", n=200, k=2, trials=41, seed=3)
     crit = np.sort(r.critical)
-    assert r.m_star == crit[20]  # median of 41 = 21st order statistic
-    assert r.ci_low <= r.m_star <= r.ci_high and r.coverage >= 0.95
+    # headline: the first m at which at least half of the trials succeed (pointwise curve)
+    assert r.m_star == 1 + np.flatnonzero(r.curve >= 0.5)[0]
+    assert r.ci_low <= r.m_star <= r.ci_high and r.coverage == 0.95
     assert r.success_rate(r.m_star) >= 0.5 > r.success_rate(r.m_star - 1)
+    # the other quantity: the median of "succeeds at every larger m"
+    assert r.m_star_monotone == crit[20]  # median of 41 = 21st order statistic
+    assert r.monotone_low <= r.m_star_monotone <= r.monotone_high and r.m_star <= r.m_star_monotone
     d = json.loads(json.dumps(r.to_dict()))
     assert d["m_star"] == r.m_star and len(d["critical"]) == 41 and "curve" not in d
     assert d["bits_per_dimension"] == pytest.approx(d["log2_binom"] / r.m_star, rel=1e-12)
@@ -154,14 +163,14 @@ def test_matched_filter_agrees_with_theory_and_chernoff(k):
     n, T = 1024, 200
     r = minimal_m("matched_filter", n=n, k=k, trials=T, seed=1)
     m_theory = mf_minimal_m(n, k, 0.5)
-    # the pointwise 50 % point (success rate *at* m) is what the analytic probability predicts
-    assert r.pointwise_low <= m_theory <= r.pointwise_high, (r.m_pointwise, m_theory)
+    # the headline 50 % point (success rate *at* m) is what the analytic probability predicts
+    assert r.ci_low <= m_theory <= r.ci_high, (r.m_star, m_theory)
     # the whole measured curve follows the analytic one within Monte Carlo error (4 sigma)
     ms = np.arange(int(0.7 * m_theory), int(1.4 * m_theory), 10)
     p = np.asarray(mf_success_probability(n, k, ms))
     assert np.all(np.abs(r.curve[ms - 1] - p) <= 4 * np.sqrt(p * (1 - p) / T) + 0.01)
     # success is not monotone per trial, so "succeeds from m on" needs more m than "succeeds at m"
-    assert r.m_star >= r.m_pointwise
+    assert r.m_star_monotone >= r.m_star
     # Chernoff sufficient condition (seed 003): m >= 8k(ln n + ln 1/p) succeeds w.p. >= 1 - p
     for p_fail in (0.5, 0.05):
         m_c = math.ceil(chernoff_m(n, k, p_fail))
@@ -225,3 +234,104 @@ def test_cli_minimal_m_json_matches_api(capsys):
     assert d["params"]["rule"] == "topk"
     assert main(["minimal-m", "--n", "128", "--k", "2", "--trials", "3", "--param", "rule=median"]) == 2
     assert "rule" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- issue 10
+@pytest.mark.filterwarnings("ignore:minimal_m:RuntimeWarning")  # m_max = 100 censors on purpose
+def test_ties_at_one_half_decided_identically_on_rademacher():
+    """+-1/sqrt(m) matrices put A^T A x on the lattice Z/m, which hits 1/2 exactly (m even).
+
+    Oracle: integer arithmetic, w = S^T S x with S = sqrt(m) A in {-1, 1}; decide 1 iff 2 w >= m
+    (float64 holds these integers exactly).
+    Before the fix decode() said 0.01 and the exact path 0.04 here (n = 4096, k = 3, m = 100).
+    """
+    n, k, m, T = 4096, 3, 100, 100
+    cell = Cell("rademacher", "binary", n, k)
+    r = minimal_m("matched_filter", "rademacher", n=n, k=k, trials=T, m_max=m, n_jobs=1)
+    exact = np.isfinite(r.critical)  # a trial's critical m is finite iff it succeeds at m_max = m
+    dec, oracle, ties = [], [], 0
+    for t0 in range(0, T, 20):
+        meas, truth = make_problem(cell, m, 20, 0, first_trial=t0)
+        res = decode("matched_filter", meas.A, meas.Y, k=k)
+        dec += list(score(truth.X, res.X_hat, binary=True)["exact"])
+        relu = decode("relu_readout", meas.A, meas.Y, k=k)  # ReLU(x') then the metric's x_hat >= 1/2
+        np.testing.assert_array_equal(score(truth.X, relu.X_hat, binary=True)["exact"], dec[-20:])
+        S = np.rint(meas.A * np.sqrt(m))  # integers, so float64 products and sums below are exact
+        W = np.matmul(np.matmul(S, truth.X[:, :, None])[:, :, 0][:, None, :], S)[:, 0, :]
+        est = 2 * W >= m
+        oracle += list((est == (truth.X == 1)).all(axis=1))
+        ties += int((2 * W == m).sum())
+    assert ties > 100  # the ties are there (about 3 % of the coordinates)
+    np.testing.assert_array_equal(dec, oracle)
+    np.testing.assert_array_equal(exact, oracle)
+    assert r.curve[-1] == np.mean(oracle) == 0.01
+
+
+def test_lattice_correlations_are_exact():
+    from csbench.decoders.linear import correlations
+
+    rng = np.random.default_rng(0)
+    m, n = 36, 50
+    S = np.where(rng.random((m, n)) < 0.5, 1.0, -1.0)
+    S[rng.random((m, n)) < 0.2] = 0.0  # a sparse lattice: entries in {0, +-1/sqrt(d)}
+    X = (rng.random((4, n)) < 0.1).astype(float)
+    A = S / np.sqrt(9)
+    Xp = correlations(A, X @ A.T)
+    np.testing.assert_array_equal(Xp * 9, (X @ S.T) @ S)  # (S^T S x) / 9 correctly rounded
+    nz = np.count_nonzero(S, axis=0)
+    np.testing.assert_array_equal(correlations(A, X @ A.T, normalize=True), (X @ S.T) @ S / nz)
+    G = rng.standard_normal((m, n))  # off the lattice: the plain product
+    np.testing.assert_allclose(correlations(G, X @ G.T), X @ G.T @ G, rtol=1e-12, atol=1e-12)
+    noisy = X @ A.T + 1e-3 * rng.standard_normal((4, m))
+    np.testing.assert_allclose(correlations(A, noisy), noisy @ A, rtol=1e-12, atol=1e-12)
+
+
+def _registered_pairs():
+    from csbench.signals import SIGNALS
+
+    return [(d.name, s) for d in decoders.DECODERS for s in (d.info.get("signals") or SIGNALS.names())]
+
+
+@pytest.mark.parametrize("decoder,signal", _registered_pairs())
+def test_default_study_is_finite_for_every_registered_pair(decoder, signal):
+    """Every (decoder, signal) pair the registry allows gives a finite m* with defaults (n = 256, k = 8)."""
+    n, k = 256, 8
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no censoring warning either
+        r = minimal_m(decoder, signal=signal, n=n, k=k, trials=4, seed=0)
+    assert r.n_censored <= 1 and r.censored_reason == ""
+    assert k < r.m_star <= r.m_max and np.isfinite(r.m_star)
+    if decoder in ("matched_filter", "relu_readout"):  # linear read-outs need ~ 8 k ln(n) / 2 or more
+        assert 150 <= r.m_star <= 420
+    else:  # l1 / greedy decoders: near the weak transition, m_weak(256, 8) = 32
+        assert 20 <= r.m_star <= 60
+
+
+def test_refused_pairs_name_a_working_choice():
+    with pytest.raises(ValueError, match=r"matched_filter.*signal='gaussian'.*'omp'"):
+        minimal_m("matched_filter", signal="gaussian", n=64, k=2, trials=2)
+    with pytest.raises(ValueError, match=r"relu_readout.*signal='signed'.*\['binary'\]"):
+        minimal_m("relu_readout", signal="signed", n=64, k=2, trials=2)
+    with pytest.raises(ValueError, match="rule='sign'"):
+        minimal_m("matched_filter", signal="signed", n=64, k=2, trials=2, rule="threshold")
+    r = minimal_m("lasso", signal="signed", n=64, k=2, trials=2, m_max=40)
+    assert r.params["debias"] is True
+    assert minimal_m("matched_filter", signal="signed", n=64, k=2, trials=2).params["rule"] == "sign"
+
+
+def test_censored_search_says_why(capsys):
+    """The lasso's shrinkage (lam_ratio 1e-3, not debiased) never meets rel_tol = 1e-3 on real signals."""
+    with pytest.warns(RuntimeWarning, match="error floor"):
+        r = minimal_m("lasso", signal="signed", n=128, k=4, trials=3, debias=False)
+    assert r.n_censored == 3 and r.m_star == math.inf
+    assert "3 of 3 trials still fail at m_max=128" in r.censored_reason
+    assert "error floor" in r.censored_reason and json.loads(json.dumps(r.to_dict()))["censored_reason"]
+    from csbench.cli import main
+
+    assert main(["minimal-m", "--decoder", "lasso", "--signal", "signed", "--n", "128", "--k", "4",
+                 "--trials", "3", "--param", "debias=False"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("warning: lasso n=128 k=4: 3 of 3 trials still fail") and "error floor" in err
+    with pytest.warns(RuntimeWarning, match="raise m_max"):  # exact path: too small an m_max
+        r = minimal_m("matched_filter", n=256, k=4, trials=5, m_max=40)
+    assert "success rate 0 at m_max" in r.censored_reason

@@ -39,8 +39,11 @@ def test_m_star_table_from_grid_matches_plain_loop(grid_run):
             ms = g.m.to_numpy()
             c = np.inf if not ok[-1] else ms[max([i for i in range(len(ok)) if not ok[i]], default=-1) + 1]
             crit.append(c)
-        assert row.m_star == np.sort(crit)[5]  # 12 trials: the 6th smallest reaches rate 1/2
-        assert row.ci_low <= row.m_star <= row.ci_high
+        assert row.m_star_monotone == np.sort(crit)[5]  # 12 trials: the 6th smallest reaches rate 1/2
+        assert row.monotone_low <= row.m_star_monotone <= row.monotone_high
+        rate = d.groupby("m").exact.mean()
+        assert row.m_star == rate.index[rate.to_numpy() >= 0.5][0]  # pointwise: first grid m with S(m) >= 1/2
+        assert row.ci_low <= row.m_star <= row.ci_high and row.m_star <= row.m_star_monotone
 
 
 def test_success_plot(grid_run, tmp_path):

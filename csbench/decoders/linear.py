@@ -3,13 +3,55 @@
 Both start from the correlations ``X' = A^T Y`` (one matrix product, BLAS) and
 apply a coordinate-wise rule; they are the decoders a single network layer can
 implement, the "linear" side of the dense superposition question.
+
+Decision rule (seed 003): a coordinate is decided 1 when its score is
+``>= 1/2``. On lattice matrices (entries in ``{0, +-1/sqrt(d)}``, e.g. the
+``rademacher`` and ``sparse`` encoders) with lattice measurements (``y`` in
+``Z^m / sqrt(d)``, e.g. integer x, no noise) scores hit 1/2 exactly;
+:func:`correlations` then computes them in integer arithmetic, so ties are
+decided exactly, identically here, in :func:`csbench.metrics.score` and in the
+exact matched-filter path of :mod:`csbench.minimal_m`.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .._validate import check_choice, check_float
+from ..kernels import lattice as _lattice
 from .base import DECODERS, one_shot
+
+
+#: An entry of A within this relative distance of +-c counts as the lattice value +-c.
+LATTICE_RTOL = 1e-12
+#: ``y sqrt(d)`` within this distance of an integer vector (relative to max(1, |.|)) is on the lattice.
+LATTICE_YTOL = 1e-8
+
+
+def lattice_matrix(A):
+    """``(S, d)`` with ``A = S / sqrt(d)``, ``S`` in {-1, 0, 1} (float array) and d a positive integer; else None.
+
+    The nonzero entries of A must all have one magnitude ``c`` (to
+    ``LATTICE_RTOL``, which absorbs the rounding of ``+-1/sqrt(m)``) with
+    ``1/c^2`` an integer to 1e-9.
+    """
+    flat = A.reshape(-1)
+    nz = flat[:64][flat[:64] != 0]
+    c = float(abs(nz[0])) if nz.size else float(np.abs(flat).max(initial=0.0))
+    if not (c > 0 and np.isfinite(c)) or not _lattice.on_lattice(flat, c, LATTICE_RTOL):
+        return None
+    d = round(1.0 / (c * c))
+    if d < 1 or abs(1.0 / (c * c) - d) > 1e-9 * d:
+        return None
+    return np.sign(A), d
+
+
+def lattice_vector(Y, d):
+    """``Y sqrt(d)`` rounded to integers if it is an integer array (to ``LATTICE_YTOL``), else None."""
+    Z = Y * np.sqrt(d)
+    Zr = np.rint(Z)
+    if np.all(np.abs(Z - Zr) <= LATTICE_YTOL * np.maximum(1.0, np.abs(Zr))):
+        return Zr
+    return None
 
 
 def correlations(A, Y, normalize=False):
@@ -17,7 +59,23 @@ def correlations(A, Y, normalize=False):
 
     With ``normalize=True`` coordinate j is divided by ``||a_j||^2`` (so that a
     lone active feature reads exactly 1 whatever the column norm).
+
+    Lattice inputs (``A = S / sqrt(d)``, ``Y = Z / sqrt(d)`` with integer S, Z;
+    see :func:`lattice_matrix`, :func:`lattice_vector`) are computed exactly:
+    ``X' = (S^T Z) / d`` (normalised: ``(S^T Z)_j / nnz(s_j)``), the integer
+    ``S^T Z`` formed in float64 without rounding (integers below 2^53) and
+    divided once, so ``X'`` is the correctly rounded exact value and a
+    comparison with a dyadic threshold such as 1/2 is exact.
     """
+    lat = lattice_matrix(A)
+    Z = lattice_vector(Y, lat[1]) if lat is not None else None
+    if Z is not None:
+        S, d = lat
+        W = Z @ S if A.ndim == 2 else np.matmul(Z[:, None, :], S)[:, 0, :]
+        if normalize:
+            nnz = np.count_nonzero(S, axis=-2).reshape(-1 if A.ndim == 3 else 1, A.shape[-1])
+            return W / np.where(nnz > 0, nnz, 1)
+        return W / d
     if A.ndim == 2:
         Xp = Y @ A
         sq = np.einsum("ij,ij->j", A, A)[None, :]
@@ -40,22 +98,28 @@ def top_k_mask(Xp, k):
     return out
 
 
-@DECODERS.register("matched_filter", "A^T y, then threshold at 1/2 (binary), top-k, or raw")
+@DECODERS.register("matched_filter", "A^T y, then 1[x' >= 1/2] (binary), sign-aware, top-k, or raw",
+                   signals=("binary", "signed"))
 def matched_filter(A, Y, k, *, rule="threshold", threshold=0.5, normalize=False):
     """Matched filter ``x' = A^T y`` followed by a decision rule.
 
-    ``rule="threshold"``: ``x_hat_i = 1[x'_i > threshold]`` (binary signals; the
-    Threshold_{1/2} perceptron of seeds 003/004); ``rule="topk"``: indicator of
-    the k largest ``x'_i`` (needs k); ``rule="raw"``: ``x'`` itself.
-    ``normalize=True`` divides ``x'_j`` by ``||a_j||^2``.
+    ``rule="threshold"``: ``x_hat_i = 1[x'_i >= threshold]`` (binary signals; the
+    Threshold_{1/2} perceptron of seeds 003/004, "decide 1 when the score is
+    >= 1/2"); ``rule="sign"``: ``x_hat_i = sign(x'_i) 1[|x'_i| >= threshold]``
+    (signals in {-1, 0, 1}); ``rule="topk"``: indicator of the k largest
+    ``x'_i`` (needs k); ``rule="raw"``: ``x'`` itself. ``normalize=True``
+    divides ``x'_j`` by ``||a_j||^2``. Ties on lattice matrices are exact
+    (see :func:`correlations`).
     """
-    check_choice("rule", rule, ["threshold", "topk", "raw"])
+    check_choice("rule", rule, ["threshold", "sign", "topk", "raw"])
     threshold = check_float("threshold", threshold)
     if rule == "topk" and k is None:
         raise ValueError("matched_filter with rule='topk' needs k (0 <= k <= n); got k=None.")
     Xp = correlations(A, Y, normalize)
     if rule == "threshold":
-        return one_shot((Xp > threshold).astype(np.float64))
+        return one_shot((Xp >= threshold).astype(np.float64))
+    if rule == "sign":
+        return one_shot(np.sign(Xp) * (np.abs(Xp) >= threshold))
     if rule == "topk":
         return one_shot(top_k_mask(Xp, k))
     return one_shot(Xp)
@@ -71,13 +135,14 @@ def edmonds_bias(m, n, k, c_prime=1.0):
     return 2.0 * c_prime * np.sqrt(4.0 * np.log(n) / m) * np.sqrt(k)
 
 
-@DECODERS.register("relu_readout", "ReLU(A^T y - b), b fixed or Edmonds' 2*eps; or Threshold_1/2")
+@DECODERS.register("relu_readout", "ReLU(A^T y - b), b fixed or Edmonds' 2*eps; or Threshold_1/2",
+                   signals=("binary",))
 def relu_readout(A, Y, k, *, bias=0.0, c_prime=1.0, activation="relu", normalize=False):
     """ReLU read-out ``x_hat = ReLU(A^T y - b)`` (seed 004, Lemma 4).
 
     ``bias`` is a number or ``"edmonds"`` (``b = 2 eps``, see :func:`edmonds_bias`;
     needs k). ``activation="threshold"`` gives ``1[A^T y - b > 1/2]``, the
-    Threshold_{1/2} read-out of Lemma 4 (1) when ``b = 0``.
+    Threshold_{1/2} read-out of Lemma 4 (1) when ``b = 0`` (decide 1 when ``>= 1/2``).
     """
     check_choice("activation", activation, ["relu", "threshold"])
     check_float("c_prime", c_prime, low=0.0)
@@ -92,4 +157,4 @@ def relu_readout(A, Y, k, *, bias=0.0, c_prime=1.0, activation="relu", normalize
     Z = correlations(A, Y, normalize) - b
     if activation == "relu":
         return one_shot(np.maximum(Z, 0.0))
-    return one_shot((Z > 0.5).astype(np.float64))
+    return one_shot((Z >= 0.5).astype(np.float64))
