@@ -217,6 +217,8 @@ def build_parser():
     rp.add_argument("--q", type=float, default=0.5)
     rp.add_argument("--criterion", default=None, help="success criterion (default: the run's)")
     rp.set_defaults(func=_cmd_report)
+    for sp in sub.choices.values():  # --debug also after the command (SUPPRESS keeps a --debug given before it)
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
 
 

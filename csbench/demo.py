@@ -37,9 +37,9 @@ def run_demo(out, n=512, ks=(2, 4, 8), trials=50, seed=0, progress=True):
         c.validate()
     os.makedirs(out, exist_ok=True)
     # Each decoder gets a grid around its own transition: basis pursuit (an LP per
-    # problem) up to 2 log2 C(n,k) (every trial succeeded from 1.45 log2 C(n,k) on at
-    # n = 512, k = 2, 4, 8; the LPs above cost most of the run), the matched filter
-    # from log2 C(n,k) / 2 up.
+    # problem) up to 2 log2 C(n,k) (at n = 512, k = 2, 4, 8 every trial succeeded from
+    # 1.35, 1.18, 1.18 log2 C(n,k) on; the LPs above cost most of the run), the matched
+    # filter from log2 C(n,k) / 2 up.
     bits = {c.k: float(log2_binom(n, c.k)) for c in cells}
     df = pd.concat([
         run_grid(cells, lambda c: demo_m_grid(n, 4, 2 * bits[c.k]), [BASIS_PURSUIT], trials, seed, progress),

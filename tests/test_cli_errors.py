@@ -92,6 +92,9 @@ def test_closed_pipe_is_silent(tiny_run):
 def test_debug_shows_traceback(tiny_run, capsys, monkeypatch):
     with pytest.raises(ValueError, match="criterion='foo'"):
         main(["--debug", "report", str(tiny_run), "--criterion", "foo"])
+    with pytest.raises(ValueError, match="criterion='foo'"):
+        main(["report", str(tiny_run), "--criterion", "foo", "--debug"])
+    assert main(["report", str(tiny_run), "--criterion", "foo"]) == 2  # no flag, no variable: one line
     monkeypatch.setenv("CSBENCH_DEBUG", "1")
     with pytest.raises(ValueError, match="criterion='foo'"):
         main(["report", str(tiny_run), "--criterion", "foo"])
