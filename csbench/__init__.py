@@ -2,24 +2,50 @@
 
 n features, k of them active, stored as y = A x in m < n dimensions: which
 decoders recover x, and how small can m be?
+
+The public names below are imported lazily (PEP 562 module ``__getattr__``), so
+``import csbench`` and the ``csbench`` command start in well under a second;
+each name's module (numba kernels, SciPy, pandas) loads on first use.
 """
-from . import theory
-from .config import ConfigError, DecoderSpec, MRange, Sweep, load_sweep
-from .decoders import DECODERS, DecodeResult, STATUSES, decode
-from .encoders import ENCODERS, coherence_stats
-from .harness import run_grid, run_sweep, run_task, success_table
-from .metrics import score, wilson_interval
-from .problems import Cell, Measurements, Truth, make_problem
-from .signals import SIGNALS
-from .store import load_results
-from .fits import fit_constant, fit_scaling, logistic_fit, quantile_ci
-from .minimal_m import MinimalMResult, m_star_table, minimal_m, minimal_m_table
-from .maximal_k import MaximalKResult, maximal_k
-from .report import write_report
-from .weights import load_matrix, load_tensor, tensor_names
-from .mlp import MLP
+import importlib
 
 __version__ = "0.1.0"
+
+#: public name -> submodule that defines it
+_EXPORTS = {
+    "ConfigError": "config", "DecoderSpec": "config", "MRange": "config", "Sweep": "config",
+    "load_sweep": "config",
+    "DECODERS": "decoders", "DecodeResult": "decoders", "STATUSES": "decoders", "decode": "decoders",
+    "ENCODERS": "encoders", "coherence_stats": "encoders",
+    "run_grid": "harness", "run_sweep": "harness", "run_task": "harness", "success_table": "harness",
+    "score": "metrics", "wilson_interval": "metrics",
+    "Cell": "problems", "Measurements": "problems", "Truth": "problems", "make_problem": "problems",
+    "SIGNALS": "signals",
+    "load_results": "store",
+    "fit_constant": "fits", "fit_scaling": "fits", "logistic_fit": "fits", "quantile_ci": "fits",
+    "MinimalMResult": "minimal_m", "m_star_table": "minimal_m", "minimal_m": "minimal_m",
+    "minimal_m_table": "minimal_m",
+    "MaximalKResult": "maximal_k", "maximal_k": "maximal_k",
+    "write_report": "report",
+    "load_matrix": "weights", "load_tensor": "weights", "tensor_names": "weights",
+    "MLP": "mlp",
+}
+_SUBMODULES = {"theory"}
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value  # later look-ups skip __getattr__
+        return value
+    raise AttributeError(f"module 'csbench' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS) | _SUBMODULES)
+
 
 __all__ = [
     "decode", "DECODERS", "DecodeResult", "STATUSES", "ENCODERS", "SIGNALS",

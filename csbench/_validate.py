@@ -55,9 +55,9 @@ def check_float(param, value, *, low=None, high=None, low_open=False, high_open=
     if high is not None:
         bad |= value >= high if high_open else value > high
     if bad:
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        rng = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
+        lo = "(-inf" if low is None else f"{'(' if low_open else '['}{low}"
+        hi = "inf)" if high is None else f"{high}{')' if high_open else ']'}"
+        rng = "any finite real" if low is None and high is None else f"finite values in {lo}, {hi}"
         raise ValueError(f"{param}={value!r} is out of range; allowed: {rng}.")
     return value
 
@@ -78,6 +78,9 @@ def check_finite_array(param, arr, *, ndim, dtype=np.float64, finite=True):
     ``finite=False`` skips the finiteness pass (for callers that check it in a pass of their own).
     """
     ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if type(arr).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"{param} is a scipy.sparse {type(arr).__name__} of shape {arr.shape}; csbench's decoders "
+                        f"take dense arrays: pass {param}.toarray().")
     try:
         a = np.asarray(arr)
     except Exception as exc:  # pragma: no cover - exotic inputs

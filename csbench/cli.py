@@ -7,6 +7,35 @@ import sys
 import time
 
 
+#: Exceptions that mean bad input or a bad environment rather than a csbench bug: the
+#: command prints one line and exits 2 (``--debug`` or ``CSBENCH_DEBUG=1`` shows the traceback).
+USER_ERRORS = (ValueError, TypeError, OSError, ImportError, NotImplementedError)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``csbench demo: error: ... (csbench demo --help)``."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _int_at_least(low):
+    """argparse type: an integer >= ``low``, rejected while parsing (before any work or output)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
+        return value
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+POSITIVE = _int_at_least(1)
+
+
 def _cmd_list(args):
     from .decoders import DECODERS
     from .encoders import ENCODERS
@@ -188,20 +217,20 @@ def _search_parser(sub, name, help, axis, axis_default, limit):
     mm.add_argument("--decoder", default="matched_filter")
     mm.add_argument("--encoder", default="gaussian")
     mm.add_argument("--signal", default="binary")
-    mm.add_argument("--n", type=int, default=1024)
-    mm.add_argument(f"--{axis}", type=int, nargs="+", default=axis_default, required=axis_default is None)
-    mm.add_argument("--trials", type=int, default=100)
+    mm.add_argument("--n", type=POSITIVE, default=1024)
+    mm.add_argument(f"--{axis}", type=POSITIVE, nargs="+", default=axis_default, required=axis_default is None)
+    mm.add_argument("--trials", type=POSITIVE, default=100)
     mm.add_argument("--seed", type=int, default=0)
     mm.add_argument("--q", type=float, default=0.5, help="quantile (default 0.5)")
     mm.add_argument("--criterion", default="exact", choices=["exact", "support"])
-    mm.add_argument(f"--{limit}", type=int, default=None)
+    mm.add_argument(f"--{limit}", type=POSITIVE, default=None)
     mm.add_argument("--noise", type=float, default=0.0)
-    mm.add_argument("--resolution", type=int, default=1, help="stop bisecting at this bracket width")
+    mm.add_argument("--resolution", type=POSITIVE, default=1, help="stop bisecting at this bracket width")
     mm.add_argument("--param", action="append", metavar="NAME=VALUE", help="decoder parameter (repeatable)")
     mm.add_argument("--encoder-param", action="append", metavar="NAME=VALUE")
     mm.add_argument("--signal-param", action="append", metavar="NAME=VALUE")
     mm.add_argument("--json", action="store_true", help="print the result(s) as JSON")
-    mm.add_argument("--jobs", type=int, default=1, help="worker processes (default 1: serial)")
+    mm.add_argument("--jobs", type=POSITIVE, default=1, help="worker processes (default 1: serial)")
     mm.add_argument("--scheduler", help="dask.distributed scheduler address (needs the dask extra)")
     mm.add_argument("--start-method", default="spawn", choices=["spawn", "forkserver"])
     mm.add_argument("--out", help="run directory: store finished trials there; re-run to resume")
@@ -210,9 +239,12 @@ def _search_parser(sub, name, help, axis, axis_default, limit):
 
 
 def _cmd_report(args):
-    from .report import write_report
+    from .report import incomplete_note, write_report
 
     print(write_report(args.run, q=args.q, criterion=args.criterion))
+    note = incomplete_note(args.run)
+    if note:
+        print(f"csbench: warning: {note}", file=sys.stderr)
     return 0
 
 
@@ -238,14 +270,15 @@ def _cmd_train(args):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="csbench", description="Benchmark compressed-sensing decoders.")
+    p = _Parser(prog="csbench", description="Benchmark compressed-sensing decoders.")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors (also CSBENCH_DEBUG=1)")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="small study: matched filter vs basis pursuit (< 1 min)")
     d.add_argument("--out", default=os.path.join("results", "demo"), help="output folder (default results/demo)")
-    d.add_argument("--n", type=int, default=512)
-    d.add_argument("--k", type=int, nargs="+", default=[2, 4, 8])
-    d.add_argument("--trials", type=int, default=50)
+    d.add_argument("--n", type=POSITIVE, default=512)
+    d.add_argument("--k", type=POSITIVE, nargs="+", default=[2, 4, 8])
+    d.add_argument("--trials", type=POSITIVE, default=50)
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=_cmd_demo)
@@ -256,7 +289,7 @@ def build_parser():
     r = sub.add_parser("run", help="run (or resume) a sweep from a TOML config into a run directory")
     r.add_argument("config", help="sweep configuration (TOML; see docs/harness.md)")
     r.add_argument("--out", help="run directory (default results/<config name>); re-run to resume")
-    r.add_argument("--jobs", type=int, default=1, help="worker processes (default 1: serial)")
+    r.add_argument("--jobs", type=POSITIVE, default=1, help="worker processes (default 1: serial)")
     r.add_argument("--scheduler", help="dask.distributed scheduler address (needs the dask extra)")
     r.add_argument("--start-method", default="spawn", choices=["spawn", "forkserver"])
     r.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -291,6 +324,8 @@ def build_parser():
                                         "results/toy_cache)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(func=_cmd_train)
+    for sp in sub.choices.values():  # --debug also after the command (SUPPRESS keeps a --debug given before it)
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
 
 
@@ -298,9 +333,17 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
-    except (ValueError, TypeError) as exc:
-        print(f"csbench: error: {exc}", file=sys.stderr)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe (``csbench status RUN | head``) surfaces here
+        return code
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141  # 128 + SIGPIPE, as for other Unix tools
+    except USER_ERRORS as exc:
+        if args.debug or os.environ.get("CSBENCH_DEBUG", "") not in ("", "0"):
+            raise
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"csbench: error: {msg}", file=sys.stderr)
         return 2
 
 

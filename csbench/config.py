@@ -14,6 +14,7 @@ import json
 import os
 import tomllib
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -295,15 +296,19 @@ class Sweep:
         s(self, "criterion", _scalar("criterion", lambda v: check_choice("criterion", v, SWEEP_CRITERIA),
                                      self.criterion))
         s(self, "auto", _auto(self.auto))
-        for cell in self.cells():
-            _check_cell(cell, self.m_values(cell))
+        for e, s, n, k, noise in self._grid():  # checked before any Cell exists (Cell() raises unattributed)
+            _check_cell(SimpleNamespace(encoder=e.name, signal=s.name, n=n, k=k, encoder_params=dict(e.params),
+                                        signal_params=dict(s.params)), self.m_values())
+
+    def _grid(self):
+        return itertools.product(self.encoder, self.signal, self.n, self.k, self.noise)
 
     def cells(self):
         """The :class:`~csbench.problems.Cell` objects of the grid, in grid order."""
         from .problems import Cell
 
         return [Cell(e.name, s.name, n, k, noise, dict(e.params), dict(s.params))
-                for e, s, n, k, noise in itertools.product(self.encoder, self.signal, self.n, self.k, self.noise)]
+                for e, s, n, k, noise in self._grid()]
 
     def m_values(self, cell=None):
         """The m values (the same for every cell); ``[]`` for ``m = "auto"``."""

@@ -10,11 +10,13 @@ registered in :data:`ENCODERS`. Conventions (see ``docs/architecture.md``):
 """
 from __future__ import annotations
 
+import os
+import zipfile
+
 import numpy as np
 
 from ._validate import check_choice, check_finite_array, check_int
 from .registry import Registry
-from .theory.coherence import welch_bound
 from .weights import load_tensor, model_matrix
 
 ENCODERS = Registry("encoder")
@@ -88,7 +90,7 @@ def from_file(rng, m, n, *, path=None, key=None, normalize="none"):
         raise ValueError(f"n={n} does not match the {M.shape[1]} columns of the matrix in {path!r}.")
     if m > M.shape[0]:
         raise ValueError(f"m={m} exceeds the {M.shape[0]} rows of the matrix in {path!r}; allowed: 1 <= m <= {M.shape[0]}.")
-    A = M[:m].copy()
+    A = check_finite_array(f"matrix in {path!r}", np.array(M[:m], dtype=np.float64), ndim=2)  # reads m rows
     return _normalize_columns(A) if normalize == "columns" else A
 
 
@@ -122,10 +124,34 @@ def rows_of_master(master, m, mode):
 
 
 def load_matrix(path, key=None):
-    """Load and validate a 2-D finite matrix from a ``.npy``, ``.npz`` or ``.safetensors`` file (cached)."""
+    """Open the 2-D numeric matrix in a ``.npy``, ``.npz`` or ``.safetensors`` file.
+
+    A ``.npy`` file is memory-mapped (``np.load(mmap_mode="r")``): opening reads
+    only its header, and the encoder then reads just the first m rows it needs,
+    so a matrix larger than memory works and nothing is cached. A ``.npz`` member
+    or a ``.safetensors`` tensor is read whole (:func:`csbench.weights.load_tensor`,
+    cached by path and mtime): use ``.npy`` for large matrices. Unreadable,
+    truncated or non-numeric files raise an error naming the path. Finiteness is
+    checked on the rows actually used.
+    """
     if path is None:
         raise ValueError("encoder 'file' needs path=...; allowed: a .npy, .npz or .safetensors file.")
-    return load_tensor(path, key, ndim=2, param="key")
+    path = os.fspath(path)
+    if not path.endswith(".npy"):
+        return load_tensor(path, key, ndim=2, param="key")
+    if not os.path.isfile(path):
+        raise ValueError(f"path={path!r}: no such file.")
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"path={path!r}: not a readable numpy matrix file ({' '.join(str(exc).split())}); "
+                         f"allowed: a .npy file written by numpy.save.") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) \
+            or np.iscomplexobj(arr):
+        raise TypeError(f"the matrix in {path!r} must hold real numbers, got dtype {arr.dtype}.")
+    if arr.ndim != 2:
+        raise ValueError(f"the matrix in {path!r} must be 2-D, got shape {arr.shape}.")
+    return arr
 
 
 def check_encoder(name, m, n, params):
@@ -153,6 +179,7 @@ def check_encoder(name, m, n, params):
                 f"(m, n)=({m}, {n}) does not fit the {M.shape} matrix in {p['path']!r}; "
                 f"allowed: n = {M.shape[1]}, 1 <= m <= {M.shape[0]}."
             )
+        check_finite_array(f"matrix in {p['path']!r}", M[:m], ndim=2)  # the rows a study will use
     if name == "model":
         model_matrix(m, n, **p)  # validates the source, the tensor, and (m, n) against its shape
     return p
@@ -177,6 +204,8 @@ def coherence_stats(A, block=2048):
         mx = max(mx, float(G.max(initial=0.0)))
         total += float(G.sum())
     pairs = n * (n - 1) / 2
+    from .theory.coherence import welch_bound  # deferred: theory imports SciPy
+
     welch = float(welch_bound(n, m)) if n > 1 else 0.0
     return {
         "m": m,

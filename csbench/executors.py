@@ -186,6 +186,10 @@ def terminate(executor):
     executor.shutdown(wait=not isinstance(executor, cf.ThreadPoolExecutor), cancel_futures=True)
 
 
+#: Seconds to wait for a dask scheduler before giving up (distributed's default is 30).
+CONNECT_TIMEOUT = 5
+
+
 def dask_executor(address):
     """A ``concurrent.futures`` executor on a dask.distributed cluster, and its in-flight bound."""
     try:
@@ -193,7 +197,11 @@ def dask_executor(address):
     except ImportError:
         raise ValueError("a scheduler address needs dask.distributed, which is not installed; "
                          "`pip install csbench[dask]` (or distributed).") from None
-    client = Client(address)
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:  # distributed raises OSError("Timed out trying to connect ...")
+        raise ConnectionError(f"scheduler={address!r}: no dask scheduler answered within "
+                              f"{CONNECT_TIMEOUT} s ({' '.join(str(exc).split())}).") from None
     client.run(init_worker)
     workers = max(1, sum(client.nthreads().values()))
     return _DaskExecutor(client), 2 * workers

@@ -605,7 +605,7 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
     entry = ENCODERS.get(encoder)
     params = _check_decoder(decoder, decoder_params)
     n = check_int("n", n, low=1)
-    k = check_int("k", k, low=0, high=n)
+    k = check_int("k", k, low=1, high=n)  # k = 0: x = 0 is decoded at every m, there is no minimal m
     trials = check_int("trials", trials, low=1)
     seed = check_int("seed", seed, low=0)
     q = check_float("q", q, low=0.0, high=1.0, low_open=True, high_open=True)

@@ -44,7 +44,8 @@ def plot_success_vs_m(table, path=None, title=None):
         ax.set_title(f"n={n}, k={k}")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("success rate")
-    axes[0][-1].legend(fontsize=8, loc="lower right")
+    # Outside the panels, right of the last one: inside, it covered the right-most curve.
+    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return _save(fig, path, title)
 
 
@@ -160,8 +161,8 @@ def plot_phase_diagram(table, path=None, title=None):
         ax.errorbar(delta, rho, xerr=[delta - lo.where(np.isfinite(lo), g.m_star) / g.n,
                                       hi.where(np.isfinite(hi), g.m_star) / g.n - delta],
                     fmt="o", ms=4, capsize=2, lw=1, label=dec)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    ax.set_xlim(0, 1.04)  # a little past 1, so that a point at delta = 1 (m* = n) is drawn whole
+    ax.set_ylim(0, 1.04)
     ax.set_xlabel(r"$\delta = m/n$")
     ax.set_ylabel(r"$\rho = k/m$")
     ax.grid(alpha=0.3)

@@ -40,6 +40,9 @@ class Cell:
     encoder_params: dict = field(default_factory=dict)
     signal_params: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        self.validate()  # a bad cell fails where it is made, not deep inside a run
+
     def validate(self, m=None):
         """Check every field (and m, if given); return (encoder_params, signal_params) with defaults."""
         check_int("n", self.n, low=1)
@@ -106,6 +109,9 @@ def make_problem(cell: Cell, m: int, trials: int, seed: int, first_trial: int = 
     (Measurements, Truth)
         ``A`` (T, m, n), ``Y = A x + noise z`` (T, m), ``X`` (T, n).
     """
+    if not isinstance(cell, Cell):
+        raise TypeError(f"cell must be a csbench.Cell, e.g. Cell(encoder='gaussian', n=512, k=4), got "
+                        f"{type(cell).__name__}{' (use Cell(**d))' if isinstance(cell, dict) else ''}.")
     m = check_int("m", m, low=1)
     trials = check_int("trials", trials, low=1)
     first_trial = check_int("first_trial", first_trial, low=0)

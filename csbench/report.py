@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from ._validate import check_float
+from ._validate import check_choice, check_float
 
 #: Scaling laws fitted in the report (keys of :data:`csbench.fits.SCALES`).
 REPORT_SCALES = ("k_ln_n", "k_log2_en_k", "log2_binom")
@@ -69,6 +69,18 @@ def theory_columns(mstar):
     return t
 
 
+def incomplete_note(run_dir):
+    """``None`` for a finished run, else a sentence saying how much of it is done and how to finish it."""
+    from .store import run_status
+
+    st = run_status(run_dir)
+    done, total = st["tasks_done"], st["tasks_total"]
+    if total is None or done >= total:
+        return None
+    return (f"incomplete run: {done} of {total} tasks finished (killed or still running); the tables "
+            f"cover the finished tasks only. Run the same `csbench run` command again to resume it.")
+
+
 def write_report(run_dir, q=0.5, criterion=None, conf=0.95):
     """Write ``report.md`` and figures (``report_*.png``) into ``run_dir``; return the report path.
 
@@ -82,12 +94,19 @@ def write_report(run_dir, q=0.5, criterion=None, conf=0.95):
     from .fits import SCALES, fit_scaling
     from .store import write_text_atomic
 
+    from .config import SWEEP_CRITERIA
+
     q = check_float("q", q, low=0.0, high=1.0, low_open=True, high_open=True)
+    if criterion is not None:
+        check_choice("criterion", criterion, SWEEP_CRITERIA)
     mstar, trials, success, sweep = minimal_m_summary(run_dir, q, criterion)
     criterion = criterion or sweep.criterion
     out = [f"# csbench report: {sweep.name}", "",
            f"Run directory `{os.path.abspath(run_dir)}`; criterion `{criterion}`; q = {q}; "
            f"{sweep.trials} trials per point; seed {sweep.seed}.", ""]
+    note = incomplete_note(run_dir)
+    if note:
+        out += [f"**Warning: {note}**", ""]
     figs = {}
     if trials is not None:
         counts = trials["status"].value_counts()
@@ -112,6 +131,8 @@ def write_report(run_dir, q=0.5, criterion=None, conf=0.95):
                 f = fit_scaling(t[np.isfinite(t.m_star.astype(float))], scale=scale, by=("decoder",), conf=conf)
             except ValueError:
                 continue
+            if not len(f):  # no finite m* to fit
+                continue
             f["scale"] = SCALES[scale][1]
             fits.append(f)
         if fits:
@@ -121,9 +142,12 @@ def write_report(run_dir, q=0.5, criterion=None, conf=0.95):
                     "Birge-ratio inflation when the scatter exceeds them (csbench.fits.fit_constant).", "",
                     md_table(f[["decoder", "scale", "c", "c_low", "c_high", "chi2_dof", "n_points"]
                                + (["note"] if f["note"].astype(bool).any() else [])]), ""]
-        figs["m_star_vs_k"] = plots.plot_m_star_vs_k(t)
-        figs["phase_diagram"] = plots.plot_phase_diagram(t)
-        figs["bits_per_dimension"] = plots.plot_bits_per_dimension(t)
+        if np.isfinite(t.m_star.astype(float)).any():  # else there is nothing to draw
+            figs["m_star_vs_k"] = plots.plot_m_star_vs_k(t)
+            figs["phase_diagram"] = plots.plot_phase_diagram(t)
+            figs["bits_per_dimension"] = plots.plot_bits_per_dimension(t)
+        else:
+            out += ["No finite m* (every trial failed at every m of the grid): no m* figures.", ""]
     out += ["## Figures", ""]
     for name, fig in figs.items():
         fname = f"report_{name}.png"

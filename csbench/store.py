@@ -328,13 +328,20 @@ def run_status(run_dir) -> dict:
 
 
 def export(run_dir, fmt="csv", path=None):
-    """Write the per-trial table of a run to CSV or parquet; return the path.
+    """Write the results of a run to CSV or parquet; return the path.
 
-    ``fmt="parquet"`` needs pyarrow (not a csbench dependency). Default path:
-    ``RUN/results.<fmt>``.
+    Grid runs: the per-trial table (:func:`load_results`). ``m = "auto"`` runs,
+    which store one row per minimal-m search and no trials: those rows
+    (:func:`load_minimal_m`). A run with no results yet raises ``ValueError``
+    rather than writing a header-only file. ``fmt="parquet"`` needs pyarrow
+    (not a csbench dependency). Default path: ``RUN/results.<fmt>``.
     """
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"format={fmt!r} is not one of ['csv', 'parquet'].")
+    path = os.fspath(path) if path is not None else os.path.join(os.fspath(run_dir), f"results.{fmt}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"output={path!r}: folder {folder!r} does not exist; create it or choose another path.")
     if fmt == "parquet":
         try:
             import pyarrow  # noqa: F401
@@ -342,7 +349,11 @@ def export(run_dir, fmt="csv", path=None):
             raise ValueError("format='parquet' needs pyarrow, which is not installed; "
                              "`pip install pyarrow`, or use format='csv'.") from None
     df = load_results(run_dir)
-    path = path or os.path.join(os.fspath(run_dir), f"results.{fmt}")
+    if not len(df):
+        df = load_minimal_m(run_dir)  # m = "auto": one row per search, no per-trial rows
+    if not len(df):
+        raise ValueError(f"run {os.fspath(run_dir)!r} has no finished tasks yet; nothing to export "
+                         f"(`csbench status {os.fspath(run_dir)}` shows its progress).")
     if fmt == "csv":
         df.to_csv(path, index=False)
     else:

@@ -24,7 +24,7 @@ def test_demo_small(tmp_path):
     assert set(table.decoder) == {"matched_filter", "basis_pursuit"}
     assert table.rate.between(0, 1).all() and (table.trials == 6).all()
     bp = table[table.decoder == "basis_pursuit"].sort_values("m")
-    assert bp.rate.iloc[-1] == 1.0 and bp.rate.iloc[0] == 0.0  # m=4 < 2k+... can't recover; 3 log2 C(64,2) can
+    assert bp.rate.iloc[-1] == 1.0 and bp.rate.iloc[0] == 0.0  # m=4 < 2k+... cannot recover; 2 log2 C(64,2) can
     assert (out / "demo.png").stat().st_size > 10_000
 
 

@@ -103,7 +103,7 @@ BAD = [
     ('block = 3', 'block = 2.5', "block", "must be an integer"),
     ('k = [1, 2]', 'k = [1, 40]', "k", "0 <= k <= 32"),
     ('n = [32, 48]', 'n = [32, 32]', "n", "duplicate"),
-    ('noise = 0.0', 'noise = -1.0', "noise", "[0.0, inf]"),
+    ('noise = 0.0', 'noise = -1.0', "noise", "[0.0, inf)"),
     ('num = 3}', 'num = 3, spacing = "log"}', "m", "['geometric', 'linear']"),
     ('m = {start = 4, stop = 16, num = 3}', 'm = {start = 16, stop = 4, num = 3}', "m", "stop >= 16"),
     ('m = {start = 4, stop = 16, num = 3}', 'm = {start = 4, stop = 16, nmu = 3}', "m", "Did you mean 'num'?"),

@@ -48,11 +48,11 @@ import numbers
 import numpy as np
 
 from .._validate import check_bool, check_choice, check_float, check_int
-from ..kernels import amp as _k
-from ..theory.phase_transition import minimax_threshold
+from .._lazy import lazy_module
 from .base import DECODERS, DecodeResult
 
-_DENOISERS = {"soft": _k.SOFT, "bayes_binary": _k.BAYES_BINARY}
+_k = lazy_module("csbench.kernels.amp")  # numba loads on the first call, not on import
+_DENOISERS = ("soft", "bayes_binary")
 
 
 def amp_params(m, n, k, denoiser="soft", nonneg=False, threshold="minimax", density=None,
@@ -67,6 +67,8 @@ def amp_params(m, n, k, denoiser="soft", nonneg=False, threshold="minimax", dens
     if denoiser == "soft":
         if isinstance(threshold, str):
             check_choice("threshold", threshold, ["minimax"])
+            from ..theory.phase_transition import minimax_threshold
+
             tau = minimax_threshold(m / n, nonneg=bool(nonneg))
         elif isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
             tau = check_float("threshold", threshold, low=0.0)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_choice, check_float
+from .._validate import check_bool, check_choice, check_float
 from ..kernels import lattice as _lattice
 from .base import DECODERS, one_shot
 
@@ -113,6 +113,7 @@ def matched_filter(A, Y, k, *, rule="threshold", threshold=0.5, normalize=False)
     """
     check_choice("rule", rule, ["threshold", "sign", "topk", "raw"])
     threshold = check_float("threshold", threshold)
+    normalize = check_bool("normalize", normalize)
     if rule == "topk" and k is None:
         raise ValueError("matched_filter with rule='topk' needs k (0 <= k <= n); got k=None.")
     Xp = correlations(A, Y, normalize)
@@ -154,6 +155,7 @@ def relu_readout(A, Y, k, *, bias=0.0, c_prime=1.0, activation="relu", normalize
         b = edmonds_bias(m, n, k, c_prime)
     else:
         b = check_float("bias", bias)
+    normalize = check_bool("normalize", normalize)
     Z = correlations(A, Y, normalize) - b
     if activation == "relu":
         return one_shot(np.maximum(Z, 0.0))

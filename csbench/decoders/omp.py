@@ -16,8 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import check_bool, check_finite_array, check_float, check_int
-from ..kernels import omp as _k
+from .._lazy import lazy_module
 from .base import DECODERS, NONFINITE, DecodeResult
+
+_k = lazy_module("csbench.kernels.omp")  # numba loads on the first call, not on import
 
 __all__ = ["omp", "omp_solve"]
 
