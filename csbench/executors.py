@@ -5,7 +5,7 @@
 * a local process pool (``jobs > 1``): ``ProcessPoolExecutor`` with a ``spawn``
   or ``forkserver`` context and :func:`init_worker` as initializer; workers
   die with their driver (``PR_SET_PDEATHSIG`` on Linux, and a watchdog thread
-  polling the parent pid everywhere) and ignore Ctrl-C (the driver stops them);
+  on the parent's sentinel everywhere) and ignore Ctrl-C (the driver stops them);
 * :class:`ThreadExecutor` (``threads=True``): in-process threads, numba
   single-threaded in each (what ``csbench.minimal_m`` uses by default);
 * ``dask.distributed`` when a scheduler address is given (optional extra,
@@ -22,7 +22,6 @@ import os
 import signal
 import sys
 import threading
-import time
 
 from ._validate import check_choice, check_int
 
@@ -32,18 +31,14 @@ START_METHODS = ["spawn", "forkserver"]
 _LIMITS = None  # keeps the worker's threadpoolctl limiter alive
 
 
-#: Seconds between the watchdog's checks that the worker's parent is alive.
-WATCHDOG_PERIOD = 1.0
-
-
 def die_with_parent():
-    """Make this process exit when its parent does (kill -9 or SIGTERM of the driver).
+    """Make this pool worker exit when its driver does (kill -9 or SIGTERM of the driver).
 
     Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` through ctypes; everywhere: a
-    daemon thread that exits the process once ``os.getppid()`` changes (the
-    orphan is re-parented), checked every :data:`WATCHDOG_PERIOD` seconds.
+    daemon thread waiting on the parent's sentinel (a pipe that reaches EOF
+    when the parent exits, ``multiprocessing.parent_process().sentinel``), so
+    a parent that died before this call is noticed at once too.
     """
-    parent = os.getppid()
     if sys.platform.startswith("linux"):
         try:
             import ctypes
@@ -51,12 +46,12 @@ def die_with_parent():
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
         except (OSError, AttributeError):  # pragma: no cover - no libc prctl
             pass
-    if os.getppid() != parent or parent == 1:  # the parent died before prctl
-        os._exit(1)
+    parent = multiprocessing.parent_process()
 
     def watch():
-        while os.getppid() == parent:
-            time.sleep(WATCHDOG_PERIOD)
+        from multiprocessing.connection import wait
+
+        wait([parent.sentinel])
         os._exit(1)
 
     threading.Thread(target=watch, name="csbench-watchdog", daemon=True).start()
