@@ -749,9 +749,9 @@ def study_params(decoder, params, given, signal, signal_params=None, criterion="
     if decoder == "matched_filter" and signal == "signed" and not binary:
         if "rule" not in given:
             params["rule"] = "sign"
-        elif params["rule"] not in ("sign", "raw"):
-            raise ValueError(f"matched_filter rule={params['rule']!r} decides values in {{0, 1}} and cannot decode "
-                             "the -1 entries of signal='signed'; use rule='sign' (sign(x') 1[|x'| >= 1/2]).")
+        elif params["rule"] != "sign":
+            raise ValueError(f"matched_filter rule={params['rule']!r} cannot decode the entries of signal='signed' "
+                             "(values in {-1, 0, 1}) exactly; use rule='sign' (sign(x') 1[|x'| >= 1/2]).")
     if decoder == "lasso" and not binary and criterion == "exact" and "debias" not in given:
         params["debias"] = True
     if decoder == "omp" and signal == "bernoulli" and "tol" not in given and "n_nonzero_coefs" not in given:
