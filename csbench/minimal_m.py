@@ -4,8 +4,8 @@ For a *nested* encoder, trial t's matrix at m rows is the first m rows of one
 master draw (rescaled), and x is the same at every m; success is then a
 function of m for each trial, and each trial has a **critical m**:
 
-* matched filter (binary signals, no noise): computed EXACTLY in one pass over
-  the master rows. With ``s(m) = sum_{i<=m} r_i (r_i . x)`` (cumulative inner
+* matched filter (binary signals, or signed ones with ``rule="sign"``; no
+  noise): computed EXACTLY in one pass over the master rows. With ``s(m) = sum_{i<=m} r_i (r_i . x)`` (cumulative inner
   products of the master rows ``r_i``) every ``x'(m) = A_m^T A_m x`` is known, so
   success is known at *every* m <= m_max. The critical m is the smallest m
   such that the decoder succeeds at every m' in [m, m_max] (``+inf`` when it
@@ -27,9 +27,18 @@ function of m for each trial, and each trial has a **critical m**:
   blocks on ``n_jobs`` threads (numba single-threaded in each); within a
   block, trials that need the same m are decoded in one batch.
 
-``m*_q`` is the q-quantile of the per-trial critical m (the smallest m at which
-at least a fraction q of the trials succeed), with the distribution-free
+``m*_q`` (``m_star``) is the smallest m at which at least a fraction q of the
+trials succeed: the crossing of the pointwise success curve S(m) = q. Exact
+path: read off the measured curve, with inverted Wilson bands; the q-quantile
+of the critical m ("every larger m succeeds") is ``m_star_monotone``. Search:
+the q-quantile of the critical m (S(m) when trials are monotone), with the
 order-statistic interval of :func:`csbench.fits.quantile_ci`.
+
+Decision rule (seed 003): a coordinate is decided 1 when its score is >= 1/2,
+exactly on lattice matrices (see :mod:`csbench.decoders.linear`), identically
+here and in ``decode``. :func:`study_params` adapts the decoder's defaults to
+the signal (or refuses the pair); a study whose trials are mostly censored
+says why (``censored_reason``, a ``RuntimeWarning``).
 """
 from __future__ import annotations
 
