@@ -4,8 +4,8 @@ For a *nested* encoder, trial t's matrix at m rows is the first m rows of one
 master draw (rescaled), and x is the same at every m; success is then a
 function of m for each trial, and each trial has a **critical m**:
 
-* matched filter (binary signals, no noise): computed EXACTLY in one pass over
-  the master rows. With ``s(m) = sum_{i<=m} r_i (r_i . x)`` (cumulative inner
+* matched filter (binary signals, or signed ones with ``rule="sign"``; no
+  noise): computed EXACTLY in one pass over the master rows. With ``s(m) = sum_{i<=m} r_i (r_i . x)`` (cumulative inner
   products of the master rows ``r_i``) every ``x'(m) = A_m^T A_m x`` is known, so
   success is known at *every* m <= m_max. The critical m is the smallest m
   such that the decoder succeeds at every m' in [m, m_max] (``+inf`` when it
@@ -28,9 +28,18 @@ function of m for each trial, and each trial has a **critical m**:
   and stored like every other task); within a block, trials that need the
   same m are decoded in one batch.
 
-``m*_q`` is the q-quantile of the per-trial critical m (the smallest m at which
-at least a fraction q of the trials succeed), with the distribution-free
+``m*_q`` (``m_star``) is the smallest m at which at least a fraction q of the
+trials succeed: the crossing of the pointwise success curve S(m) = q. Exact
+path: read off the measured curve, with inverted Wilson bands; the q-quantile
+of the critical m ("every larger m succeeds") is ``m_star_monotone``. Search:
+the q-quantile of the critical m (S(m) when trials are monotone), with the
 order-statistic interval of :func:`csbench.fits.quantile_ci`.
+
+Decision rule (seed 003): a coordinate is decided 1 when its score is >= 1/2,
+exactly on lattice matrices (see :mod:`csbench.decoders.linear`), identically
+here and in ``decode``. :func:`study_params` adapts the decoder's defaults to
+the signal (or refuses the pair); a study whose trials are mostly censored
+says why (``censored_reason``, a ``RuntimeWarning``).
 """
 from __future__ import annotations
 
@@ -773,9 +782,9 @@ def study_params(decoder, params, given, signal, signal_params=None, criterion="
     if decoder == "matched_filter" and signal == "signed" and not binary:
         if "rule" not in given:
             params["rule"] = "sign"
-        elif params["rule"] not in ("sign", "raw"):
-            raise ValueError(f"matched_filter rule={params['rule']!r} decides values in {{0, 1}} and cannot decode "
-                             "the -1 entries of signal='signed'; use rule='sign' (sign(x') 1[|x'| >= 1/2]).")
+        elif params["rule"] != "sign":
+            raise ValueError(f"matched_filter rule={params['rule']!r} cannot decode the entries of signal='signed' "
+                             "(values in {-1, 0, 1}) exactly; use rule='sign' (sign(x') 1[|x'| >= 1/2]).")
     if decoder == "lasso" and not binary and criterion == "exact" and "debias" not in given:
         params["debias"] = True
     if decoder == "omp" and signal == "bernoulli" and "tol" not in given and "n_nonzero_coefs" not in given:

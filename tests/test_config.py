@@ -164,7 +164,7 @@ def test_bad_decoder_value_fails_before_any_work(tmp_path):
     sweep = load_sweep(path)            # names are fine; the value is checked by the decoder
     out = tmp_path / "run"
     with pytest.raises(ConfigError, match=r"key 'decoders\[0\]\.params': matched_filter: rule='top' "
-                                          r"is not one of \['threshold', 'topk', 'raw'\]"):
+                                          r"is not one of \['threshold', 'sign', 'topk', 'raw'\]"):
         run_sweep(sweep, out, progress=False)
     assert not out.exists()             # nothing was started
 
