@@ -54,20 +54,21 @@ for _name, (_summary, _values) in _VALUES.items():
     )
 
 
-@SIGNALS.register("bernoulli", "each feature active w.p. p (default k/n), values U(-1,1) or U(0,1)")
+@SIGNALS.register("bernoulli", "each feature active w.p. p (default k/n), values U(-1,1), U(0,1) or 1")
 def bernoulli(rng, n, k, *, p=None, values="signed", profile="uniform", alpha=1.0):
     """Bernoulli(p) support with uniform values (the toy-model setups of seeds 001, 002).
 
     Feature i is active independently with probability ``p_i = min(1, p n w_i)``
     (w from :func:`feature_weights`; ``p_i = p`` for the uniform profile). ``p``
     defaults to ``k / n``. Active values are U(-1, 1) (``values="signed"``) or
-    U(0, 1) (``values="positive"``).
+    U(0, 1) (``values="positive"``) or 1 (``values="one"``: independent binary
+    features, seed 004 Theorem 3).
     """
     p = k / n if p is None else p
     pi = np.minimum(1.0, p * n * feature_weights(n, profile, alpha))
     active = rng.random(n) < pi
     u = rng.random(n)
-    vals = 2.0 * u - 1.0 if values == "signed" else u
+    vals = 2.0 * u - 1.0 if values == "signed" else (1.0 if values == "one" else u)
     return np.where(active, vals, 0.0)
 
 
@@ -93,7 +94,7 @@ def check_signal(name, n, k, params):
     check_choice("profile", p["profile"], PROFILES)
     check_float("alpha", p["alpha"], low=0.0)
     if name == "bernoulli":
-        check_choice("values", p["values"], ["signed", "positive"])
+        check_choice("values", p["values"], ["signed", "positive", "one"])
         if p["p"] is not None:
             check_float("p", p["p"], low=0.0, high=1.0)
     return p
@@ -103,5 +104,6 @@ def signal_info(name, params=None):
     """``(binary, nonneg)`` facts about a signal model, used to pick success criteria."""
     entry = SIGNALS.get(name)
     if name == "bernoulli":
-        return False, (params or {}).get("values", "signed") == "positive"
+        values = (params or {}).get("values", "signed")
+        return values == "one", values in ("positive", "one")
     return bool(entry.info.get("binary")), bool(entry.info.get("nonneg"))

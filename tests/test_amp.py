@@ -59,7 +59,7 @@ def test_bayes_binary_beats_nonneg_l1():
     # delta > delta_alg(0.2) = 0.3553 (Bayes AMP's state evolution reaches zero MSE).
     n, k, m = N, 200, 380
     assert k / m > 1.1 * rho_weak(m / n, nonneg=True)
-    assert m / n > 1.05 * bayes_binary_threshold(k / n)
+    assert m / n > 1.05 * bayes_binary_threshold(eps=k / n)
     A, Y, X = problem("binary", n, k, m, 10, seed=3)
     bayes = decode("amp", A, Y, k=k, denoiser="bayes_binary")
     exact = np.all(np.abs(bayes.X_hat - X) < 0.5, axis=1)

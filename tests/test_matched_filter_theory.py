@@ -118,3 +118,70 @@ def test_validation_messages():
         theory.mf_success_probability(10, 2, [1, 5], "unit")
     with pytest.raises(ValueError, match="p="):
         theory.chernoff_m(10, 2, 0.0)
+
+
+# --- the +-1 (Rademacher) ensemble and independent binary features -------------------------
+
+
+def _rademacher_brute_force(n, k, m):
+    """P(success) by enumerating every support block in {+-1}^(m x k) and every off-support
+    column in {+-1}^m (decision 1[score >= 1/2]); and the per-coordinate error rates."""
+    signs = np.array(np.meshgrid(*[[-1, 1]] * m, indexing="ij")).reshape(m, -1).T  # (2^m, m)
+    blocks = np.array(np.meshgrid(*[[-1, 1]] * (m * k), indexing="ij")).reshape(m * k, -1).T.reshape(-1, m, k)
+    y = blocks.sum(axis=2)  # (B, m), in units of 1/sqrt(m)
+    on = np.einsum("bmk,bm->bk", blocks, y)  # m * scores on the support
+    off = y @ signs.T  # (B, 2^m): m * score of every possible off-support column
+    on_ok = (2 * on >= m).all(axis=1)
+    F = (2 * off < m).mean(axis=1)
+    return (on_ok * F ** (n - k)).mean(), (1 - F).mean(), (2 * on < m).mean()
+
+
+@pytest.mark.parametrize("k, m", [(1, 5), (2, 4), (2, 5), (3, 3), (3, 4), (3, 5)])
+def test_rademacher_exact_equals_brute_force(k, m):
+    for n in (k, k + 1, 7):
+        p, fp, fn = _rademacher_brute_force(n, k, m)
+        assert theory.mf_success_probability(n, k, m, "rademacher") == pytest.approx(p, rel=1e-12, abs=1e-15)
+        efp, efn = theory.mf_error_probabilities(n, k, m, "rademacher")
+        assert (efp, efn) == pytest.approx((fp, fn), rel=1e-12, abs=1e-15)
+
+
+def test_rademacher_exact_matches_decoder():
+    """Seed 003's string example: k = 3 strings hashed to +-1 vectors, summed; odd m, so no
+    score is ever exactly 1/2 and the tie rule does not matter."""
+    n, k, m, trials = 100, 3, 61, 2000
+    p = theory.mf_success_probability(n, k, m, "rademacher")
+    assert 0.25 < p < 0.4  # 0.3117
+    exact, wrong = run_mf("rademacher", n, k, m, trials)
+    ok, info = within(exact, p)
+    assert ok, info
+    ok, info = within(wrong, theory.mf_expected_wrong(n, k, m, "rademacher"))
+    assert ok, info
+    with pytest.raises(ValueError, match=r"k=4 is out of range for ensemble='rademacher'.*k <= 3"):
+        theory.mf_success_probability(n, 4, m, "rademacher")
+
+
+def test_bernoulli_features_success_matches_decoder():
+    """x_i ~ Bernoulli(p) iid with value 1 (seed 004 Theorem 3's model), Gaussian A."""
+    n, p_on, m, trials = 64, 0.05, 41, 2000
+    p = theory.mf_success_probability_bernoulli(n, p_on, m, tail=1e-10)
+    assert 0.2 < p < 0.4  # 0.2932
+    cell = csbench.Cell("gaussian", "bernoulli", n, 3, signal_params={"p": p_on, "values": "one"})
+    with threadpool_limits(1):
+        meas, truth = csbench.make_problem(cell, m, trials, seed=5)
+        res = csbench.decode("matched_filter", meas.A, meas.Y)
+    assert set(np.unique(truth.X)) == {0.0, 1.0}
+    assert truth.X.sum(1).mean() == pytest.approx(n * p_on, abs=4 * np.sqrt(n * p_on / trials))
+    exact = csbench.score(truth.X, res.X_hat, binary=True)["exact"]
+    ok, info = within(exact, p)
+    assert ok, info
+    # the mixture: p = 1 puts all mass on k = n, p = 0 on k = 0
+    assert theory.mf_success_probability_bernoulli(8, 0.0, 5) == 1.0
+    assert theory.mf_success_probability_bernoulli(8, 1.0, 5) == pytest.approx(
+        float(theory.mf_success_probability(8, 8, 5)), abs=1e-12)
+
+
+def test_chernoff_default_is_p_one():
+    assert theory.chernoff_m(1024, 4) == pytest.approx(32 * np.log(1024), rel=1e-14)
+    assert theory.chernoff_m(1024, 4, 1.0) == theory.chernoff_m(1024, 4)
+    with pytest.raises(ValueError, match=r"p=.*out of range; allowed: 0 < p <= 1"):
+        theory.chernoff_m(1024, 4, 1.5)

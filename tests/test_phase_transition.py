@@ -51,7 +51,13 @@ def test_rho_weak_values_vectorised_and_edges():
     assert rho_weak(0.19) == pytest.approx(0.238, abs=5e-4)
     assert rho_weak(0.19, True) == pytest.approx(0.318, abs=5e-4)
     assert minimax_threshold(np.array([[0.5]])).shape == (1, 1)
-    assert rho_weak(1.0) == 1.0 and rho_weak(3.0, True) == 1.0 and minimax_threshold(1.0) == 0.0
+    assert rho_weak(1.0) == 1.0 and rho_weak(1.0, True) == 1.0 and minimax_threshold(1.0) == 0.0
+    # delta = m/n > 1 (n/m passed by mistake) raises, naming the parameter, the value and the hint
+    for f in (rho_weak, minimax_threshold):
+        with pytest.raises(ValueError, match=r"delta=4.0 is out of range; allowed: 0 < delta <= 1.*m/n"):
+            f(4.0)
+        with pytest.raises(ValueError, match=r"delta=1.5 is out of range"):
+            f(np.array([0.5, 1.5]), nonneg=True)
     # Nonnegativity helps: rho_W+ > rho_W, both increasing in delta.
     rs, rp = rho_weak(np.array(DELTAS)), rho_weak(np.array(DELTAS), True)
     assert np.all(rp > rs) and np.all(np.diff(rs) > 0) and np.all(np.diff(rp) > 0)
@@ -140,23 +146,26 @@ def test_binary_mmse_monte_carlo(eps):
         l0 = (1 - eps) * norm.pdf(R, 0.0, np.sqrt(v))
         sq = (X - l1 / (l0 + l1)) ** 2
         se = sq.std() / np.sqrt(N)
-        assert binary_mmse(v, eps) == pytest.approx(sq.mean(), abs=4 * se)
+        assert binary_mmse(eps=eps, v=v) == pytest.approx(sq.mean(), abs=4 * se)
     # limits: mmse -> eps (1 - eps) as v -> infinity, -> 0 as v -> 0
-    assert binary_mmse(1e6, eps) == pytest.approx(eps * (1 - eps), rel=1e-5)
-    assert binary_mmse(1e-3, eps) < 1e-50
+    assert binary_mmse(eps=eps, v=1e6) == pytest.approx(eps * (1 - eps), rel=1e-5)
+    assert binary_mmse(eps=eps, v=1e-3) < 1e-50
 
 
 def test_bayes_binary_threshold_is_the_state_evolution_transition():
     for eps in (0.1, 0.3):
-        d = bayes_binary_threshold(eps)
-        above = binary_state_evolution(1.02 * d, eps, n_iter=300)
-        below = binary_state_evolution(0.98 * d, eps, n_iter=300)
+        d = bayes_binary_threshold(eps=eps)
+        above = binary_state_evolution(eps=eps, delta=1.02 * d, n_iter=300)
+        below = binary_state_evolution(eps=eps, delta=0.98 * d, n_iter=300)
         assert above[-1] < 1e-30
         assert below[-1] > 1e-3
     # Measured values (reported); Bayes AMP beats nonnegative l1 (rho_W+) at every density
-    assert bayes_binary_threshold(0.1) == pytest.approx(0.238465, abs=1e-5)
+    assert bayes_binary_threshold(eps=0.1) == pytest.approx(0.238465, abs=1e-5)
     for eps in (0.05, 0.1, 0.3):
-        d = bayes_binary_threshold(eps)
+        d = bayes_binary_threshold(eps=eps)
         assert eps / d > rho_weak(d, nonneg=True)
     with pytest.raises(ValueError, match="eps"):
-        bayes_binary_threshold(1.0)
+        bayes_binary_threshold(eps=1.0)
+    for f, args in ((binary_mmse, (0.1, 0.5)), (binary_state_evolution, (0.5, 0.1)), (bayes_binary_threshold, (0.1,))):
+        with pytest.raises(TypeError, match="positional"):  # keyword-only: no order to get wrong
+            f(*args)

@@ -214,16 +214,3 @@ def test_antipodal_vs_halving_as_stated():
     n, k, m = np.meshgrid([20, 64, 512], [1, 4, 16], [5, 100, 10**4, 10**6])
     cost, saving = theory.antipodal_halving_terms(n, k, m)
     np.testing.assert_array_equal(theory.use_antipodal_vs_halving(n, k, m), cost <= saving)
-
-
-def test_measure_antipodal_pair_collisions():
-    # m >> n k: interference is negligible, so antipodal errors come from pairs with both
-    # features active: E #pairs = (n/2) k (k-1) / (n (n-1)), each costs 2 -> k (k-1)/(n-1)
-    n, k, m = 16, 4, 8000
-    res = theory.measure_antipodal(n, k, m, trials=150, seed=1)
-    expected = k * (k - 1) / (n - 1)
-    assert abs(res["antipodal"]["sq_err"] - expected) <= 4 * res["antipodal"]["sq_err_se"] + 0.01
-    assert res["unit"]["sq_err"] < 0.01 and res["unit"]["exact"] == 1.0
-    assert res["pair_cost"] == pytest.approx(2 * (k / n) ** 2) and res["halving_saving"] == pytest.approx(4 * k / m)
-    with pytest.raises(ValueError, match="even"):
-        theory.measure_antipodal(15, 2, 10)

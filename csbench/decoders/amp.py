@@ -69,7 +69,7 @@ def amp_params(m, n, k, denoiser="soft", nonneg=False, threshold="minimax", dens
             check_choice("threshold", threshold, ["minimax"])
             from ..theory.phase_transition import minimax_threshold
 
-            tau = minimax_threshold(m / n, nonneg=bool(nonneg))
+            tau = minimax_threshold(min(m / n, 1.0), nonneg=bool(nonneg))  # tau = 0 for m >= n
         elif isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
             tau = check_float("threshold", threshold, low=0.0)
         else:

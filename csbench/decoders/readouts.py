@@ -31,7 +31,7 @@ from .base import DECODERS, MAX_ITER, DecodeResult, one_shot
 _VALUE_MOMENTS = {"binary": (1.0, 1.0), "signed": (0.0, 1.0), "gaussian": (0.0, 1.0),
                   "uniform": (0.5, 1.0 / 3.0)}
 #: (E v, E v^2) of the active values of the ``bernoulli`` model, by ``values``.
-_BERNOULLI_MOMENTS = {"signed": (0.0, 1.0 / 3.0), "positive": (0.5, 1.0 / 3.0)}
+_BERNOULLI_MOMENTS = {"signed": (0.0, 1.0 / 3.0), "positive": (0.5, 1.0 / 3.0), "one": (1.0, 1.0)}
 
 
 def _prior(signal, signal_params, n, k, decoder):

@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_int
 from .counting import _nk, _out, check_counts
 
 __all__ = [
     "antipodal_pair_errors", "one_direction_pair_errors", "use_antipodal",
     "antipodal_halving_terms", "antipodal_halving_m", "use_antipodal_vs_halving",
-    "measure_antipodal",
 ]
 
 
@@ -89,64 +87,10 @@ def use_antipodal_vs_halving(n, k, m, as_printed=False):
     Models' observations (n=20, m=5, k=2); the two differ by the direction of
     the inequality (see :func:`antipodal_halving_m`). Neither is a measurement:
     the saving term comes from Theorem 2's union-bound scale, not from an
-    error rate (compare :func:`measure_antipodal`).
+    error rate (compare ``measure_antipodal`` in
+    ``experiments/seed004_random_superposition.py``).
     """
     threshold = antipodal_halving_m(n, k)
     m = check_counts("m", m, low=1)
     return _out(m >= threshold) if as_printed else _out(m <= threshold)
 
-
-def measure_antipodal(n, k, m, trials=200, seed=0, bias=0.0):
-    """Measured errors of csbench's ``"antipodal"`` vs ``"unit"`` encoders with the ReLU read-out.
-
-    Both encoders store the same n features (``antipodal``: n/2 random
-    directions in +- pairs; ``unit``: n random directions) in m dimensions; the
-    same seeded signals are decoded with ``relu_readout`` (``x_hat =
-    ReLU(A^T y - bias)``; ``bias`` a number or ``"edmonds"``) through
-    :func:`csbench.decode`. Signals are csbench's ``"binary"`` model: exactly k
-    features active (the seed's model has each active w.p. k/n).
-
-    Returns
-    -------
-    dict
-        For each encoder name: ``sq_err`` (mean over trials of
-        ``||x_hat - x||^2``), ``sq_err_se`` (its standard error),
-        ``sq_err_per_feature`` (``sq_err / n``), ``exact`` (fraction of trials
-        with every coordinate right after thresholding x_hat at 1/2) and
-        ``n_wrong`` (mean wrong coordinates); plus the seed's per-feature terms
-        ``pair_cost`` = 2 (k/n)^2 and ``halving_saving`` = 4k/m (as the seed adds
-        them to ``E L / (|{x}| |{i}|)``), to set beside the measured difference
-        of ``sq_err_per_feature``.
-    """
-    from ..decoders import decode
-    from ..metrics import score
-    from ..problems import Cell, make_problem
-
-    n = check_int("n", n, low=2)
-    if n % 2:
-        raise ValueError(f"n={n} must be even (antipodal pairs).")
-    k = check_int("k", k, low=0, high=n)
-    m = check_int("m", m, low=1)
-    trials = check_int("trials", trials, low=2)
-    seed = check_int("seed", seed, low=0)
-    out = {}
-    for enc in ("antipodal", "unit"):
-        sq, ex, wrong = [], [], []
-        for start in range(0, trials, 100):
-            meas, truth = make_problem(Cell(encoder=enc, signal="binary", n=n, k=k), m,
-                                       min(100, trials - start), seed, first_trial=start)
-            X_hat = decode("relu_readout", meas.A, meas.Y, k=k, bias=bias).X_hat
-            sq.append(((X_hat - truth.X) ** 2).sum(axis=1))
-            s = score(truth.X, X_hat, binary=True)
-            ex.append(s["exact"])
-            wrong.append(s["n_wrong"])
-        sq = np.concatenate(sq)
-        out[enc] = {
-            "sq_err": float(sq.mean()),
-            "sq_err_se": float(sq.std(ddof=1) / np.sqrt(sq.size)),
-            "sq_err_per_feature": float(sq.mean() / n),
-            "exact": float(np.concatenate(ex).mean()),
-            "n_wrong": float(np.concatenate(wrong).mean()),
-        }
-    out["pair_cost"], out["halving_saving"] = antipodal_halving_terms(n, k, m)
-    return out

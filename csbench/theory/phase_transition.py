@@ -65,10 +65,12 @@ def _argmax_rho(delta, kappa):
 
 def _vectorise(delta, nonneg, which):
     d = np.asarray(delta, dtype=float)
-    if d.size and (not np.all(np.isfinite(d)) or np.any(d <= 0.0)):
-        raise ValueError(f"delta={delta!r} is out of range; allowed: 0 < delta (= m/n), finite.")
+    if d.size and (not np.all(np.isfinite(d)) or np.any(d <= 0.0) or np.any(d > 1.0)):
+        bad = d.ravel()[~(np.isfinite(d.ravel()) & (d.ravel() > 0.0) & (d.ravel() <= 1.0))][0]
+        raise ValueError(f"delta={float(bad)!r} is out of range; allowed: 0 < delta <= 1. delta is the "
+                         f"undersampling ratio m/n (did you pass n/m?).")
     kappa = _kappa(bool(nonneg))
-    out = np.array([_argmax_rho(min(float(v), 1.0), kappa)[which] for v in d.ravel()])
+    out = np.array([_argmax_rho(float(v), kappa)[which] for v in d.ravel()])
     out = out.reshape(d.shape)
     return float(out) if out.ndim == 0 else out
 
@@ -78,7 +80,8 @@ def minimax_threshold(delta, nonneg=False):
 
     ``tau(delta)`` is the maximiser z of the formula in :func:`rho_weak` [DMM09];
     AMP thresholds at ``tau * sigma_t`` where ``sigma_t`` is the effective noise
-    level. ``tau = 0`` for ``delta >= 1``. Vectorised over ``delta > 0``.
+    level. ``tau = 0`` at ``delta = 1``. Vectorised over ``0 < delta <= 1``; other
+    values raise (``delta = m/n``: passing n/m is the usual slip).
     Examples: ``tau(0.5) = 0.877`` (signed), ``0.506`` (``nonneg=True``).
     """
     return _vectorise(delta, nonneg, 0)
@@ -94,7 +97,8 @@ def rho_weak(delta, nonneg=False):
         M(z) = (1+z^2)\\Phi(-z) - z\\phi(z),
 
     with ``kappa = 2`` for signed signals (cross-polytope) and ``kappa = 1`` for
-    nonnegative signals (simplex) [DMM09, eq. 5]; ``rho_W = 1`` for ``delta >= 1``.
+    nonnegative signals (simplex) [DMM09, eq. 5]; ``rho_W(1) = 1``; ``0 < delta <= 1``
+    (``delta = m/n``; larger values raise, as n/m passed for m/n would).
     Below the curve (``k/m < rho_W(m/n)``) l1 minimisation and AMP with the
     minimax threshold recover k-sparse x as n grows; above it they fail.
     Equivalently ``delta = min_tau [eps (1+tau^2) + (1-eps) kappa M(tau)]`` with
@@ -160,39 +164,41 @@ def _binary_mmse_scalar(v, eps):
     return (1.0 - eps) * e0 + eps * e1
 
 
-def binary_mmse(v, eps):
+def binary_mmse(*, eps, v):
     """``mmse(v) = E[(X - E[X|R])^2]`` for ``X ~ Bernoulli(eps)``, ``R = X + sqrt(v) Z``.
 
     Computed as ``(1-eps) E[E[X|sqrt(v) Z]^2] + eps E[(1 - E[X|1 + sqrt(v) Z])^2]``
     (no cancellation, accurate also where mmse is tiny), each term by adaptive
     quadrature (``scipy.integrate.quad``, relative tolerance 1e-11); vectorised
-    over ``v > 0``.
+    over ``v > 0``. Keyword-only, like :func:`binary_state_evolution` and
+    :func:`bayes_binary_threshold` (common parameters in the order eps, delta, noise).
     """
     eps = check_float("eps", eps, low=0.0, high=1.0, low_open=True, high_open=True)
     out = np.vectorize(_binary_mmse_scalar, otypes=[float])(np.asarray(v, dtype=float), eps)
     return float(out) if out.ndim == 0 else out
 
 
-def binary_state_evolution(delta, eps, noise=0.0, n_iter=1000):
+def binary_state_evolution(*, eps, delta, noise=0.0, n_iter=1000):
     """State evolution of Bayes-optimal AMP for binary signals (uninformative start).
 
     ``v_0 = noise^2 + eps/delta`` (x^0 = 0, ``E X^2 = eps``) and
     ``v_{t+1} = noise^2 + mmse(v_t)/delta`` [KMS12]. Returns the array of
     ``(1/delta) mmse(v_t)`` (the per-coordinate MSE of x^{t+1}, scaled to y units),
-    ``t = 0..n_iter-1``.
+    ``t = 0..n_iter-1``. Keyword-only (see :func:`binary_mmse`).
     """
     delta = check_float("delta", delta, low=0.0, low_open=True)
     eps = check_float("eps", eps, low=0.0, high=1.0, low_open=True, high_open=True)
     noise = check_float("noise", noise, low=0.0)
+    n_iter = check_int("n_iter", n_iter, low=1)
     v = noise**2 + eps / delta
     out = np.empty(n_iter)
     for t in range(n_iter):
-        out[t] = binary_mmse(v, eps) / delta
+        out[t] = binary_mmse(eps=eps, v=v) / delta
         v = noise**2 + out[t]
     return out
 
 
-def bayes_binary_threshold(eps):
+def bayes_binary_threshold(*, eps):
     """Algorithmic threshold ``delta_alg(eps)`` of Bayes-optimal AMP for x in {0,1}^n.
 
     Noiseless state evolution from the uninformative start,
@@ -207,9 +213,10 @@ def bayes_binary_threshold(eps):
     stalls at a fixed point with MSE > 0. ``eps = k/n``; the predicted minimal
     measurement count is ``m = delta_alg n``. The sup is attained in the
     interior (``mmse(v)/v -> 0`` at both ends); found by a log-grid and Brent.
+    Keyword-only (see :func:`binary_mmse`).
     """
     eps = check_float("eps", eps, low=0.0, high=1.0, low_open=True, high_open=True)
-    g = lambda lv: -binary_mmse(np.exp(lv), eps) / np.exp(lv)
+    g = lambda lv: -binary_mmse(eps=eps, v=np.exp(lv)) / np.exp(lv)
     grid = np.linspace(np.log(1e-3), np.log(1e3), 121)
     i = int(np.argmin(g(grid)))
     res = minimize_scalar(g, bounds=(grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]),
