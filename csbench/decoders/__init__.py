@@ -14,6 +14,7 @@ from .base import DECODERS, NONFINITE, STATUSES, DecodeResult
 # Import the families so that they register themselves.
 from . import amp, basis_pursuit, lasso, linear, omp  # noqa: F401,E402
 from . import native  # noqa: F401,E402
+from . import readouts  # noqa: F401,E402
 
 __all__ = ["decode", "DECODERS", "DecodeResult", "STATUSES", "check_inputs"]
 
