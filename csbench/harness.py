@@ -260,10 +260,9 @@ def run_sweep(sweep, out=None, *, jobs=1, address=None, progress=True, start_met
                 if config_text is not None:
                     write_text_atomic(os.path.join(out, "config.toml"), config_text)
         if auto:
-            t0 = time.perf_counter()
             rows = _run_search_tasks(tasks, [p for p, _, _ in plans], store, jobs, "processes", address,
                                      start_method, progress, f"{sweep.name} minimal m")
-            _write_summaries(store, plans, rows, time.perf_counter() - t0)
+            _write_summaries(store, plans, rows)
             return store.minimal_m()
         done = store.done_tasks()
         pending = [t for t in tasks if t.key() not in done]
@@ -294,12 +293,15 @@ def _auto_plans(sweep):
     return plans
 
 
-def _write_summaries(store, plans, rows, elapsed):
-    """Store one minimal-m row per search (derived from its per-trial rows; rewritten on resume)."""
+def _write_summaries(store, plans, rows):
+    """Store one minimal-m row per search, derived from its per-trial rows (rewritten, identically, on resume).
+
+    Its ``time`` is the sum of its tasks' wall times.
+    """
     from .minimal_m import summarize
 
     for idx, ((plan, opts, spec), r) in enumerate(zip(plans, rows)):
-        res = summarize(plan, r, elapsed, **opts)
+        res = summarize(plan, r, float(r.drop_duplicates("task")["elapsed"].sum()), **opts)
         row = {**res.to_dict(), "decoder": spec.display, "decoder_name": spec.name,
                "decoder_params": seeding.canonical(spec.validate())}
         store.write_minimal_m(search_key(plan), idx, row)
@@ -325,20 +327,19 @@ def check_task_count(count, what):
                          f"(split the study into several runs).")
 
 
-def _drive(tasks, store, total, initial, jobs, address, start_method, progress, name, executor="processes"):
+def _drive(tasks, store, total, initial, jobs, address, start_method, progress, name, executor="processes",
+           unit="task"):
     """Submit tasks with at most ``max_in_flight`` outstanding; commit each as it finishes.
 
     Tasks are :class:`Task` (rows into table ``trials``) or :class:`SearchTask`
-    (table ``search_trials``); the progress bar counts trials of search tasks.
+    (table ``search_trials``); the progress bar counts ``unit``: tasks, or trials (``"trial"``).
     Ctrl-C stops the workers and raises :class:`Interrupted`.
     """
     from tqdm.auto import tqdm
 
     from .executors import make_executor, terminate
 
-    searching = bool(tasks) and isinstance(tasks[0], SearchTask)
-    bar = tqdm(total=total, initial=initial, disable=not progress, desc=name,
-               unit="trial" if searching else "task")
+    bar = tqdm(total=total, initial=initial, disable=not progress, desc=name, unit=unit)
     if not tasks:
         bar.close()
         return
@@ -369,7 +370,7 @@ def _drive(tasks, store, total, initial, jobs, address, start_method, progress, 
                                  time.perf_counter() - t0, table=task.table)
                 failed += int((rows["status"] != "ok").sum())
                 bar.set_postfix(not_ok=failed, refresh=False)
-                bar.update(task.trials if searching else 1)
+                bar.update(task.trials if unit == "trial" else 1)
     except KeyboardInterrupt:
         terminate(pool)
         pool = None
@@ -539,5 +540,5 @@ def _run_search_tasks(tasks, plans, store, jobs, executor, address, start_method
     pending = [t for t in tasks if t.key() not in done]
     total = sum(t.trials for t in tasks)
     _drive(pending, store, total, total - sum(t.trials for t in pending), jobs, address, start_method,
-           progress, name, executor)
+           progress, name, executor, unit="trial")
     return [store.search_trials(search_key(p)) for p in plans]

@@ -219,10 +219,10 @@ class Store:
         return df
 
     def search_trials(self, search):
-        """Per-trial rows of one search (table ``search_trials``, plus the task's ``error``), in trial order."""
+        """Per-trial rows of one search (table ``search_trials``, plus its task's ``error``, ``elapsed``), by trial."""
         cols = ", ".join(f"s.{c}" for c in list(SEARCH_COLUMNS)[1:])
         df = pd.read_sql_query(
-            f"SELECT {cols}, tasks.error, s.task FROM search_trials s JOIN tasks USING (task) "
+            f"SELECT {cols}, tasks.error, tasks.elapsed, s.task FROM search_trials s JOIN tasks USING (task) "
             f"WHERE s.search = ? ORDER BY s.trial", self.conn, params=(search,))
         for c in _SEARCH_BOOL:
             df[c] = df[c].astype(bool)

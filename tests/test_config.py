@@ -170,32 +170,30 @@ def test_bad_decoder_value_fails_before_any_work(tmp_path):
 
 
 def test_auto_dispatch(tmp_path, monkeypatch):
+    """m = "auto": one minimal-m search per (cell, decoder), as search tasks of the driver; resume reruns nothing."""
+    mm = pytest.importorskip("csbench.minimal_m")
     sweep = Sweep(decoders=["matched_filter", {"name": "basis_pursuit", "label": "bp"}], n=[16, 32], k=2,
                   m="auto", trials=5, auto={"q": 0.5})
     assert sweep.m_values() == [] and expand(sweep) == []
-    if importlib.util.find_spec("csbench.minimal_m") is None:
-        with pytest.raises(NotImplementedError, match="csbench.minimal_m"):
-            run_sweep(sweep, progress=False)
     calls = []
+    real = mm.search_block
 
-    def fake(decoder, encoder, signal, n, k, trials, seed=0, q=0.5, criterion="exact",
-             encoder_params=None, signal_params=None, m_max=None, *, noise=0.0, rel_tol=1e-3,
-             **decoder_params):
-        calls.append((decoder, n, k, q))
-        return types.SimpleNamespace(to_dict=lambda: {"n": n, "k": k, "m_star": 3 * n + k})
+    def counting(plan, first_trial, trials):
+        calls.append((plan["decoder"], plan["cell"]["n"], first_trial, trials))
+        return real(plan, first_trial, trials)
 
-    monkeypatch.setattr(harness, "_minimal_m_function", lambda: fake)
+    monkeypatch.setattr(mm, "search_block", counting)
     df = run_sweep(sweep, tmp_path / "auto", progress=False)
     assert list(df["decoder"]) == ["matched_filter", "bp", "matched_filter", "bp"]
-    assert list(df["m_star"]) == [50, 50, 98, 98]
-    assert calls == [("matched_filter", 16, 2, 0.5), ("basis_pursuit", 16, 2, 0.5),
-                     ("matched_filter", 32, 2, 0.5), ("basis_pursuit", 32, 2, 0.5)]
+    assert calls == [("matched_filter", 16, 0, 5), ("basis_pursuit", 16, 0, 5),
+                     ("matched_filter", 32, 0, 5), ("basis_pursuit", 32, 0, 5)]
+    direct = mm.minimal_m("basis_pursuit", n=32, k=2, trials=5, n_jobs=1)
+    assert df["m_star"].iloc[3] == direct.m_star and df["critical"].iloc[3] == direct.to_dict()["critical"]
     again = run_sweep(sweep, tmp_path / "auto", progress=False)   # resumes: nothing recomputed
-    assert len(calls) == 4 and again.equals(df)
-    monkeypatch.setattr(harness, "_minimal_m_function", lambda: (lambda decoder, encoder, signal, n, k, trials,
-                        seed, q, criterion, encoder_params, signal_params, rel_tol: None))
-    with pytest.raises(ConfigError, match=r"key 'm'.*\['noise'\]"):
-        run_sweep(sweep, progress=False)
+    assert len(calls) == 5 and again.equals(df)
+    bad = Sweep(decoders=[{"name": "matched_filter", "params": {"rule": "median"}}], n=16, k=2, m="auto", trials=2)
+    with pytest.raises(ConfigError, match=r"key 'decoders\[0\]'.*rule"):
+        run_sweep(bad, progress=False)
     assert np.isfinite(df["m_star"]).all()
 
 
