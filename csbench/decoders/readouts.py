@@ -143,7 +143,7 @@ def training_samples(signal, signal_params, n, k, m, noise, n_samples, seed):
 
 
 def fit_readout(A, X, Z=None, *, max_iter=300, tol=1e-10):
-    """Fit ``x_hat = ReLU(E y + c)`` to samples ``(x_s, y_s = A x_s + z_s)``; return ``(E, c, n_iter, converged)``.
+    """Fit ``x_hat = ReLU(E y + c)`` to samples ``(x_s, A x_s + z_s)``; return ``(E, c, n_iter, converged)``.
 
     Minimises the convex surrogate of the mean squared error
     ``L = (1/2N) sum_s sum_i l(z_si, x_si)``, ``z = E y + c``, with

@@ -288,7 +288,8 @@ def _rad_success(n, k, m):
     if k > RADEMACHER_K_MAX:
         raise ValueError(f"k={k} is out of range for ensemble='rademacher'; allowed: 0 <= k <= "
                          f"{RADEMACHER_K_MAX} (exact success probability). Per-coordinate error "
-                         f"probabilities are exact for every k: mf_error_probabilities(n, k, m, 'rademacher').")
+                         f"probabilities are exact for every k: "
+                         f"mf_error_probabilities(n, k, m, 'rademacher').")
     off = n - k
     if k == 0:
         return 1.0
@@ -313,7 +314,8 @@ def _rad_success(n, k, m):
         if on <= 0.0:
             continue
         b1 = np.arange(c0 + 1)
-        fail = (binom.pmf(b1, c0, 0.5) * binom.sf(_ceil_div(m + 6 * c0 + 2 * M - 12 * b1, 4) - 1, M, 0.5)).sum()
+        thresh = _ceil_div(m + 6 * c0 + 2 * M - 12 * b1, 4)  # off-support wrong iff B2 >= thresh
+        fail = (binom.pmf(b1, c0, 0.5) * binom.sf(thresh - 1, M, 0.5)).sum()
         total += binom.pmf(c0, m, 0.25) * on * np.exp(off * np.log1p(-min(fail, 1.0)))
     return float(total)
 
