@@ -370,12 +370,13 @@ def mf_success_probability(n, k, m, ensemble="gaussian"):
         of ``_unit_r_expect``, and the pair cosines are treated as iid
         N(0, 1/m), giving on-support scores ``R/k + sqrt((k-2)/m)(G_i - Gbar)``
         and ``q(R) = Q_k((1/2 - R/k) sqrt(m/(k-2)))``. Where it holds: it
-        overestimates P by 1e-3 to 3e-3 absolute (about 1 % relative) for
+        overestimates P by 0.9e-3 to 2.3e-3 absolute (about 1 % relative) for
         k = 3..5, n = 64..1000, P = 0.01..0.65, measured against a conditional
-        Monte Carlo (support columns drawn exactly, exact off-support factor,
-        200 000 draws, SE <= 4e-4): 3.0e-3 at (n, k, m) = (100, 3, 60), 2.7e-3
-        at (100, 4, 80), 1.4e-3 at (512, 3, 90), 1.2e-3 at (1000, 3, 120). An
-        earlier docstring claimed at most 1.1e-3; that was not true at small n.
+        Monte Carlo (``experiments/mf_unit_approximation.py``: support columns
+        drawn exactly, exact off-support factor, 200 000 draws, SE <= 4e-4):
+        2.3e-3 at (n, k, m) = (100, 3, 60), 2.3e-3 at (100, 4, 80), 0.9e-3 at
+        (512, 3, 90), 1.5e-3 at (1000, 3, 120). An earlier docstring claimed at
+        most 1.1e-3; that was not true at small n.
         For errors below 1e-3 use a Monte Carlo (or the exact ``"gaussian"`` value,
         a different ensemble). ``"rademacher"``: iid entries ``+-1/sqrt(m)``
         (csbench's ``rademacher`` encoder; seed 003's hashed string vectors),
