@@ -137,13 +137,21 @@ def training_samples(signal, signal_params, n, k, m, noise, n_samples, seed):
     signals, noises = np.random.SeedSequence([seed, *_TAG]).spawn(2)
     rng = np.random.default_rng(signals)
     draw = SIGNALS.get(signal).func
-    X = sparse.csr_matrix(np.stack([draw(rng, n, k, **signal_params) for _ in range(n_samples)]))
+    indices, values, indptr = [], [], [0]
+    for _ in range(n_samples):  # CSR built row by row: never a dense (N, n) array
+        x = draw(rng, n, k, **signal_params)
+        nz = np.flatnonzero(x)
+        indices.append(nz)
+        values.append(x[nz])
+        indptr.append(indptr[-1] + nz.size)
+    X = sparse.csr_matrix((np.concatenate(values), np.concatenate(indices), np.array(indptr)),
+                          shape=(n_samples, n))
     Z = noise * np.random.default_rng(noises).standard_normal((n_samples, m)) if noise > 0 else None
     return X, Z
 
 
 def fit_readout(A, X, Z=None, *, max_iter=300, tol=1e-10):
-    """Fit ``x_hat = ReLU(E y + c)`` to samples ``(x_s, y_s = A x_s + z_s)``; return ``(E, c, n_iter, converged)``.
+    """Fit ``x_hat = ReLU(E y + c)`` to samples ``(x_s, A x_s + z_s)``; return ``(E, c, n_iter, converged)``.
 
     Minimises the convex surrogate of the mean squared error
     ``L = (1/2N) sum_s sum_i l(z_si, x_si)``, ``z = E y + c``, with
@@ -153,7 +161,8 @@ def fit_readout(A, X, Z=None, *, max_iter=300, tol=1e-10):
     ``E = A^T``, ``c = 0``; ``tol`` is L-BFGS's ``ftol``. The surrogate is
     convex, so the fit does not depend on the start up to ``tol``. Products use
     the sparsity of X (numba kernel ``kernels.readout``, scores through
-    ``E A``): O(nnz(X) n + n^2 m) per evaluation, plus O(N m n) with noise.
+    ``E A``): O(nnz(X) n + n^2 m) time and O(nnz(X) + n^2) memory per
+    evaluation; with noise plus O(N m n) time and an (N, n) buffer.
     """
     m, n = A.shape
     res = minimize(_objective(A, X, Z), np.concatenate([A.T.ravel(), np.zeros(n)]), jac=True,

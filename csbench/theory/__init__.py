@@ -19,7 +19,8 @@ from .phase_transition import (bayes_binary_threshold, binary_mmse, binary_state
 __all__ = ["log2_binom", "counting_bound", "chernoff_m"]
 __all__ += ["entropy_bits", "binom_lower_bits", "binom_upper_bits", "bits_per_dimension",
             "sum_zero_orthant", "mf_success_probability", "mf_error_probabilities",
-            "mf_expected_wrong", "mf_minimal_m", "mf_success_probability_bernoulli", "lemma1_delta", "welch_bound", "cos_cdf",
+            "mf_expected_wrong", "mf_minimal_m", "mf_success_probability_bernoulli",
+            "lemma1_delta", "welch_bound", "cos_cdf",
             "cos_sf", "expected_mean_abs_cos", "expected_max_coherence", "antipodal_pair_errors",
             "one_direction_pair_errors", "use_antipodal", "antipodal_halving_terms",
             "antipodal_halving_m", "use_antipodal_vs_halving"]

@@ -288,7 +288,8 @@ def _rad_success(n, k, m):
     if k > RADEMACHER_K_MAX:
         raise ValueError(f"k={k} is out of range for ensemble='rademacher'; allowed: 0 <= k <= "
                          f"{RADEMACHER_K_MAX} (exact success probability). Per-coordinate error "
-                         f"probabilities are exact for every k: mf_error_probabilities(n, k, m, 'rademacher').")
+                         f"probabilities are exact for every k: "
+                         f"mf_error_probabilities(n, k, m, 'rademacher').")
     off = n - k
     if k == 0:
         return 1.0
@@ -313,7 +314,8 @@ def _rad_success(n, k, m):
         if on <= 0.0:
             continue
         b1 = np.arange(c0 + 1)
-        fail = (binom.pmf(b1, c0, 0.5) * binom.sf(_ceil_div(m + 6 * c0 + 2 * M - 12 * b1, 4) - 1, M, 0.5)).sum()
+        thresh = _ceil_div(m + 6 * c0 + 2 * M - 12 * b1, 4)  # off-support wrong iff B2 >= thresh
+        fail = (binom.pmf(b1, c0, 0.5) * binom.sf(thresh - 1, M, 0.5)).sum()
         total += binom.pmf(c0, m, 0.25) * on * np.exp(off * np.log1p(-min(fail, 1.0)))
     return float(total)
 
@@ -368,12 +370,13 @@ def mf_success_probability(n, k, m, ensemble="gaussian"):
         of ``_unit_r_expect``, and the pair cosines are treated as iid
         N(0, 1/m), giving on-support scores ``R/k + sqrt((k-2)/m)(G_i - Gbar)``
         and ``q(R) = Q_k((1/2 - R/k) sqrt(m/(k-2)))``. Where it holds: it
-        overestimates P by 1e-3 to 3e-3 absolute (about 1 % relative) for
+        overestimates P by 0.9e-3 to 2.3e-3 absolute (about 1 % relative) for
         k = 3..5, n = 64..1000, P = 0.01..0.65, measured against a conditional
-        Monte Carlo (support columns drawn exactly, exact off-support factor,
-        200 000 draws, SE <= 4e-4): 3.0e-3 at (n, k, m) = (100, 3, 60), 2.7e-3
-        at (100, 4, 80), 1.4e-3 at (512, 3, 90), 1.2e-3 at (1000, 3, 120). An
-        earlier docstring claimed at most 1.1e-3; that was not true at small n.
+        Monte Carlo (``experiments/mf_unit_approximation.py``: support columns
+        drawn exactly, exact off-support factor, 200 000 draws, SE <= 4e-4):
+        2.3e-3 at (n, k, m) = (100, 3, 60), 2.3e-3 at (100, 4, 80), 0.9e-3 at
+        (512, 3, 90), 1.5e-3 at (1000, 3, 120). An earlier docstring claimed at
+        most 1.1e-3; that was not true at small n.
         For errors below 1e-3 use a Monte Carlo (or the exact ``"gaussian"`` value,
         a different ensemble). ``"rademacher"``: iid entries ``+-1/sqrt(m)``
         (csbench's ``rademacher`` encoder; seed 003's hashed string vectors),
