@@ -19,29 +19,29 @@ def _highs_core():
     """
     try:
         from scipy.optimize._highspy import _core
-        _core._Highs, _core.HighsLp, _core.MatrixFormat.kColwise, _core.HighsModelStatus.kOptimal
+        _core._Highs, _core.ObjSense.kMinimize, _core.MatrixFormat.kColwise, _core.HighsModelStatus.kOptimal
     except (ImportError, AttributeError):  # pragma: no cover - other SciPy versions
         return None
     return _core
 
 
 def _solve_highs(h, c, M, y):
-    """min c^T x s.t. M x = y, x >= 0, by HiGHS dual simplex (presolve off); (x, nit, status)."""
+    """min c^T x s.t. M x = y, x >= 0, by HiGHS dual simplex (presolve off); (x, nit, status).
+
+    The model goes in through ``passModel``'s array overload (buffers, no per-entry
+    conversion): filling a ``HighsLp`` attribute by attribute cost as much as the solve.
+    """
     m, ncol = M.shape
-    lp = h.HighsLp()
-    lp.num_col_, lp.num_row_ = ncol, m
-    am = lp.a_matrix_
-    am.num_col_, am.num_row_, am.format_ = ncol, m, h.MatrixFormat.kColwise
-    am.start_ = np.arange(0, ncol * m + 1, m, dtype=np.int32)  # dense, stored column by column
-    am.index_ = np.tile(np.arange(m, dtype=np.int32), ncol)
-    am.value_ = M.ravel(order="F")
-    lp.a_matrix_ = am
-    lp.col_cost_, lp.col_lower_, lp.col_upper_ = c, np.zeros(ncol), np.full(ncol, np.inf)
-    lp.row_lower_ = lp.row_upper_ = y
     solver = h._Highs()
     for key, val in (("output_flag", False), ("presolve", "off"), ("solver", "simplex"), ("simplex_strategy", 1)):
         solver.setOptionValue(key, val)
-    solver.passModel(lp)
+    passed = solver.passModel(
+        ncol, m, m * ncol, int(h.MatrixFormat.kColwise), int(h.ObjSense.kMinimize), 0.0,
+        c, np.zeros(ncol), np.full(ncol, np.inf), y, y,
+        np.arange(0, ncol * m, m, dtype=np.int32),          # dense, stored column by column
+        np.tile(np.arange(m, dtype=np.int32), ncol), M.ravel(order="F"), np.zeros(ncol, np.int32))
+    if passed == h.HighsStatus.kError:
+        return None, 0, ERROR
     solver.run()
     st, nit = solver.getModelStatus(), int(solver.getInfo().simplex_iteration_count)
     if st == h.HighsModelStatus.kOptimal:
