@@ -31,6 +31,7 @@ DECODERS = [  # (label, decoder, params, signals)
     ("matched filter", "matched_filter", {}, ("binary", "uniform")),
     ("ReLU read-out", "relu_readout", {}, ("binary", "uniform")),
     ("positive lasso", "lasso", {"positive": True, "lam_ratio": 1e-3}, ("binary", "uniform")),
+    ("positive lasso, debiased", "lasso", {"positive": True, "lam_ratio": 1e-3, "debias": True}, ("uniform",)),
     ("positive OMP", "omp", {"positive": True}, ("binary", "uniform")),
     ("AMP (nonneg)", "amp", {"nonneg": True, "damping": 0.2}, ("binary", "uniform")),
     ("basis pursuit (x >= 0)", "basis_pursuit", {"nonneg": True}, ("binary", "uniform")),
@@ -64,6 +65,7 @@ def figure(df, out):
                         color=col, capsize=3, label=s["dictionary"].dropna().iloc[0] if s["dictionary"].notna().any() else kind)
         ax.set_yticks(np.arange(len(decs)), decs, fontsize=8)
         ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlim(0, 2 * max(1.0, float(sub["ci_high"].replace(np.inf, np.nan).max())))
         ax.set_xlabel("maximal k*_0.5 (95 % CI)")
         ax.set_title(f"n = {n}, m = 384, {sig} x", fontsize=9)
         ax.legend(fontsize=7)
@@ -75,6 +77,7 @@ def figure(df, out):
 
 def report(out):
     df = pd.concat([pd.read_csv(p) for p in sorted(out.glob("real_dictionaries*.csv"))], ignore_index=True)
+    df = df.drop_duplicates(["dictionary", "n", "signal", "decoder"])
     md = ["| dictionary | n | signal | decoder | k*_0.5 | 95 % CI | censored | trials | seconds |",
           "|---|---|---|---|---|---|---|---|---|"]
     for r in df.itertuples():
