@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linprog
 
+from .._validate import check_bool
 from .base import DECODERS, DecodeResult, ERROR, MAX_ITER, OK
 
 
@@ -28,7 +29,8 @@ def _solve_one(A, y, nonneg):
     return np.zeros(n), nit, MAX_ITER if res.status == 1 else ERROR
 
 
-@DECODERS.register("basis_pursuit", "min ||x||_1 s.t. Ax = y (or x >= 0): exact LP via SciPy HiGHS")
+@DECODERS.register("basis_pursuit", "min ||x||_1 s.t. Ax = y (or x >= 0): exact LP via SciPy HiGHS",
+                   checks={"nonneg": check_bool})
 def basis_pursuit(A, Y, k, *, nonneg=False):
     """Basis pursuit ``min ||x||_1 s.t. A x = y`` (Chen, Donoho & Saunders 1998).
 
