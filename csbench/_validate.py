@@ -107,3 +107,21 @@ def check_finite_array(param, arr, *, ndim, dtype=np.float64, finite=True):
             f"first at index {tuple(int(i) for i in bad[0])}. Allowed: finite reals."
         )
     return a
+
+
+def optional(check):
+    """``check(param, value)`` that lets ``None`` through (a default None meaning "derived from the problem")."""
+
+    def run(param, value):
+        return None if value is None else check(param, value)
+
+    return run
+
+
+def check_gram(param, value):
+    """``"auto"``, True or False (the decoders' ``gram`` switch)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str) and value == "auto":
+        return value
+    raise ValueError(f"{param}={value!r} is not one of ['auto', True, False].")

@@ -43,8 +43,12 @@ class DecoderSpec:
     params: dict = field(default_factory=dict)
     label: str | None = None
 
+    def __post_init__(self):
+        self.validate()
+
     def validate(self):
-        """Check the name and parameter names; return parameters merged with defaults."""
+        """Check the name, parameter names and values (the decoder's declared checks); return the
+        parameters merged with defaults, normalised."""
         return DECODERS.get(self.name).check_params(dict(self.params))
 
     @property
@@ -52,8 +56,8 @@ class DecoderSpec:
         return self.label or self.name
 
     def key(self):
-        """Canonical text of (name, params with defaults filled in)."""
-        return seeding.canonical({"name": self.name, "params": self.validate()})
+        """Canonical text of (name, params with defaults filled in, as given: not normalised, so keys stay stable)."""
+        return seeding.canonical({"name": self.name, "params": {**DECODERS.get(self.name).defaults, **self.params}})
 
 
 @dataclass(frozen=True)

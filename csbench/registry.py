@@ -33,14 +33,24 @@ class Entry:
     info: dict = field(default_factory=dict)
 
     def check_params(self, params):
-        """Raise ``TypeError`` for keyword names this component does not accept."""
+        """Return ``params`` merged with the defaults, each value checked.
+
+        Raises ``TypeError`` for keyword names this component does not accept,
+        and whatever the component's declared ``checks`` raise for bad values
+        (``info["checks"]``: parameter -> ``check(name, value)`` returning the
+        normalised value; values that need the problem's shape are checked by
+        the component itself).
+        """
         for key in params:
             if key not in self.defaults:
                 raise TypeError(
                     f"{self.kind} {self.name!r} got an unexpected parameter {key!r}; "
                     f"allowed: {sorted(self.defaults) or 'none'}.{suggest(key, self.defaults)}"
                 )
-        return {**self.defaults, **params}
+        out = {**self.defaults, **params}
+        for key, check in self.info.get("checks", {}).items():
+            out[key] = check(key, out[key])
+        return out
 
     @property
     def kind(self):

@@ -137,3 +137,29 @@ def test_unknown_decoder_and_param(prob):
         decode("matched_filter", meas.A, meas.Y, treshold=0.3)
     with pytest.raises(ValueError, match="rule='top'"):
         decode("matched_filter", meas.A, meas.Y, rule="top")
+
+
+@pytest.mark.parametrize("name, params, exc, msg", [
+    ("lasso", {"tol": 2.0}, ValueError, "tol=2.0 is out of range"),
+    ("lasso", {"positive": "yes"}, TypeError, "positive must be True or False"),
+    ("lasso", {"gram": "sometimes"}, ValueError, "gram='sometimes'"),
+    ("omp", {"n_nonzero_coefs": 0}, ValueError, "n_nonzero_coefs=0 is out of range"),
+    ("amp", {"damping": 1.0}, ValueError, "damping=1.0 is out of range"),
+    ("amp", {"threshold": True}, TypeError, "threshold must be 'minimax'"),
+    ("basis_pursuit", {"nonneg": "yes"}, TypeError, "nonneg must be True or False"),
+])
+def test_declared_checks_reject_at_spec_and_decode(name, params, exc, msg):
+    # the registration's checks run in DecoderSpec's constructor and in decode(), before any work:
+    # a 0 x 0 "matrix" would fail in the decoder, so only the parameter check can raise this message
+    with pytest.raises(exc, match=msg):
+        csbench.DecoderSpec(name, params)
+    with pytest.raises(exc, match=msg):
+        decode(name, np.eye(2, 3), np.ones(2), k=1, **params)
+    assert csbench.DecoderSpec(name).validate() == csbench.decoders.DECODERS.get(name).defaults
+
+
+def test_spec_key_not_normalised():
+    # a check may normalise (np.bool_ -> bool, int -> float) but the stored key stays as given
+    spec = csbench.DecoderSpec("amp", {"threshold": 1})
+    assert spec.validate()["threshold"] == 1.0 and isinstance(spec.validate()["threshold"], float)
+    assert '"threshold":1,' in spec.key() or '"threshold":1}' in spec.key()

@@ -432,3 +432,15 @@ def test_nonfinite_A_checked_by_first_pass(signed):
     assert (res.X_hat[1] == 0).all()
     lam = lam_of(meas.A[0], meas.Y[0], 0.01)
     assert rel_err(res.X_hat[0], sk_lasso(meas.A[0], meas.Y[0], lam)) < 1e-6
+
+
+def test_kth_largest_matches_sort():
+    # oracle: numpy's sort; ties and -inf entries (the homotopy's active columns) included
+    from csbench.kernels._linalg import kth_largest
+
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 7, 50):
+        v = rng.integers(-3, 4, n).astype(float)
+        v[rng.random(n) < 0.2] = -np.inf
+        for q in range(1, n + 1):
+            assert kth_largest(v, q, np.empty(q), np.empty(q, np.int64)) == np.sort(v)[::-1][q - 1]

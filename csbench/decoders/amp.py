@@ -44,36 +44,49 @@ References
 from __future__ import annotations
 
 import numbers
+from functools import partial
 
 import numpy as np
 
-from .._validate import check_bool, check_choice, check_float, check_int
 from .._lazy import lazy_module
-from .base import DECODERS, DecodeResult
+from .._validate import check_bool, check_choice, check_float, check_int, optional
+from .base import DECODERS, DecodeResult, run_trials
 
 _k = lazy_module("csbench.kernels.amp")  # numba loads on the first call, not on import
 _DENOISERS = ("soft", "bayes_binary")
 
 
-def amp_params(m, n, k, denoiser="soft", nonneg=False, threshold="minimax", density=None,
-               damping=0.0, max_iter=1000, tol=1e-9):
-    """Validate AMP parameters; return ``(code, tau, eps, damping, max_iter, tol)`` for the kernel."""
-    check_choice("denoiser", denoiser, list(_DENOISERS))
-    nonneg = check_bool("nonneg", nonneg)
-    damping = check_float("damping", damping, low=0.0, high=1.0, high_open=True)
-    max_iter = check_int("max_iter", max_iter, low=1)
-    tol = check_float("tol", tol, low=0.0, low_open=True)
+def _check_threshold(param, value):
+    """``"minimax"`` or a real number >= 0."""
+    if isinstance(value, str):
+        return check_choice(param, value, ["minimax"])
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return check_float(param, value, low=0.0)
+    raise TypeError(f"{param} must be 'minimax' or a number >= 0, got {value!r}.")
+
+
+#: Value checks of AMP's parameters (run by decode() and DecoderSpec).
+CHECKS = {
+    "denoiser": partial(check_choice, choices=list(_DENOISERS)),
+    "nonneg": check_bool,
+    "threshold": _check_threshold,
+    "density": optional(partial(check_float, low=0.0, high=1.0, low_open=True, high_open=True)),
+    "damping": partial(check_float, low=0.0, high=1.0, high_open=True),
+    "max_iter": partial(check_int, low=1),
+    "tol": partial(check_float, low=0.0, low_open=True),
+}
+
+
+def amp_params(m, n, k, denoiser, nonneg, threshold, density):
+    """Kernel arguments ``(code, tau, eps)`` from checked parameters (see :data:`CHECKS`) and the problem size."""
     tau, eps = 0.0, 0.5
     if denoiser == "soft":
-        if isinstance(threshold, str):
-            check_choice("threshold", threshold, ["minimax"])
+        if threshold == "minimax":
             from ..theory.phase_transition import minimax_threshold
 
-            tau = minimax_threshold(min(m / n, 1.0), nonneg=bool(nonneg))  # tau = 0 for m >= n
-        elif isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
-            tau = check_float("threshold", threshold, low=0.0)
+            tau = minimax_threshold(min(m / n, 1.0), nonneg=nonneg)  # tau = 0 for m >= n
         else:
-            raise TypeError(f"threshold must be 'minimax' or a number >= 0, got {threshold!r}.")
+            tau = threshold
         code = _k.SOFT_NONNEG if nonneg else _k.SOFT
         if density is not None:
             raise ValueError("density is used only by denoiser='bayes_binary'; got density with denoiser='soft'.")
@@ -86,11 +99,12 @@ def amp_params(m, n, k, denoiser="soft", nonneg=False, threshold="minimax", dens
                 raise ValueError(f"density = k/n = {k}/{n} must lie in (0, 1); pass density=... explicitly.")
             eps = k / n
         else:
-            eps = check_float("density", density, low=0.0, high=1.0, low_open=True, high_open=True)
-    return code, float(tau), float(eps), damping, max_iter, tol
+            eps = density
+    return code, float(tau), float(eps)
 
 
-@DECODERS.register("amp", "approximate message passing: soft threshold (l1, minimax tau) or Bayes {0,1}")
+@DECODERS.register("amp", "approximate message passing: soft threshold (l1, minimax tau) or Bayes {0,1}",
+                   checks=CHECKS)
 def amp(A, Y, k, *, denoiser="soft", nonneg=False, threshold="minimax", density=None,
         damping=0.0, max_iter=1000, tol=1e-9):
     """Approximate message passing (see the module docstring for the iteration).
@@ -124,12 +138,11 @@ def amp(A, Y, k, *, denoiser="soft", nonneg=False, threshold="minimax", density=
     results are bit-identical without it.
     """
     m, n = A.shape[-2:]
-    code, tau, eps, damping, max_iter, tol = amp_params(
-        m, n, k, denoiser, nonneg, threshold, density, damping, max_iter, tol)
+    code, tau, eps = amp_params(m, n, k, denoiser, nonneg, threshold, density)
     T = Y.shape[0]
     X = np.zeros((T, n))
     n_iter = np.zeros(T, np.int64)
     status = np.zeros(T, np.int8)
-    batch = _k.amp_batch_shared if A.ndim == 2 else _k.amp_batch
-    batch(A, Y, X, n_iter, status, code, tau, eps, damping, max_iter, tol)
+    run_trials(_k.amp_batch, T, A if A.ndim == 3 else A[None], Y, X, n_iter, status, code, tau, eps, damping,
+               max_iter, tol)
     return DecodeResult(X, n_iter, status)

@@ -1,6 +1,7 @@
 """Decoder result type, status codes and the decoder registry."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,29 @@ class DecodeResult:
     def ok(self):
         """Boolean mask of trials with status ``ok``."""
         return self.status == OK
+
+
+def run_trials(kernel, T, *args):
+    """Call ``kernel(*args, t0, t1)`` on ranges of the T trials, one range per numba thread.
+
+    The batch kernels (``csbench.kernels``) solve trials ``t0 <= t < t1`` and
+    release the GIL, so ranges run in parallel on Python threads; with
+    ``numba.get_num_threads()`` = 1 (as the executors' workers set it) this is
+    one call. Each trial depends only on its own inputs, so results do not
+    depend on the split. Threads instead of ``prange``: a ``parallel=True``
+    wrapper recompiles everything it calls (measured 10-27 s of compilation per
+    wrapper on first use).
+    """
+    import numba
+
+    workers = min(T, numba.get_num_threads())
+    if workers <= 1:
+        kernel(*args, 0, T)
+        return
+    bounds = [T * w // workers for w in range(workers + 1)]
+    with ThreadPoolExecutor(workers) as pool:
+        for f in [pool.submit(kernel, *args, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]:
+            f.result()
 
 
 def one_shot(X_hat):

@@ -73,7 +73,8 @@ def _solve_one(A, y, nonneg):
     return (z if nonneg else z[:n] - z[n:]), nit, st
 
 
-@DECODERS.register("basis_pursuit", "min ||x||_1 s.t. Ax = y (or x >= 0): exact LP via SciPy HiGHS")
+@DECODERS.register("basis_pursuit", "min ||x||_1 s.t. Ax = y (or x >= 0): exact LP via SciPy HiGHS",
+                   checks={"nonneg": check_bool})
 def basis_pursuit(A, Y, k, *, nonneg=False):
     """Basis pursuit ``min ||x||_1 s.t. A x = y`` (Chen, Donoho & Saunders 1998).
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_bool, check_finite_array, check_float, check_int
+from functools import partial
+
 from .._lazy import lazy_module
-from .base import DECODERS, NONFINITE, DecodeResult
+from .._validate import check_bool, check_finite_array, check_float, check_gram, check_int, optional
+from .base import DECODERS, NONFINITE, DecodeResult, run_trials
 
 _k = lazy_module("csbench.kernels.lasso")  # numba loads on the first call, not on import
 
@@ -34,15 +36,17 @@ def _check_x0(x0, T, n):
     return np.array(np.broadcast_to(x0, (T, n)), dtype=np.float64, order="C")
 
 
-def _check_common(tol, max_iter, positive, gram):
-    tol = check_float("tol", tol, low=0.0, high=1.0, low_open=True, high_open=True)
-    max_iter = check_int("max_iter", max_iter, low=1)
-    positive = check_bool("positive", positive)
-    if isinstance(gram, (bool, np.bool_)):
-        gram = bool(gram)
-    elif not (isinstance(gram, str) and gram == "auto"):
-        raise ValueError(f"gram={gram!r} is not one of ['auto', True, False].")
-    return tol, max_iter, positive, gram
+#: Value checks of the lasso's parameters (``check(name, value)``), run by decode() and DecoderSpec;
+#: ``lasso_path`` shares the ones it has.
+CHECKS = {
+    "lam": optional(partial(check_float, low=0.0, low_open=True)),
+    "lam_ratio": optional(partial(check_float, low=0.0, low_open=True)),
+    "positive": check_bool,
+    "tol": partial(check_float, low=0.0, high=1.0, low_open=True, high_open=True),
+    "max_iter": partial(check_int, low=1),
+    "debias": check_bool,
+    "gram": check_gram,
+}
 
 
 def _gram(A, T, gram):
@@ -64,8 +68,8 @@ def _solve(A, Y, lams, ratio, positive, tol, max_iter, X, G):
     n_iter = np.zeros(T, np.int64)
     status = np.zeros(T, np.int8)
     m = A.shape[-2]
-    _k.lasso_batch(A if A.ndim == 3 else A[None], Y, lams, ratio, positive, tol, max_iter, _k.WS_START,
-                   _k.SWITCH_EPOCHS, int(_k.SWITCH_NNZ * m), G, X, n_iter, status)
+    run_trials(_k.lasso_batch, T, A if A.ndim == 3 else A[None], Y, lams, ratio, positive, tol, max_iter,
+               _k.WS_START, _k.SWITCH_EPOCHS, int(_k.SWITCH_NNZ * m), G, X, n_iter, status)
     bad = status == _k.NONFINITE_INPUT
     if bad.any():
         # decode() leaves A's finiteness to the kernel's first pass (checks_finite_A): raise its usual
@@ -92,7 +96,7 @@ def debias_support(A, Y, X):
 
 
 @DECODERS.register("lasso", "min 1/2||y-Ax||^2 + lam||x||_1 (or x >= 0): working-set CD / homotopy, numba",
-                   checks_finite_A=True)
+                   checks_finite_A=True, checks=CHECKS)
 def lasso(A, Y, k, *, lam=None, lam_ratio=None, positive=False, tol=1e-8, max_iter=10_000,
           x0=None, debias=False, gram="auto"):
     """Lasso ``min_x 1/2 ||y - A x||^2 + lam ||x||_1`` (Tibshirani 1996), x >= 0 if ``positive``.
@@ -163,12 +167,9 @@ def lasso(A, Y, k, *, lam=None, lam_ratio=None, positive=False, tol=1e-8, max_it
     if lam is not None and lam_ratio is not None:
         raise ValueError(f"give at most one of lam and lam_ratio, got lam={lam!r} and lam_ratio={lam_ratio!r}.")
     if lam is not None:
-        value, ratio = check_float("lam", lam, low=0.0, low_open=True), False
+        value, ratio = lam, False
     else:
-        value = DEFAULT_LAM_RATIO if lam_ratio is None else lam_ratio
-        value, ratio = check_float("lam_ratio", value, low=0.0, low_open=True), True
-    tol, max_iter, positive, gram = _check_common(tol, max_iter, positive, gram)
-    debias = check_bool("debias", debias)
+        value, ratio = (DEFAULT_LAM_RATIO if lam_ratio is None else lam_ratio), True
     T, n = Y.shape[0], A.shape[-1]
     X = _check_x0(x0, T, n)
     G = _gram(A, T, gram)
@@ -202,7 +203,8 @@ def lasso_path(A, Y, lams, *, positive=False, tol=1e-8, max_iter=10_000, x0=None
     lams = check_finite_array("lams", lams, ndim=1)
     if lams.size == 0 or (lams <= 0).any():
         raise ValueError(f"lams must be a non-empty sequence of values > 0, got {lams!r}.")
-    tol, max_iter, positive, gram = _check_common(tol, max_iter, positive, gram)
+    tol, max_iter, positive, gram = (CHECKS[key](key, v) for key, v in
+                                     (("tol", tol), ("max_iter", max_iter), ("positive", positive), ("gram", gram)))
     T, n = Y.shape[0], A.shape[-1]
     X = _check_x0(x0, T, n)
     G = _gram(A, T, gram)

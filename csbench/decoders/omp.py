@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_bool, check_finite_array, check_float, check_int
+from functools import partial
+
 from .._lazy import lazy_module
-from .base import DECODERS, NONFINITE, DecodeResult
+from .._validate import check_bool, check_finite_array, check_float, check_gram, check_int, optional
+from .base import DECODERS, NONFINITE, DecodeResult, run_trials
 
 _k = lazy_module("csbench.kernels.omp")  # numba loads on the first call, not on import
 
@@ -73,14 +75,13 @@ def omp_solve(A, Y, s_max, tol=None, positive=False, gram="auto"):
     sel = np.empty((T, s_max), np.int64)
     tol_k = -1.0 if tol is None else float(tol)
     use_gram = _use_gram(A, T, s_max, gram)
-    if A.ndim == 3:
-        _k.omp_batch_trials(A, Y, s_max, tol_k, positive, X, n_iter, status, sel)
-    else:
-        G = np.empty((0, 0))
-        if use_gram:
-            G = np.empty((n, n))
-            _k.gram(A, G)
-        _k.omp_batch(A, Y, G, s_max, tol_k, positive, X, n_iter, status, sel)
+    G = np.empty((0, 0))
+    if use_gram:
+        G = np.empty((n, n))
+        run_trials(_k.gram, _k.gram_blocks(n), A, G)
+        _k.gram_mirror(G)
+    run_trials(_k.omp_batch, T, A if A.ndim == 3 else A[None], Y, G, s_max, tol_k, positive, X, n_iter, status,
+               sel)
     bad = status == _k.NONFINITE_INPUT
     if bad.any():
         # the kernels' first pass is decode()'s finiteness check of A (checks_finite_A): raise its
@@ -90,8 +91,18 @@ def omp_solve(A, Y, s_max, tol=None, positive=False, gram="auto"):
     return X, n_iter, status, sel
 
 
+#: Value checks of OMP's parameters (run by decode() and DecoderSpec); the bound
+#: ``n_nonzero_coefs <= min(m, n)`` needs A and is checked by :func:`omp`.
+CHECKS = {
+    "n_nonzero_coefs": optional(partial(check_int, low=1)),
+    "tol": optional(partial(check_float, low=0.0)),
+    "positive": check_bool,
+    "gram": check_gram,
+}
+
+
 @DECODERS.register("omp", "orthogonal matching pursuit: k atoms or ||r||^2 <= tol; positive=True: NNOMP",
-                   checks_finite_A=True)
+                   checks_finite_A=True, checks=CHECKS)
 def omp(A, Y, k, *, n_nonzero_coefs=None, tol=None, positive=False, gram="auto"):
     """Orthogonal matching pursuit (Pati et al. 1993; Tropp & Gilbert 2007).
 
@@ -135,11 +146,6 @@ def omp(A, Y, k, *, n_nonzero_coefs=None, tol=None, positive=False, gram="auto")
         (3 s + 10) is hit.
     """
     m, n = A.shape[-2:]
-    positive = check_bool("positive", positive)
-    if not (isinstance(gram, (bool, np.bool_)) or (isinstance(gram, str) and gram == "auto")):
-        raise ValueError(f"gram={gram!r} is not one of ['auto', True, False].")
-    if tol is not None:
-        tol = check_float("tol", tol, low=0.0)
     if n_nonzero_coefs is not None:
         s_max = check_int("n_nonzero_coefs", n_nonzero_coefs, low=1, high=min(m, n))
     elif tol is not None:

@@ -1,8 +1,8 @@
 """Numba kernels for approximate message passing (AMP); see ``csbench.decoders.amp``.
 
-One trial: :func:`amp_one`; batches: :func:`amp_batch` (per-trial A, shape
-(T, m, n)) and :func:`amp_batch_shared` (one A, shape (m, n)), ``prange`` over
-trials, so each trial's output depends only on its own inputs.
+One trial: :func:`amp_one`; batches: :func:`amp_batch` (A of shape (T, m, n),
+or (1, m, n) shared by all trials) over a range of trials, so each trial's
+output depends only on its own inputs.
 
 Matrix products are plain loops over the C-ordered A (no BLAS). Per iteration
 (:func:`_sweep`): ``u = A x`` over the nonzero entries of x only (x is sparse
@@ -28,12 +28,12 @@ next row block (10-20% slower). Summation order is fixed, so results are
 bit-identical at any thread count and whatever the memory layout.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from ._linalg import DIVERGED, MAX_ITER, OK
 
 #: Denoiser codes.
 SOFT, SOFT_NONNEG, BAYES_BINARY = 0, 1, 2
-#: Status codes (same values as ``csbench.decoders.base``).
-OK, MAX_ITER, DIVERGED = 0, 1, 2
 #: ``||z_t|| > BLOWUP * ||y||`` counts as divergence.
 BLOWUP = 1e3
 #: Each trial copies ``A^T`` (for contiguous ``A x``; 1-2 sweeps of work) when it takes at most
@@ -278,7 +278,7 @@ def amp_one(A, y, x, denoiser, tau, eps, damping, max_iter, tol):
     if AT.shape[0] == n:
         _transpose(A, AT)
     # r = x^0 + A^T z^0 (x^0 = 0, nnz = 0, z^0 = y, so zn = y)
-    _sweep(A, AT, y, x, idx, 0, xc, u, 0.0, 0.0, z, zn, r, False)
+    _sweep(A, AT, y, x, idx, np.int64(0), xc, u, 0.0, 0.0, z, zn, r, np.bool_(False))  # typed: no literal specialisation
     for it in range(1, max_iter + 1):
         s2 = 0.0
         for i in range(m):
@@ -309,15 +309,12 @@ def amp_one(A, y, x, denoiser, tau, eps, damping, max_iter, tol):
     return max_iter, MAX_ITER
 
 
-@njit(cache=True, parallel=True)
-def amp_batch(A, Y, X, n_iter, status, denoiser, tau, eps, damping, max_iter, tol):
-    """:func:`amp_one` for each trial t with its own ``A[t]`` (A: (T, m, n))."""
-    for t in prange(Y.shape[0]):
-        n_iter[t], status[t] = amp_one(A[t], Y[t], X[t], denoiser, tau, eps, damping, max_iter, tol)
+@njit(cache=True, nogil=True)
+def amp_batch(A, Y, X, n_iter, status, denoiser, tau, eps, damping, max_iter, tol, t0, t1):
+    """:func:`amp_one` for trials ``t0 <= t < t1``, each with ``A[t]`` (A: (T, m, n)), or ``A[0]`` if A is (1, m, n).
 
-
-@njit(cache=True, parallel=True)
-def amp_batch_shared(A, Y, X, n_iter, status, denoiser, tau, eps, damping, max_iter, tol):
-    """:func:`amp_one` for each trial t with one shared ``A`` (m, n)."""
-    for t in prange(Y.shape[0]):
-        n_iter[t], status[t] = amp_one(A, Y[t], X[t], denoiser, tau, eps, damping, max_iter, tol)
+    The kernel releases the GIL (``csbench.decoders.base.run_trials`` runs ranges of trials on threads).
+    """
+    for t in range(t0, t1):
+        At = A[t] if A.shape[0] > 1 else A[0]
+        n_iter[t], status[t] = amp_one(At, Y[t], X[t], denoiser, tau, eps, damping, max_iter, tol)

@@ -36,74 +36,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._linalg import at_mul, back_solve, chol_delete, copy_n, dot, forward_solve, kth_largest
+
 #: Relative pivot below which an entering column counts as dependent on the active set.
 DEP_TOL = 1e-12
-
-
-@njit(cache=True)
-def dot(u, v, lo, hi):
-    """``sum_{lo <= i < hi} u_i v_i`` with four partial sums (four independent add chains)."""
-    s0 = s1 = s2 = s3 = 0.0
-    i = lo
-    while i + 4 <= hi:
-        s0 += u[i] * v[i]
-        s1 += u[i + 1] * v[i + 1]
-        s2 += u[i + 2] * v[i + 2]
-        s3 += u[i + 3] * v[i + 3]
-        i += 4
-    while i < hi:
-        s0 += u[i] * v[i]
-        i += 1
-    return (s0 + s1) + (s2 + s3)
-
-
-@njit(cache=True)
-def back_solve(M, s, b):
-    """Solve ``R[:s, :s] z = b[:s]`` in place (R upper triangular, in M)."""
-    for k in range(s - 1, -1, -1):
-        rk = M[k]
-        b[k] = (b[k] - dot(rk, b, k + 1, s)) / rk[k]
-
-
-@njit(cache=True)
-def forward_solve(M, s, b):
-    """Solve ``R[:s, :s]^T w = b[:s]`` in place (R upper triangular, in M)."""
-    for k in range(s):
-        b[k] /= M[k, k]
-        wk = b[k]
-        rk = M[k]
-        for j in range(k + 1, s):
-            b[j] -= rk[j] * wk
-
-
-@njit(cache=True)
-def chol_delete(R, s, q):
-    """Downdate the upper Cholesky factor ``R[:s, :s]`` of G for G without row and column q.
-
-    Removes column q (the factor becomes upper Hessenberg from column q on)
-    and restores triangularity with Givens rotations of rows (k, k + 1),
-    ``k = q .. s - 2``, which leave ``R^T R`` unchanged (Golub & Van Loan,
-    Matrix Computations, 4th ed., sec. 6.5.2). The result is ``R[:s-1, :s-1]``.
-    """
-    for i in range(s):
-        row = R[i]
-        for j in range(q, s - 1):
-            row[j] = row[j + 1]
-    for k in range(q, s - 1):
-        rk = R[k]
-        rn = R[k + 1]
-        f = rk[k]
-        g = rn[k]
-        h = np.hypot(f, g)
-        cs = f / h
-        sn = g / h
-        rk[k] = h
-        rn[k] = 0.0
-        for j in range(k + 1, s - 1):
-            t1 = rk[j]
-            t2 = rn[j]
-            rk[j] = cs * t1 + sn * t2
-            rn[j] = cs * t2 - sn * t1
 
 
 @njit(cache=True)
@@ -119,26 +55,8 @@ def _gram_col(A, G, Ac, act, s, j, w):
     for i in range(m):
         col[i] = A[i, j]
     for q in range(s):
-        w[q] = dot(Ac[q], col, 0, m)
-    return dot(col, col, 0, m)
-
-
-@njit(cache=True)
-def at_mul(A, u, out):
-    """``out = A^T u`` in one row-major pass over A, four rows at a time (out is loaded and stored m / 4 times)."""
-    m = A.shape[0]
-    out[:] = 0.0
-    m4 = m - m % 4
-    for i in range(0, m4, 4):
-        u0, u1, u2, u3 = u[i], u[i + 1], u[i + 2], u[i + 3]
-        r0, r1, r2, r3 = A[i], A[i + 1], A[i + 2], A[i + 3]
-        for j in range(out.shape[0]):
-            out[j] += u0 * r0[j] + u1 * r1[j] + u2 * r2[j] + u3 * r3[j]
-    for i in range(m4, m):
-        ui = u[i]
-        row = A[i]
-        for j in range(out.shape[0]):
-            out[j] += ui * row[j]
+        w[q] = dot(Ac[q], col, np.int64(0), m)
+    return dot(col, col, np.int64(0), m)
 
 
 @njit(cache=True)
@@ -175,7 +93,7 @@ def _direction(A, G, Ac, Aw, ws, p, act, R, sg, s, d, u, a):
     if Aw.shape[1] == 0:
         at_mul(A, u, a)
     else:
-        at_mul(Aw[:, :p], u, a[:p])
+        at_mul(Aw, u, a[:p])  # reads columns < p only; a C-contiguous A (one specialisation)
 
 
 @njit(cache=True)
@@ -185,15 +103,16 @@ def _add_columns(A, g, cur, pos, positive, count, inw, ws, p, Aw, cw):
     column outside it with ``|g_j| > cur``; gather them into ``Aw[:, p:]`` and set their
     correlations ``cw`` from g. Returns the new size p."""
     n = g.shape[0]
-    key = np.empty(n)
+    val = np.empty(n)  # |g_j| (g_j if positive) of the inactive columns, -inf for the others
     for j in range(n):
         v = g[j] if positive else abs(g[j])
-        key[j] = -v if pos[j] == -1 else np.inf
-    thr = -cur
+        val[j] = v if pos[j] == -1 else -np.inf
+    thr = cur
     if count > 0:
-        thr = max(thr, np.partition(key, min(count, n) - 1)[min(count, n) - 1])
+        q = min(count, n)
+        thr = min(thr, kth_largest(val, q, np.empty(q), np.empty(q, np.int64)))
     for j in range(n):
-        if inw[j] >= 0 or key[j] == np.inf or not (key[j] <= thr or -key[j] > cur):
+        if inw[j] >= 0 or val[j] == -np.inf or not (val[j] >= thr or val[j] > cur):
             continue
         inw[j] = p
         ws[p] = j
@@ -278,7 +197,7 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x, ws_size=0, check_every
     cw = c.copy()
     p = n
     if wsm:
-        p = _add_columns(A, c, cur, pos, positive, ws_size, inw, ws, 0, Aw, cw)
+        p = _add_columns(A, c, cur, pos, positive, ws_size, inw, ws, np.int64(0), Aw, cw)
     a = np.zeros(n)
     u = np.empty(m)
     r = np.empty(m)
@@ -377,7 +296,7 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x, ws_size=0, check_every
                     xs[q] = xs[q + 1]
                     pos[act[q]] = q
                     if not gram:
-                        Ac[q, :] = Ac[q + 1]
+                        copy_n(Ac[q], Ac[q + 1], m)
                 s -= 1
                 for b in range(nb):
                     pos[blocked[b]] = -1
@@ -401,25 +320,27 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x, ws_size=0, check_every
                 break
         if ok:  # checkpoint; W gains the closest outside columns
             k_s, k_cur, k_steps, k_dropped = s, cur, steps, dropped
-            k_act[:s] = act[:s]
-            k_sg[:s] = sg[:s]
-            k_xs[:s] = xs[:s]
+            copy_n(k_act, act, s)
+            copy_n(k_sg, sg, s)
+            copy_n(k_xs, xs, s)
             for q in range(s):
-                k_R[q, q:s] = R[q, q:s]
-            k_g[:] = g
+                for u2 in range(q, s):
+                    k_R[q, u2] = R[q, u2]
+            copy_n(k_g, g, n)
             since = 0
             if final:
                 break
             p = _add_columns(A, g, cur, pos, positive, ws_size, inw, ws, p, Aw, cw)
             continue
         # back to the checkpoint; the violators (|g_j| > cur) join W
-        p = _add_columns(A, g, cur, pos, positive, 0, inw, ws, p, Aw, cw)
+        p = _add_columns(A, g, cur, pos, positive, np.int64(0), inw, ws, p, Aw, cw)
         s, cur, steps = k_s, k_cur, k_steps
-        act[:s] = k_act[:s]
-        sg[:s] = k_sg[:s]
-        xs[:s] = k_xs[:s]
+        copy_n(act, k_act, s)
+        copy_n(sg, k_sg, s)
+        copy_n(xs, k_xs, s)
         for q in range(s):
-            R[q, q:s] = k_R[q, q:s]
+            for u2 in range(q, s):
+                R[q, u2] = k_R[q, u2]
         pos[:] = -1
         nb = 0
         dropped = k_dropped

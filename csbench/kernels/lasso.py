@@ -49,15 +49,13 @@ objects, RNG or I/O; no fastmath.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from .homotopy import at_mul, back_solve, forward_solve, homotopy_one
+from ._linalg import MAX_ITER, NONFINITE_INPUT, OK, at_mul, back_solve, forward_solve, copy_n, residual, sift
+from .homotopy import homotopy_one
 
-#: Status codes (same integers as ``csbench.decoders.base``); _SWITCH is internal (CD hands over to the homotopy).
-_OK, _MAX_ITER, _SWITCH = 0, 1, -1
-#: Status of :func:`lasso_batch` for a trial whose ``A^T y`` is not finite (A has NaN/inf, or it overflows);
-#: the trial is not solved and gets x = 0.
-NONFINITE_INPUT = -2
+#: Internal status of :func:`cd_one`: CD hands over to the homotopy (others in :mod:`._linalg`).
+_SWITCH = -1
 #: Default smallest working-set size p0 (measured best of 8/16/24/32/64 at (n, m, k) = (1000, 200, 10),
 #: about equal to 32/50 at (10000, 400, 20)).
 WS_START = 16
@@ -83,30 +81,6 @@ HOMOTOPY_CHECK = 16
 
 
 @njit(cache=True)
-def gradient(A, r, g):
-    """``g = A^T r`` in one row-major pass over A (:func:`csbench.kernels.homotopy.at_mul`)."""
-    at_mul(A, r, g)
-
-
-@njit(cache=True)
-def colsq_corr(A, y, nsq, c, want_nsq):
-    """One row-major pass over A: ``c = A^T y`` and, if ``want_nsq``, ``nsq_j = ||a_j||^2``."""
-    if not want_nsq:
-        gradient(A, y, c)
-        return
-    m, n = A.shape
-    c[:] = 0.0
-    nsq[:] = 0.0
-    for i in range(m):
-        yi = y[i]
-        row = A[i]
-        for j in range(n):
-            a = row[j]
-            c[j] += yi * a
-            nsq[j] += a * a
-
-
-@njit(cache=True)
 def lam_max(c, positive):
     """Smallest lam whose solution is 0: ``max_j |c_j|``, or ``max(0, max_j c_j)`` if positive (c = A^T y)."""
     out = 0.0
@@ -129,15 +103,12 @@ def _support(x, out):
 
 
 @njit(cache=True)
-def _residual(A, y, x, supp, nnz, r):
-    """``r = y - A x`` using only the support ``supp[:nnz]``."""
-    for i in range(A.shape[0]):
-        s = y[i]
-        row = A[i]
-        for q in range(nnz):
-            j = supp[q]
-            s -= row[j] * x[j]
-        r[i] = s
+def _support_residual(A, y, x, supp, xs, r):
+    """``r = y - A x`` over the support of x only (:func:`csbench.kernels._linalg.residual`); ``supp``, ``xs`` scratch."""
+    nnz = _support(x, supp)
+    for q in range(nnz):
+        xs[q] = x[supp[q]]
+    residual(A, y, supp, xs, nnz, r)
 
 
 @njit(cache=True)
@@ -150,27 +121,11 @@ def _gap(rr, yr, l1, gmax, lam):
 
 
 @njit(cache=True)
-def _sift(hv, hi, q, pos):
-    """Restore the min-heap ``(hv, hi)[:q]`` below ``pos``."""
-    while True:
-        a = 2 * pos + 1
-        if a >= q:
-            return
-        if a + 1 < q and hv[a + 1] < hv[a]:
-            a += 1
-        if hv[a] >= hv[pos]:
-            return
-        hv[a], hv[pos] = hv[pos], hv[a]
-        hi[a], hi[pos] = hi[pos], hi[a]
-        pos = a
-
-
-@njit(cache=True)
-def _select(g, x, positive, p, hv, ws):
+def _select(g, x, positive, p, hv, ws, flag):
     """Working set: the support of x plus the ``p - |supp|`` others with the largest ``|g_j|`` (``g_j`` if positive).
 
     Ties keep the lower index. Writes sorted indices into ``ws`` and returns
-    their count. ``hv`` is scratch of length >= p.
+    their count. ``hv`` is scratch of length >= p; ``flag`` (n,) is all False on entry and exit.
     """
     n = g.shape[0]
     nnz = _support(x, ws)
@@ -187,13 +142,20 @@ def _select(g, x, positive, p, hv, ws):
             size += 1
             if size == q:
                 for pos in range(q // 2 - 1, -1, -1):
-                    _sift(hv, hi, q, pos)
+                    sift(hv, hi, q, pos)
         elif v > hv[0]:
             hv[0] = v
             hi[0] = j
-            _sift(hv, hi, q, 0)
+            sift(hv, hi, q, np.int64(0))
     total = nnz + size
-    ws[:total].sort()
+    for a in range(total):  # sort: mark, then scan in index order
+        flag[ws[a]] = True
+    q = 0
+    for j in range(n):
+        if flag[j]:
+            ws[q] = j
+            q += 1
+            flag[j] = False
     return total
 
 
@@ -496,7 +458,7 @@ def cd_one(A, y, c, lam, positive, tol, max_iter, p0, G, x, nnz_stop):
         yy += y[i] * y[i]
     if yy == 0.0 or lam >= lam_max(c, positive):
         x[:] = 0.0
-        return 0, _OK
+        return 0, OK
     gram = G.shape[0] > 0
     nnz = 0
     for j in range(n):
@@ -523,13 +485,10 @@ def cd_one(A, y, c, lam, positive, tol, max_iter, p0, G, x, nnz_stop):
     idx = np.empty(cap, np.int64)
     zs = np.empty(cap)
     buf_m = np.empty(0)
-    if nnz == 0:
-        r[:] = y
-    else:
-        _residual(A, y, x, supp, _support(x, supp), r)
+    _support_residual(A, y, x, supp, zs, r)
     threshold = tol * 0.5 * yy
     epochs = 0
-    status = _OK
+    status = OK
     p_old = 0
     while True:
         nnz = _support(x, supp)
@@ -537,16 +496,16 @@ def cd_one(A, y, c, lam, positive, tol, max_iter, p0, G, x, nnz_stop):
         for q in range(nnz):
             l1 += abs(x[supp[q]])
         if nnz == 0:
-            g[:] = c
+            copy_n(g, c, n)
         elif gram:
-            g[:] = c
+            copy_n(g, c, n)
             for q in range(nnz):
                 xj = x[supp[q]]
                 Gj = G[supp[q]]
                 for b in range(n):
                     g[b] -= xj * Gj[b]
         else:
-            gradient(A, r, g)
+            at_mul(A, r, g)
         rr = 0.0
         yr = 0.0
         for i in range(m):
@@ -559,9 +518,9 @@ def cd_one(A, y, c, lam, positive, tol, max_iter, p0, G, x, nnz_stop):
             status = _SWITCH
             break
         if epochs >= max_iter:
-            status = _MAX_ITER
+            status = MAX_ITER
             break
-        p = _select(g, x, positive, min(cap, max(p0, int(WS_GROWTH * nnz))), hv, sel)
+        p = _select(g, x, positive, min(cap, max(p0, int(WS_GROWTH * nnz))), hv, sel, flag)
         kept = _order_ws(sel, p, ws_old, p_old, flag, ws, kpos)
         buf_g = _grown(buf_g, p * p)
         Gw = buf_g[: p * p].reshape((p, p))
@@ -593,7 +552,7 @@ def cd_one(A, y, c, lam, positive, tol, max_iter, p0, G, x, nnz_stop):
         for a in range(p):
             x[ws[a]] = xw[a]
         if gram:
-            _residual(A, y, x, supp, _support(x, supp), r)
+            _support_residual(A, y, x, supp, zs, r)
         else:  # r = y - A_W x_W from the gathered columns
             for i in range(m):
                 s = y[i]
@@ -602,7 +561,7 @@ def cd_one(A, y, c, lam, positive, tol, max_iter, p0, G, x, nnz_stop):
                     s -= row[a] * xw[a]
                 r[i] = s
         # keep G_W and A_W for the next working set
-        ws_old[:p] = ws[:p]
+        copy_n(ws_old, ws, p)
         p_old = p
         buf_g, buf_gold = buf_gold, buf_g
         buf_a, buf_aold = buf_aold, buf_a
@@ -626,34 +585,35 @@ def lasso_one(A, y, c, lam, positive, tol, max_iter, p0, switch_epochs, switch_n
         CD epochs plus homotopy steps; 0 (ok) or 1 (max_iter).
     """
     epochs, status = cd_one(A, y, c, lam, positive, tol, min(max_iter, switch_epochs), p0, G, x, switch_nnz)
-    if status == _OK:
+    if status == OK:
         return epochs, status
     if epochs >= max_iter:
-        return epochs, _MAX_ITER
+        return epochs, MAX_ITER
     steps, _ = homotopy_one(A, y, c, lam, positive, max_iter - epochs, G, x, int(HOMOTOPY_WS * A.shape[0]),
                             HOMOTOPY_CHECK)
     more, status = cd_one(A, y, c, lam, positive, tol, max_iter - epochs - steps, p0, G, x, A.shape[1])
     return epochs + steps + more, status
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def lasso_batch(A, Y, lams, ratio, positive, tol, max_iter, p0, switch_epochs, switch_nnz, G, X, n_iter, status):
-    """Solve T lasso problems with :func:`lasso_one`; trial t uses ``A[t]``, or ``A[0]`` if ``A`` holds one matrix.
+@njit(cache=True, nogil=True)
+def lasso_batch(A, Y, lams, ratio, positive, tol, max_iter, p0, switch_epochs, switch_nnz, G, X, n_iter, status,
+                t0, t1):
+    """Solve trials ``t0 <= t < t1`` with :func:`lasso_one`; trial t uses ``A[t]``, or ``A[0]`` if ``A`` holds one matrix.
 
     Trial t uses ``lam = lams[t]``, or ``lams[t] * lam_max(A_t^T y_t)`` if
     ``ratio``. ``X`` holds warm starts on entry and solutions on exit. Each
     trial depends only on its own inputs, so results are identical at any
-    thread count and in any batch. The first pass over ``A_t`` (``c = A_t^T y_t``)
+    thread count and in any batch (``csbench.decoders.base.run_trials`` runs
+    ranges of trials on threads; the kernel releases the GIL). The first pass over ``A_t`` (``c = A_t^T y_t``)
     doubles as the finiteness check of ``A_t`` (y_t finite): a NaN or inf in A
     makes c non-finite (``0 * inf`` is NaN), and the trial then gets status
     ``NONFINITE_INPUT`` and x = 0 without being solved.
     """
-    T = Y.shape[0]
     n = A.shape[2]
-    for t in prange(T):
+    c = np.empty(n)
+    for t in range(t0, t1):
         At = A[t] if A.shape[0] > 1 else A[0]
-        c = np.empty(n)
-        gradient(At, Y[t], c)
+        at_mul(At, Y[t], c)
         finite = True
         for j in range(n):
             if not np.isfinite(c[j]):

@@ -17,7 +17,7 @@ The Gram column ``G[:, j] = A^T a_j`` is read from a precomputed ``G = A^T A``
 with one row-major pass over A when atom j enters (O(m n) per step, like the
 ``A^T r`` of the textbook algorithm). Both modes sum every Gram entry in the
 same order (:func:`_acc_rows`) and form ``b`` and ``d`` with the same pass
-(``colsq_corr(..., want_nsq=True)``), so they give bit-identical results, and a
+(:func:`csbench.kernels._linalg.colsq_corr`), so they give bit-identical results, and a
 trial's output never depends on the batch it is in or on the thread count.
 
 References: Pati, Rezaiifar & Krishnaprasad (1993); Tropp & Gilbert (2007);
@@ -31,15 +31,10 @@ objects, RNG or I/O. No fastmath.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from .lasso import colsq_corr
+from ._linalg import DEPENDENT, MAX_ITER, NONFINITE_INPUT, OK, colsq_corr, copy_n, residual
 
-#: Status codes (same integers as ``csbench.decoders.base``).
-_OK, _MAX_ITER, _DEPENDENT = 0, 1, 4
-#: Internal status of a trial whose ``||a_j||^2`` or ``A^T y`` is not finite (NaN/inf in A, or
-#: overflow): x = 0, not solved; ``csbench.decoders.omp`` raises for NaN/inf in A, else sets nonfinite.
-NONFINITE_INPUT = -2
 #: An atom is linearly dependent on the selected ones when its Cholesky pivot
 #: ``||a_j||^2 - ||L^{-1} A_S^T a_j||^2`` (its squared distance to span(A_S)) is
 #: at most this fraction of ``||a_j||^2``; the pivot's rounding error is about
@@ -140,20 +135,21 @@ def _row_steps(m):
     return out
 
 
-@njit(cache=True, parallel=True)
-def gram(A, G):
-    """``G = A^T A``, every entry summed exactly as :func:`_gram_col` sums it.
+@njit(cache=True, nogil=True)
+def gram(A, G, b0, b1):
+    """Row blocks ``b0 <= blk < b1`` of the upper triangle of ``G = A^T A``, every entry summed exactly as :func:`_gram_col` sums it.
 
-    Tiles of G (``_GRAM_ROWS`` rows by ``_GRAM_COLS`` columns, L1-resident) are
-    accumulated over the row blocks of A, four rows of G at a time
-    (:func:`_acc_rows4`); tiles are independent and computed in parallel, so G
-    does not depend on the thread count. The upper triangle is computed (plus a
-    few entries below the diagonal inside a tile, overwritten) and mirrored.
+    Block ``blk`` is rows ``[blk * _GRAM_ROWS, (blk + 1) * _GRAM_ROWS)`` of G;
+    ``gram_blocks(n)`` blocks in all. Tiles of G (``_GRAM_ROWS`` rows by
+    ``_GRAM_COLS`` columns, L1-resident) are accumulated over the row blocks
+    of A, four rows of G at a time (:func:`_acc_rows4`); blocks are independent
+    (``csbench.decoders.base.run_trials`` computes ranges of them on threads),
+    so G does not depend on the thread count. Entries below the diagonal are
+    garbage until :func:`gram_mirror` copies the upper triangle there.
     """
     m, n = A.shape
     steps = _row_steps(m)
-    nb = (n + _GRAM_ROWS - 1) // _GRAM_ROWS
-    for blk in prange(nb):
+    for blk in range(b0, b1):
         j0 = blk * _GRAM_ROWS
         j1 = min(n, j0 + _GRAM_ROWS)
         for j in range(j0, j1):
@@ -168,7 +164,18 @@ def gram(A, G):
                         j += 4
                 for jj in range(j, j1):
                     _acc_rows(G[jj], A, i, jj, max(jj, l0), l1)
-    for j in prange(n):
+
+
+def gram_blocks(n):
+    """Number of row blocks of :func:`gram` for an (n, n) G."""
+    return (n + _GRAM_ROWS - 1) // _GRAM_ROWS
+
+
+@njit(cache=True)
+def gram_mirror(G):
+    """Copy the upper triangle of G onto the lower one."""
+    n = G.shape[0]
+    for j in range(n):
         for l in range(j):
             G[j, l] = G[l, j]
 
@@ -178,7 +185,7 @@ def _gram_col(A, j, g, steps):
     """``g = A^T a_j`` (one row-major pass over A; ``steps = _row_steps(m)``)."""
     g[:] = 0.0
     for i in steps:
-        _acc_rows(g, A, i, j, 0, g.shape[0])
+        _acc_rows(g, A, i, j, np.int64(0), g.shape[0])
 
 
 @njit(cache=True)
@@ -252,21 +259,6 @@ def _select(c, inv_norm, chosen, positive):
 
 
 @njit(cache=True)
-def _residual(A, y, S, xs, ns, r):
-    """``r = y - sum_{p < ns} xs[p] a_{S[p]}``; returns ``||r||^2``."""
-    m = A.shape[0]
-    rr = 0.0
-    for i in range(m):
-        acc = y[i]
-        row = A[i]
-        for p in range(ns):
-            acc -= row[S[p]] * xs[p]
-        r[i] = acc
-        rr += acc * acc
-    return rr
-
-
-@njit(cache=True)
 def _refactor(L, G, Gc, use_gram, S, nsq, pp, npp, w):
     """Rebuild the Cholesky factor of the Gram of positions ``pp[:npp]``; False if one is dependent."""
     for k in range(npp):
@@ -295,14 +287,14 @@ def _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, L, w, z, g
         for q in range(npp):
             w[q] = _gentry(G, Gc, use_gram, S, pp[q], add)
         if not _chol_append(L, npp, w, nsq[S[add]]):
-            return npp, _DEPENDENT
+            return npp, DEPENDENT
         pp[npp] = add
         inP[add] = True
         npp += 1
         while True:
             inner += 1
             if inner > max_inner:
-                return npp, _MAX_ITER
+                return npp, MAX_ITER
             for q in range(npp):
                 w[q] = b[S[pp[q]]]
             _chol_solve(L, npp, w, z)
@@ -333,7 +325,7 @@ def _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, L, w, z, g
                     keep += 1
             npp = keep
             if not _refactor(L, G, Gc, use_gram, S, nsq, pp, npp, w):
-                return npp, _DEPENDENT
+                return npp, DEPENDENT
         # optimality on the non-passive selected positions: gradient a_i.(y - A_P x_P) <= gtol ||a_i||
         add = -1
         bestv = gtol
@@ -348,7 +340,7 @@ def _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, L, w, z, g
                 bestv = v
                 add = p
         if add < 0:
-            return npp, _OK
+            return npp, OK
 
 
 @njit(cache=True)
@@ -378,9 +370,8 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
     use_gram = G.shape[0] > 0
     b = np.empty(n)
     nsq = np.empty(n)
-    # always the want_nsq branch: b is then summed row by row for a shared and a per-trial A
-    # alike (the other branch sums four rows at a time), so both give bit-identical results
-    colsq_corr(A, y, nsq, b, True)
+    # b summed row by row for a shared and a per-trial A alike, so both give bit-identical results
+    colsq_corr(A, y, nsq, b)
     inv_norm = np.zeros(n)
     for j in range(n):
         if nsq[j] > 0.0:
@@ -408,9 +399,9 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
     c = b.copy()
     ns = 0
     npp = 0
-    status = _OK
+    status = OK
     if rr == 0.0 or rr <= tol:
-        return 0, _OK
+        return 0, OK
     while ns < s_max:
         j, v = _select(c, inv_norm, chosen, positive)
         if j < 0 or v <= floor:
@@ -420,10 +411,10 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
             chosen[j] = True
             ns += 1
             npp, st = _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, L, w, z, floor)
-            if st == _DEPENDENT and xs[ns - 1] == 0.0:  # the new atom could not enter: drop it
+            if st == DEPENDENT and xs[ns - 1] == 0.0:  # the new atom could not enter: drop it
                 ns -= 1
                 chosen[j] = False
-            if st != _OK:
+            if st != OK:
                 status = st
                 break
         else:
@@ -431,19 +422,19 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
             for q in range(ns):
                 w[q] = _gentry(G, Gc, use_gram, S, q, ns)
             if not _chol_append(L, ns, w, nsq[j]):
-                status = _DEPENDENT
+                status = DEPENDENT
                 break
             chosen[j] = True
             ns += 1
             for q in range(ns):
                 w[q] = b[S[q]]
             _chol_solve(L, ns, w, xs)
-        rr = _residual(A, y, S, xs, ns, r)
+        rr = residual(A, y, S, xs, ns, r)
         if rr == 0.0 or rr <= tol or ns == s_max:
             break
         if not use_gram:
             _gram_col(A, j, Gc[ns - 1], steps)
-        c[:] = b
+        copy_n(c, b, n)
         for q in range(ns):
             xq = xs[q]
             if xq == 0.0:
@@ -451,24 +442,21 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
             g = G[S[q]] if use_gram else Gc[q]
             for l in range(n):
                 c[l] -= xq * g[l]
-    if status == _OK and tol >= 0.0 and rr > tol and ns == s_max:
-        status = _MAX_ITER
+    if status == OK and tol >= 0.0 and rr > tol and ns == s_max:
+        status = MAX_ITER
     for q in range(ns):
         x[S[q]] = xs[q]
         sel[q] = S[q]
     return ns, status
 
 
-@njit(cache=True, parallel=True)
-def omp_batch(A, Y, G, s_max, tol, positive, X, n_iter, status, sel):
-    """Shared A (m, n): trial t solves ``omp_one(A, Y[t], ...)``; outputs (T, n), (T,), (T,), (T, s_max)."""
-    for t in prange(Y.shape[0]):
-        n_iter[t], status[t] = omp_one(A, Y[t], G, s_max, tol, positive, X[t], sel[t])
+@njit(cache=True, nogil=True)
+def omp_batch(A, Y, G, s_max, tol, positive, X, n_iter, status, sel, t0, t1):
+    """Trials ``t0 <= t < t1``: ``omp_one(A[t], Y[t], ...)`` (``A[0]`` if A (1, m, n) is shared); outputs (T, n), (T,), (T,), (T, s_max).
 
-
-@njit(cache=True, parallel=True)
-def omp_batch_trials(A, Y, s_max, tol, positive, X, n_iter, status, sel):
-    """Per-trial A (T, m, n): trial t solves ``omp_one(A[t], Y[t], ...)`` (no Gram)."""
-    G = np.empty((0, 0))
-    for t in prange(Y.shape[0]):
-        n_iter[t], status[t] = omp_one(A[t], Y[t], G, s_max, tol, positive, X[t], sel[t])
+    G is ``A[0]^T A[0]`` (shared A only) or empty. The kernel releases the GIL
+    (``csbench.decoders.base.run_trials`` runs ranges of trials on threads).
+    """
+    for t in range(t0, t1):
+        At = A[t] if A.shape[0] > 1 else A[0]
+        n_iter[t], status[t] = omp_one(At, Y[t], G, s_max, tol, positive, X[t], sel[t])
