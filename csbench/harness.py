@@ -30,7 +30,7 @@ import pandas as pd
 from . import seeding
 from .config import ConfigError, DecoderSpec, Sweep, load_sweep, sweep_to_json
 from .decoders import STATUSES, decode
-from .decoders.base import ERROR, OK
+from .decoders.base import ERROR, OK, prior_params
 from .metrics import score
 from .problems import Cell, make_problem
 from .signals import signal_info
@@ -48,7 +48,8 @@ def run_task(cell: Cell, m: int, spec: DecoderSpec, seed: int, first_trial: int,
     meas, truth = make_problem(cell, m, trials, seed, first_trial)
     binary, _ = signal_info(cell.signal, cell.signal_params)
     t0 = time.perf_counter()
-    res = decode(spec.name, meas.A, meas.Y, k=cell.k, **spec.params)
+    params = {**prior_params(spec.name, cell.signal, cell.signal_params, cell.noise), **spec.params}
+    res = decode(spec.name, meas.A, meas.Y, k=cell.k, **params)
     elapsed = time.perf_counter() - t0
     metrics = score(truth.X, res.X_hat, binary=binary, tol=tol)
     return _rows(cell, m, spec, first_trial, trials, res.status_names, res.n_iter, elapsed / trials, metrics)

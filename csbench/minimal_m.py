@@ -628,7 +628,8 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
         nested = [e.name for e in ENCODERS if e.info.get("nested")]
         raise ValueError(f"encoder={encoder!r} is not nested (its rows depend on m), so trials have no "
                          f"critical m; allowed: {nested}. Use a sweep over m instead.")
-    params = study_params(decoder, params, decoder_params, signal, cell.signal_params, criterion)
+    params = study_params(decoder, params, decoder_params, signal, cell.signal_params, criterion,
+                          encoder=encoder, noise=cell.noise)
     if m_max is None:
         from .theory import chernoff_m
 
@@ -747,7 +748,8 @@ LINEAR_READOUTS = ("matched_filter", "relu_readout")
 OMP_TOL = 1e-20
 
 
-def study_params(decoder, params, given, signal, signal_params=None, criterion="exact"):
+def study_params(decoder, params, given, signal, signal_params=None, criterion="exact", *, encoder=None,
+                 noise=0.0):
     """Decoder parameters for a meaningful minimal-m study of ``signal``, or a ValueError naming a working choice.
 
     ``params`` are the decoder's merged parameters, ``given`` the names the
@@ -765,12 +767,25 @@ def study_params(decoder, params, given, signal, signal_params=None, criterion="
       the support removes it;
     * ``omp`` on ``signal="bernoulli"`` (the number of active features varies,
       so k atoms is wrong for most trials): ``tol = OMP_TOL``, stopping on
-      the residual instead.
+      the residual instead;
+    * decoders that take the prior (``signal``, ``signal_params``, ``noise``:
+      ``lmmse``, ``trained_readout``) get the cell's
+      (:func:`csbench.decoders.base.prior_params`);
+    * decoders registered with ``encoders=(...)`` (``native``: a toy model's
+      own read-out) accept only those encoders with their default parameters;
+      others raise.
     """
     from .decoders import DECODERS
+    from .decoders.base import prior_params
     from .signals import SIGNALS
 
     params = dict(params)
+    params.update({key: v for key, v in prior_params(decoder, signal, signal_params, noise).items()
+                   if key not in given})
+    encoders = DECODERS.get(decoder).info.get("encoders")
+    if encoder is not None and encoders is not None and encoder not in encoders and not given:
+        raise ValueError(f"decoder={decoder!r} reads out only codes of the encoders {list(encoders)}, "
+                         f"got encoder={encoder!r}; allowed: {list(encoders)} (or set its parameters explicitly).")
     binary, _ = signal_info(signal, signal_params)
     accepted = DECODERS.get(decoder).info.get("signals")
     if accepted is not None and signal not in accepted:

@@ -75,3 +75,15 @@ def one_shot(X_hat):
     """A :class:`DecodeResult` for a non-iterative decoder (n_iter 0, status ok)."""
     T = X_hat.shape[0]
     return DecodeResult(X_hat, np.zeros(T, np.int64), np.zeros(T, np.int8))
+
+
+def prior_params(name, signal, signal_params, noise):
+    """The cell's signal model as parameters of decoder ``name`` that take it (``lmmse``, ``trained_readout``).
+
+    A decoder sees only A, Y and k; decoders that need the prior declare the
+    parameters ``signal``, ``signal_params`` and ``noise``. Studies (sweeps,
+    minimal m, maximal k) fill them from the cell unless the user set them.
+    """
+    defaults = DECODERS.get(name).defaults
+    cell = {"signal": signal, "signal_params": dict(signal_params or {}), "noise": float(noise)}
+    return {key: value for key, value in cell.items() if key in defaults}

@@ -17,8 +17,10 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import check_bool, check_choice, check_float
-from ..kernels import lattice as _lattice
+from .._lazy import lazy_module
 from .base import DECODERS, one_shot
+
+_lattice = lazy_module("csbench.kernels.lattice")  # numba loads on the first call, not on import
 
 
 #: An entry of A within this relative distance of +-c counts as the lattice value +-c.

@@ -31,7 +31,8 @@ def _lookup(A):
     return model
 
 
-@DECODERS.register("native", "a toy model's own read-out act(A^T y + b) (bias/activation from the model)")
+@DECODERS.register("native", "a toy model's own read-out act(A^T y + b) (bias/activation from the model)",
+                   encoders=("toy",))
 def native(A, Y, k, *, activation="model", bias="model"):
     """``x_hat = act(A^T y + b)``, or the model's own read-out (see the module docstring)."""
     from ..toy.model import activate

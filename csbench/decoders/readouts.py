@@ -18,14 +18,14 @@ on another signal model must pass the same model to these decoders.
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import minimize
 
+from .._lazy import lazy_module
 from .._validate import check_choice, check_float, check_int
 from ..seeding import key_words
 from ..signals import SIGNALS, check_signal, feature_weights, signal_info
-from ..kernels.readout import surrogate_loss_grad
 from .base import DECODERS, MAX_ITER, DecodeResult, one_shot
+
+_k = lazy_module("csbench.kernels.readout")  # numba loads on the first call, not on import
 
 #: (E v, E v^2) of the nonzero values of the exact-k signal models.
 _VALUE_MOMENTS = {"binary": (1.0, 1.0), "signed": (0.0, 1.0), "gaussian": (0.0, 1.0),
@@ -144,6 +144,8 @@ def training_samples(signal, signal_params, n, k, m, noise, n_samples, seed):
         indices.append(nz)
         values.append(x[nz])
         indptr.append(indptr[-1] + nz.size)
+    from scipy import sparse
+
     X = sparse.csr_matrix((np.concatenate(values), np.concatenate(indices), np.array(indptr)),
                           shape=(n_samples, n))
     Z = noise * np.random.default_rng(noises).standard_normal((n_samples, m)) if noise > 0 else None
@@ -165,6 +167,8 @@ def fit_readout(A, X, Z=None, *, max_iter=300, tol=1e-10):
     evaluation; with noise plus O(N m n) time and an (N, n) buffer.
     """
     m, n = A.shape
+    from scipy.optimize import minimize
+
     res = minimize(_objective(A, X, Z), np.concatenate([A.T.ravel(), np.zeros(n)]), jac=True,
                    method="L-BFGS-B", options={"maxiter": max_iter, "ftol": tol, "gtol": 0.0, "maxcor": 20})
     return res.x[: n * m].reshape(n, m), res.x[n * m:], int(res.nit), res.status != 1
@@ -181,7 +185,7 @@ def _objective(A, X, Z):
     def loss_grad(w):
         E, c = w[: n * m].reshape(n, m), w[n * m:]
         offset = Z @ E.T if Z is not None else np.empty((0, 0))
-        surrogate_loss_grad(E @ A, c, indptr, indices, data, offset, loss, gB, gc, G)
+        _k.surrogate_loss_grad(E @ A, c, indptr, indices, data, offset, loss, gB, gc, G)
         gE = gB @ A.T  # dL/dE = dL/dB A^T
         if Z is not None:
             gE += G.T @ Z

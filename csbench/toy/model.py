@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import erf
 
 from .spec import ToySpec, spec_from_dict
 
@@ -22,6 +21,8 @@ def activate(name, z):
     if name == "relu":
         return np.maximum(z, 0.0)
     if name == "gelu":
+        from scipy.special import erf  # deferred: SciPy is not needed to list components
+
         return 0.5 * z * (1.0 + erf(z / np.sqrt(2.0)))
     return z
 
