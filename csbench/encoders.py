@@ -11,13 +11,12 @@ registered in :data:`ENCODERS`. Conventions (see ``docs/architecture.md``):
 from __future__ import annotations
 
 import os
-import zipfile
 
 import numpy as np
 
 from ._validate import check_choice, check_finite_array, check_int
 from .registry import Registry
-from .weights import load_tensor, model_matrix
+from .weights import load_tensor, model_matrix, np_load
 
 ENCODERS = Registry("encoder")
 
@@ -141,11 +140,7 @@ def load_matrix(path, key=None):
         return load_tensor(path, key, ndim=2, param="key")
     if not os.path.isfile(path):
         raise ValueError(f"path={path!r}: no such file.")
-    try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"path={path!r}: not a readable numpy matrix file ({' '.join(str(exc).split())}); "
-                         f"allowed: a .npy file written by numpy.save.") from None
+    arr = np_load(path, mmap_mode="r")
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) \
             or np.iscomplexobj(arr):
         raise TypeError(f"the matrix in {path!r} must hold real numbers, got dtype {arr.dtype}.")

@@ -57,12 +57,24 @@ def tensor_names(path):
     return list(_names(path, os.path.getmtime(path)))
 
 
+def np_load(path, **kwargs):
+    """``np.load(path, allow_pickle=False, **kwargs)``; an unreadable, truncated or non-numpy file raises a
+    ValueError naming the path."""
+    import zipfile
+
+    try:
+        return np.load(path, allow_pickle=False, **kwargs)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"path={path!r}: not a readable numpy matrix file ({' '.join(str(exc).split())}); "
+                         f"allowed: a .npy/.npz file written by numpy.save/numpy.savez.") from None
+
+
 @functools.lru_cache(maxsize=16)
 def _names(path, _mtime):
     if path.endswith(".npy"):
         return ()
     if path.endswith(".npz"):
-        with np.load(path) as z:
+        with np_load(path) as z:
             return tuple(z.keys())
     with _safetensors_open(path) as f:
         return tuple(f.keys())
@@ -120,9 +132,9 @@ def _show(names, limit=12):
 def _load(path, name, _mtime, ndim):
     label = f"tensor {name!r} in {path!r}" if name is not None else f"array in {path!r}"
     if path.endswith(".npy"):
-        arr = np.load(path, allow_pickle=False)
+        arr = np_load(path)
     elif path.endswith(".npz"):
-        with np.load(path) as z:
+        with np_load(path) as z:
             arr = z[name]
     else:
         with _safetensors_open(path) as f:
