@@ -81,7 +81,8 @@ def _count(db, sql="SELECT COUNT(*) FROM tasks"):
         return 0
 
 
-SEARCH_CMD = ["minimal-m", "--decoder", "basis_pursuit", "--n", "128", "--k", "4", "--trials", "80",
+# long enough (40 tasks of 10 trials) that the driver is still running when the test signals it
+SEARCH_CMD = ["minimal-m", "--decoder", "basis_pursuit", "--n", "128", "--k", "4", "--trials", "400",
               "--seed", "3", "--quiet", "--json"]
 
 

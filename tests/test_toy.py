@@ -15,12 +15,12 @@ SEED001 = ToySpec(n=100, m=10, family="untied", bias=False, p=0.02, values="sign
 @pytest.mark.parametrize("changes, match", [
     (dict(n=0), r"n=0 is out of range; allowed: n >= 1"),
     (dict(m=6), r"m=6 is out of range; allowed: 1 <= m <= 5"),
-    (dict(p=0.0), r"p=0.0 is out of range; allowed: \(0.0, 1.0\]"),
+    (dict(p=0.0), r"p=0.0 is out of range; allowed: finite values in \(0.0, 1.0\]"),
     (dict(p=1.5), r"p=1.5 is out of range"),
     (dict(p=[0.1] * 4), r"p has 4 entries but n=5"),
     (dict(activation="gelo"), r"activation='gelo' is not one of .*Did you mean 'gelu'"),
     (dict(loss="l3"), r"loss='l3' is not one of \['mse', 'l4'\]"),
-    (dict(lr=float("nan")), r"lr=nan is out of range; allowed: \(0.0, inf\]"),
+    (dict(lr=float("nan")), r"lr=nan is out of range; allowed: finite values in \(0.0, inf\)"),
     (dict(steps=0), r"steps=0 is out of range"),
 ])
 def test_bad_specs_raise_naming_key_value_range(changes, match):
