@@ -134,7 +134,7 @@ def plot_m_star_vs_k(table, path=None, title=None, nonneg=False):
         ax.set_ylabel("m*")
         ax.set_title(f"n={n}")
         ax.grid(alpha=0.3, which="both")
-    panels[-1][0].legend(fontsize=7, loc="upper left")
+    panels[-1][0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)  # off the curves
     return _save(fig, path, title)
 
 
@@ -192,5 +192,5 @@ def plot_bits_per_dimension(table, path=None, title=None):
         ax.set_title(f"n={n}")
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3, which="both")
-    panels[-1][0].legend(fontsize=8)
+    panels[-1][0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return _save(fig, path, title)
