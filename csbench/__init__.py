@@ -8,6 +8,8 @@ The public names below are imported lazily (PEP 562 module ``__getattr__``), so
 each name's module (numba kernels, SciPy, pandas) loads on first use.
 """
 import importlib
+import sys
+import types
 
 __version__ = "0.1.0"
 
@@ -31,6 +33,27 @@ _EXPORTS = {
     "MLP": "mlp",
 }
 _SUBMODULES = {"theory"}
+
+
+#: public functions named like the submodule that defines them
+_SHADOWED = {"minimal_m", "maximal_k"}
+
+
+class _Package(types.ModuleType):
+    """Keeps ``csbench.minimal_m`` (and ``maximal_k``) the function once its submodule is imported.
+
+    Importing ``csbench.minimal_m`` binds the package attribute ``minimal_m`` to the
+    submodule; the eager ``from .minimal_m import minimal_m`` this package once had
+    re-bound it to the function, which this keeps true under lazy imports.
+    """
+
+    def __setattr__(self, name, value):
+        if name in _SHADOWED and isinstance(value, types.ModuleType) and hasattr(value, name):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name):

@@ -32,7 +32,7 @@ import numpy as np
 from ._validate import check_choice, check_float, check_int
 from .encoders import ENCODERS, check_encoder
 from .fits import quantile_ci
-from .minimal_m import _STEP0, _TASK_BYTES, _check_decoder, _Search
+from .minimal_m import _STEP0, _TASK_BYTES, _check_decoder, _Search, study_params
 from .problems import Cell, draw_matrix, draw_nested_support, draw_noise
 from .signals import signal_info
 
@@ -179,6 +179,7 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
     ENCODERS.get(encoder)
     ep, sp = cell.validate(m)
     ep = check_encoder(encoder, m, n, ep)
+    params = study_params(decoder, params, decoder_params, signal, sp, criterion, encoder=encoder, noise=cell.noise)
     k_max = check_int("k_max", min(n, m) if k_max is None else k_max, low=1, high=n)
     if k_start is None:
         k_start = round(m / (2 * math.log(max(n, 2))))
