@@ -143,21 +143,11 @@ def _interrupted(exc):
 
 
 def _cmd_minimal_m(args):
-    try:
-        return _minimal_m_body(args)
-    except KeyboardInterrupt as exc:
-        return _interrupted(exc)
-
-
-def _minimal_m_body(args):
-    import json
+    import warnings
 
     from .minimal_m import minimal_m
 
-    import warnings
-
-    rows = []
-    for k in args.k:
+    def one(k):
         with warnings.catch_warnings():  # the reason is printed below, once, without a traceback-like location
             warnings.simplefilter("ignore", RuntimeWarning)
             r = minimal_m(args.decoder, args.encoder, args.signal, n=args.n, k=k, trials=args.trials,
@@ -167,45 +157,50 @@ def _minimal_m_body(args):
                           **_executor_args(args), **_kv(args.param))
         if r.censored_reason:
             print(f"warning: {args.decoder} n={args.n} k={k}: {r.censored_reason}", file=sys.stderr)
-        rows.append(r.to_dict())
-        if not args.json:
-            print(f"{args.decoder} n={args.n} k={k}: m*_{args.q:g} = {r.m_star:g} "
-                  f"[{r.ci_low:g}, {r.ci_high:g}] ({100 * r.coverage:.1f} % CI), "
-                  + (f"m_star_monotone = {r.m_star_monotone:g}, " if r.m_star_monotone == r.m_star_monotone else "")
-                  + f"{r.n_censored} censored, {r.n_nonmonotone}/{r.n_checked} non-monotone, "
-                  f"{r.method}, {r.time:.2f} s")
-        for err in r.errors:
-            print(f"csbench: warning: decoder errors (trials counted as failures): {err}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(rows if len(rows) > 1 else rows[0], indent=1))
-    return 0
+        return r
+
+    def line(k, r):
+        return (f"{args.decoder} n={args.n} k={k}: m*_{args.q:g} = {r.m_star:g} "
+                f"[{r.ci_low:g}, {r.ci_high:g}] ({100 * r.coverage:.1f} % CI), "
+                + (f"m_star_monotone = {r.m_star_monotone:g}, " if r.m_star_monotone == r.m_star_monotone else "")
+                + f"{r.n_censored} censored, {r.n_nonmonotone}/{r.n_checked} non-monotone, "
+                f"{r.method}, {r.time:.2f} s")
+
+    return _search_command(args, args.k, one, line)
 
 
 def _cmd_maximal_k(args):
-    try:
-        return _maximal_k_body(args)
-    except KeyboardInterrupt as exc:
-        return _interrupted(exc)
-
-
-def _maximal_k_body(args):
-    import json
-
     from .maximal_k import maximal_k
 
+    def one(m):
+        return maximal_k(args.decoder, args.encoder, args.signal, n=args.n, m=m, trials=args.trials,
+                         seed=args.seed, q=args.q, criterion=args.criterion, encoder_params=_kv(args.encoder_param),
+                         signal_params=_kv(args.signal_param), k_max=args.k_max, noise=args.noise,
+                         resolution=args.resolution, **_executor_args(args), **_kv(args.param))
+
+    def line(m, r):
+        return (f"{args.decoder} n={args.n} m={m}: k*_{args.q:g} = {r.k_star:g} "
+                f"[{r.ci_low:g}, {r.ci_high:g}] ({100 * r.coverage:.1f} % CI), "
+                f"{r.n_censored} censored, {r.n_nonmonotone}/{r.n_checked} non-monotone, {r.time:.2f} s")
+
+    return _search_command(args, args.m, one, line)
+
+
+def _search_command(args, values, one, line):
+    """Body of ``minimal-m`` / ``maximal-k``: one search per value, a line (or JSON) each; Ctrl-C -> exit 130."""
+    import json
+
     rows = []
-    for m in args.m:
-        r = maximal_k(args.decoder, args.encoder, args.signal, n=args.n, m=m, trials=args.trials, seed=args.seed,
-                      q=args.q, criterion=args.criterion, encoder_params=_kv(args.encoder_param),
-                      signal_params=_kv(args.signal_param), k_max=args.k_max, noise=args.noise,
-                      resolution=args.resolution, **_executor_args(args), **_kv(args.param))
-        rows.append(r.to_dict())
-        if not args.json:
-            print(f"{args.decoder} n={args.n} m={m}: k*_{args.q:g} = {r.k_star:g} "
-                  f"[{r.ci_low:g}, {r.ci_high:g}] ({100 * r.coverage:.1f} % CI), "
-                  f"{r.n_censored} censored, {r.n_nonmonotone}/{r.n_checked} non-monotone, {r.time:.2f} s")
-        for err in r.errors:
-            print(f"csbench: warning: decoder errors (trials counted as failures): {err}", file=sys.stderr)
+    try:
+        for v in values:
+            r = one(v)
+            rows.append(r.to_dict())
+            if not args.json:
+                print(line(v, r))
+            for err in r.errors:
+                print(f"csbench: warning: decoder errors (trials counted as failures): {err}", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
     if args.json:
         print(json.dumps(rows if len(rows) > 1 else rows[0], indent=1))
     return 0

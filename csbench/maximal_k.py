@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import check_choice, check_float, check_int
+from ._validate import check_float, check_int
 from .encoders import ENCODERS, check_encoder
 from .fits import quantile_ci
-from .minimal_m import _STEP0, _TASK_BYTES, _check_decoder, _Search, study_params
+from .minimal_m import (_STEP0, _TASK_BYTES, _check_decoder, _Search, check_search_args, run_search,
+                        study_params)
 from .problems import Cell, draw_matrix, draw_nested_support, draw_noise
 from .signals import signal_info
 
@@ -145,15 +146,12 @@ def maximal_k(decoder="matched_filter", encoder="gaussian", signal="binary", n=1
     >>> r.ci_low <= r.k_star <= r.ci_high
     True
     """
-    from .harness import run_searches
-
     t0 = time.perf_counter()
-    plan, opts = search_plan(decoder, encoder, signal, n, m, trials, seed, q, criterion, encoder_params,
-                             signal_params, k_max, noise=noise, k_start=k_start, resolution=resolution,
-                             conf=conf, rel_tol=rel_tol, check_monotone=check_monotone, **decoder_params)
-    rows = run_searches([plan], out, jobs=n_jobs, executor=executor, address=scheduler,
-                        start_method=start_method, progress=progress, name=f"maximal k {decoder}")[0]
-    return summarize(plan, rows, time.perf_counter() - t0, **opts)
+    planned = search_plan(decoder, encoder, signal, n, m, trials, seed, q, criterion, encoder_params,
+                          signal_params, k_max, noise=noise, k_start=k_start, resolution=resolution,
+                          conf=conf, rel_tol=rel_tol, check_monotone=check_monotone, **decoder_params)
+    return run_search(planned, summarize, t0, out=out, n_jobs=n_jobs, executor=executor, scheduler=scheduler,
+                      start_method=start_method, progress=progress, name=f"maximal k {decoder}")
 
 
 def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n=1024, m=None, trials=100,
@@ -166,13 +164,8 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
     if m is None:
         raise ValueError("m is required: maximal_k measures the largest k at a fixed m; allowed: 1 <= m.")
     m = check_int("m", m, low=1)
-    trials = check_int("trials", trials, low=1)
-    seed = check_int("seed", seed, low=0)
-    q = check_float("q", q, low=0.0, high=1.0, low_open=True, high_open=True)
-    conf = check_float("conf", conf, low=0.0, high=1.0, low_open=True, high_open=True)
-    check_choice("criterion", criterion, ["exact", "support"])
-    rel_tol = check_float("rel_tol", rel_tol, low=0.0)
-    resolution = check_int("resolution", resolution, low=1)
+    trials, seed, q, conf, rel_tol, resolution = check_search_args(trials, seed, q, conf, criterion, rel_tol,
+                                                                   resolution)
     # k = 0 in the cell: trial t's streams do not depend on k (the support is nested)
     cell = Cell(encoder, signal, n, 0, check_float("noise", noise, low=0.0),
                 dict(encoder_params or {}), dict(signal_params or {}))

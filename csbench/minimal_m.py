@@ -501,14 +501,33 @@ def minimal_m(decoder="matched_filter", encoder="gaussian", signal="binary", n=1
     >>> r.ci_low <= r.m_star <= r.ci_high
     True
     """
+    t0 = time.perf_counter()
+    planned = search_plan(decoder, encoder, signal, n, k, trials, seed, q, criterion, encoder_params,
+                          signal_params, m_max, noise=noise, m_start=m_start, resolution=resolution,
+                          conf=conf, rel_tol=rel_tol, check_monotone=check_monotone, **decoder_params)
+    return run_search(planned, summarize, t0, out=out, n_jobs=n_jobs, executor=executor, scheduler=scheduler,
+                      start_method=start_method, progress=progress, name=f"minimal m {decoder}")
+
+
+def check_search_args(trials, seed, q, conf, criterion, rel_tol, resolution):
+    """Validated ``(trials, seed, q, conf, rel_tol, resolution)`` shared by the minimal-m and maximal-k searches."""
+    trials = check_int("trials", trials, low=1)
+    seed = check_int("seed", seed, low=0)
+    q = check_float("q", q, low=0.0, high=1.0, low_open=True, high_open=True)
+    conf = check_float("conf", conf, low=0.0, high=1.0, low_open=True, high_open=True)
+    check_choice("criterion", criterion, ["exact", "support"])
+    rel_tol = check_float("rel_tol", rel_tol, low=0.0)
+    resolution = check_int("resolution", resolution, low=1)
+    return trials, seed, q, conf, rel_tol, resolution
+
+
+def run_search(planned, summarize, t0, *, out, n_jobs, executor, scheduler, start_method, progress, name):
+    """Run one ``(plan, opts)`` of a search kind through the driver and summarise its stored rows."""
     from .harness import run_searches
 
-    t0 = time.perf_counter()
-    plan, opts = search_plan(decoder, encoder, signal, n, k, trials, seed, q, criterion, encoder_params,
-                             signal_params, m_max, noise=noise, m_start=m_start, resolution=resolution,
-                             conf=conf, rel_tol=rel_tol, check_monotone=check_monotone, **decoder_params)
+    plan, opts = planned
     rows = run_searches([plan], out, jobs=n_jobs, executor=executor, address=scheduler,
-                        start_method=start_method, progress=progress, name=f"minimal m {decoder}")[0]
+                        start_method=start_method, progress=progress, name=name)[0]
     return summarize(plan, rows, time.perf_counter() - t0, **opts)
 
 
@@ -525,13 +544,8 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
     params = _check_decoder(decoder, decoder_params)
     n = check_int("n", n, low=1)
     k = check_int("k", k, low=1, high=n)  # k = 0: x = 0 is decoded at every m, there is no minimal m
-    trials = check_int("trials", trials, low=1)
-    seed = check_int("seed", seed, low=0)
-    q = check_float("q", q, low=0.0, high=1.0, low_open=True, high_open=True)
-    conf = check_float("conf", conf, low=0.0, high=1.0, low_open=True, high_open=True)
-    check_choice("criterion", criterion, ["exact", "support"])
-    rel_tol = check_float("rel_tol", rel_tol, low=0.0)
-    resolution = check_int("resolution", resolution, low=1)
+    trials, seed, q, conf, rel_tol, resolution = check_search_args(trials, seed, q, conf, criterion, rel_tol,
+                                                                   resolution)
     cell = Cell(encoder, signal, n, k, check_float("noise", noise, low=0.0),
                 dict(encoder_params or {}), dict(signal_params or {}))
     if not entry.info.get("nested"):

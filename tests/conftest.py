@@ -1,6 +1,23 @@
 import os
 
+import pytest
+
 # Keep BLAS single-threaded in tests: small matrices, 2 cores (see docs/architecture.md).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+
+@pytest.fixture
+def raising_decoder():
+    """A registered test decoder ``_raises_above_12``: the matched filter for m <= 12, RuntimeError above."""
+    from csbench import DECODERS
+
+    @DECODERS.register("_raises_above_12", "test decoder: raises for m > 12")
+    def _raises(A, Y, k):
+        if A.shape[-2] > 12:
+            raise RuntimeError("boom")
+        return DECODERS.get("matched_filter").func(A, Y, k)
+
+    yield "_raises_above_12"
+    DECODERS._entries.pop("_raises_above_12")

@@ -231,18 +231,7 @@ def test_minimal_m_cli_shows_progress_over_trials(capsys):
     assert "23/23" in err and "trial" in err
 
 
-def test_decoder_exception_in_a_search_is_recorded():
-    from csbench import DECODERS
-
-    @DECODERS.register("_raises_above_12", "test decoder: raises for m > 12")
-    def _raises(A, Y, k):
-        if A.shape[-2] > 12:
-            raise RuntimeError("boom")
-        return DECODERS.get("matched_filter").func(A, Y, k)
-
-    try:
-        r = minimal_m("_raises_above_12", n=30, k=1, trials=4, m_max=30, m_start=20, n_jobs=1)
-    finally:
-        DECODERS._entries.pop("_raises_above_12")
+def test_decoder_exception_in_a_search_is_recorded(raising_decoder):
+    r = minimal_m(raising_decoder, n=30, k=1, trials=4, m_max=30, m_start=20, n_jobs=1)
     assert r.errors == ["RuntimeError: boom"] and r.status_counts == {"error": 4}
     assert np.isinf(r.critical).all() and r.n_censored == 0 and r.m_star == np.inf

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csbench import DECODERS, Cell, DecoderSpec, run_task
+from csbench import Cell, DecoderSpec, run_task
 from csbench.config import Sweep
 from csbench.harness import execute_task, expand, run_sweep
 from csbench.store import load_results
@@ -114,18 +114,8 @@ def test_sigkill_and_resume_equals_uninterrupted_run(tmp_path):
     assert (out / "config.toml").read_text() == cfg.read_text()
 
 
-def test_decoder_exception_recorded_as_error_rows():
-    @DECODERS.register("_raises_above_12", "test decoder: raises for m > 12")
-    def _raises(A, Y, k):
-        if A.shape[-2] > 12:
-            raise RuntimeError("boom")
-        return DECODERS.get("matched_filter").func(A, Y, k)
-
-    try:
-        df = run_sweep(Sweep(decoders=["_raises_above_12"], n=30, k=3, m=[12, 20], trials=4, block=4),
-                       progress=False)
-    finally:
-        DECODERS._entries.pop("_raises_above_12")
+def test_decoder_exception_recorded_as_error_rows(raising_decoder):
+    df = run_sweep(Sweep(decoders=[raising_decoder], n=30, k=3, m=[12, 20], trials=4, block=4), progress=False)
     ok, bad = df[df.m == 12], df[df.m == 20]
     assert (ok.status == "ok").all() and (bad.status == "error").all()
     # error rows are scored as x_hat = 0: k=3 binary -> 3 false negatives, rel_err exactly 1
