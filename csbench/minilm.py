@@ -27,9 +27,9 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
-from scipy.special import erf
 
 from ._validate import check_choice, check_int
+from .activations import activate
 from .mlp import MLP
 from .weights import load_tensor, normalize_atoms
 
@@ -129,10 +129,6 @@ def _layer_norm(x, w, b):
     return (x - mu) / np.sqrt(var + LN_EPS) * w + b
 
 
-def _gelu(z):
-    return 0.5 * z * (1.0 + erf(z / np.sqrt(2.0)))
-
-
 def _linear(x, prefix):
     return x @ tensor(prefix + ".weight").T + tensor(prefix + ".bias")
 
@@ -169,7 +165,7 @@ def forward_mlp_inputs(ids):
         h = _layer_norm(x + _linear(ctx, p + "attention.output.dense"),
                         tensor(p + "attention.output.LayerNorm.weight"), tensor(p + "attention.output.LayerNorm.bias"))
         H[layer] = h
-        f = _linear(_gelu(_linear(h, p + "intermediate.dense")), p + "output.dense")
+        f = _linear(activate("gelu", _linear(h, p + "intermediate.dense")), p + "output.dense")
         x = _layer_norm(h + f, tensor(p + "output.LayerNorm.weight"), tensor(p + "output.LayerNorm.bias"))
     return H, x
 

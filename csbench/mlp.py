@@ -27,6 +27,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from ._validate import check_choice, check_finite_array, check_float, check_int
+from .activations import activate
 from .encoders import coherence_stats
 
 ACTIVATIONS = ("relu", "gelu")
@@ -39,8 +40,8 @@ def _phi(z):
 
 
 def sigma(z, activation):
-    """σ(z): ReLU ``max(z, 0)`` or GELU ``z Φ(z)`` (erf form)."""
-    return np.maximum(z, 0.0) if activation == "relu" else z * ndtr(z)
+    """σ(z): ReLU ``max(z, 0)`` or GELU ``z Φ(z)`` (erf form; :func:`csbench.activations.activate`)."""
+    return activate(activation, z)
 
 
 def dsigma(z, activation):

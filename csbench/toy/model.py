@@ -13,18 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..activations import activate
 from .spec import ToySpec, spec_from_dict
-
-
-def activate(name, z):
-    """ReLU, GELU (exact, ``z Phi(z)`` as PyTorch's default) or identity, elementwise."""
-    if name == "relu":
-        return np.maximum(z, 0.0)
-    if name == "gelu":
-        from scipy.special import erf  # deferred: SciPy is not needed to list components
-
-        return 0.5 * z * (1.0 + erf(z / np.sqrt(2.0)))
-    return z
 
 
 def param_names(spec):
