@@ -478,7 +478,7 @@ def search_rows(first_trial, critical, nonmonotone, checked, statuses, curves=No
 
 
 def search_totals(rows):
-    """Totals of a search's per-trial rows: ``critical`` (error trials as ``inf``), counts, statuses, curves."""
+    """Totals of a search's per-trial rows: ``critical`` (error trials as ``inf``), counts (``n_errors``: trials whose task raised), statuses, curves."""
     crit = rows["critical"].to_numpy(float)
     status_counts = Counter()
     for text in rows["statuses"]:
@@ -488,8 +488,8 @@ def search_totals(rows):
         curves = np.array([np.unpackbits(np.frombuffer(b, np.uint8)).astype(bool) for b in rows["curve"]])
     return {
         "critical": np.where(np.isnan(crit), np.inf, crit),
-        "n_censored": int(rows["censored"].sum()), "n_nonmonotone": int(rows["nonmonotone"].sum()),
-        "n_checked": int(rows["checked"].sum()), "n_evaluations": int(rows["n_evaluations"].sum()),
+        "n_censored": int(rows["censored"].sum()), "n_errors": int(np.isnan(crit).sum()),
+        "n_nonmonotone": int(rows["nonmonotone"].sum()), "n_checked": int(rows["checked"].sum()), "n_evaluations": int(rows["n_evaluations"].sum()),
         "status_counts": dict(status_counts), "curves": curves,
         "errors": sorted({e for e in rows.get("error", pd.Series([], dtype=object)).dropna()}),
         "at_max": _failures_at_max(rows),

@@ -652,10 +652,10 @@ def summarize(plan, rows, elapsed=0.0, q=0.5, conf=0.95) -> MinimalMResult:
     low = max(low, 1.0)
     c = plan["cell"]
     reason = ""
-    if 2 * tot["n_censored"] > trials or not math.isfinite(est):
+    if 2 * (tot["n_censored"] + tot["n_errors"]) > trials or not math.isfinite(est):
         binary, _ = signal_info(c["signal"], plan["sp"])
         reason = _censoring_reason(tot["n_censored"], trials, m_max, q, binary, plan["criterion"],
-                                   plan["rel_tol"], curve, tot["at_max"])
+                                   plan["rel_tol"], curve, tot["at_max"], tot["n_errors"], tot["errors"])
         warnings.warn(f"minimal_m({plan['decoder']!r}, signal={c['signal']!r}, n={c['n']}, k={c['k']}): {reason}",
                       RuntimeWarning, stacklevel=3)
     return MinimalMResult(
@@ -732,8 +732,13 @@ def study_params(decoder, params, given, signal, signal_params=None, criterion="
     return params
 
 
-def _censoring_reason(n_cens, trials, m_max, q, binary, criterion, rel_tol, curve, at_max):
-    """Why most trials (or the q-quantile) are censored at ``m_max``: one sentence for the result and a warning."""
+def _censoring_reason(n_cens, trials, m_max, q, binary, criterion, rel_tol, curve, at_max, n_err=0, errors=()):
+    """Why most trials (or the q-quantile) are censored at ``m_max`` or errored: one sentence for the result and a warning."""
+    if n_err:
+        first = f" (first error: {errors[0]})" if errors else ""
+        tail = f"; {n_cens} more still fail at m_max={m_max}" if n_cens else ""
+        return (f"{n_err} of {trials} trials raised an error{first}, so m*_{q:g} is not defined{tail}; "
+                "fix the error (the per-trial rows keep it in column 'error') and run the same command again.")
     msg = f"{n_cens} of {trials} trials still fail at m_max={m_max}, so m*_{q:g} is not bracketed"
     if curve is not None:
         return msg + (f" (success rate {curve[-1]:.3g} at m_max, {curve.max():.3g} at best); raise m_max.")

@@ -232,6 +232,8 @@ def test_minimal_m_cli_shows_progress_over_trials(capsys):
 
 
 def test_decoder_exception_in_a_search_is_recorded(raising_decoder):
-    r = minimal_m(raising_decoder, n=30, k=1, trials=4, m_max=30, m_start=20, n_jobs=1)
+    with pytest.warns(RuntimeWarning, match=r"4 of 4 trials raised an error \(first error: RuntimeError: boom\)"):
+        r = minimal_m(raising_decoder, n=30, k=1, trials=4, m_max=30, m_start=20, n_jobs=1)
     assert r.errors == ["RuntimeError: boom"] and r.status_counts == {"error": 4}
     assert np.isinf(r.critical).all() and r.n_censored == 0 and r.m_star == np.inf
+    assert r.censored_reason.startswith("4 of 4 trials raised an error") and "raise m_max" not in r.censored_reason
