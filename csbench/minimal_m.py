@@ -44,6 +44,7 @@ says why (``censored_reason``, a ``RuntimeWarning``).
 from __future__ import annotations
 
 import math
+import threading
 import time
 import warnings
 from collections import Counter
@@ -56,10 +57,11 @@ from ._lazy import lazy_module
 from ._validate import check_choice, check_float, check_int
 from .encoders import ENCODERS, check_encoder, nested_mode, rows_of_master
 from .fits import logistic_fit, quantile_ci
-from .problems import Cell, draw_noise, draw_signal
+from .problems import Cell, draw_matrix, draw_noise, draw_operator, draw_signal, generated
 from .signals import signal_info
 
 _kmf = lazy_module("csbench.kernels.mf_curve")  # numba loads on the first exact-path call
+_LOAD_LOCK = threading.Lock()
 
 #: First galloping step of the search: ``ceil(_STEP0 * sqrt(m_start))``; steps then double.
 _STEP0 = 0.5
@@ -188,12 +190,13 @@ def minimal_m_table(results):
 
 # --------------------------------------------------------------------------- problems
 class _Trial:
-    """One trial of a cell: its signal, noise and master matrix (grown on demand).
+    """One trial of a cell: its signal, noise and master matrix, all drawn by :mod:`csbench.problems`.
 
-    "sqrt" encoders (gaussian, rademacher) keep the raw master ``Z`` (``A_m =
-    Z[:m] / sqrt(m)``) and extend it with further rows of the same stream
-    (each draw of r rows by the encoder is ``Z_rows / sqrt(r)``: draws consume
-    the stream row after row); other modes redraw the master when it grows.
+    Generated "sqrt" encoders (gaussian, rademacher, dct) hold the trial's
+    operator (:func:`problems.draw_operator`, O(n) state) whose raw master
+    rows ``Z`` (``A_m = Z[:m] / sqrt(m)``) are addressable: the master grows by
+    regenerating only the new rows. Other modes redraw the master
+    (:func:`problems.draw_matrix`) when it grows.
     """
 
     def __init__(self, cell, ep, sp, seed, t, mode, m_max):
@@ -202,32 +205,25 @@ class _Trial:
         self.x = draw_signal(cell, sp, seed, t, self.key)
         self.master = None
         self.rows = 0      # rows of the master in use
-        self.stream = None  # "sqrt": the MATRIX generator after self.rows rows
+        self.op = None     # generated encoders: the operator whose raw rows form the master
         self.z = None
 
-    def rng(self, stream):
-        """A fresh generator of one of the trial's streams (``seeding.MATRIX``, ...)."""
-        return seeding.trial_rng(self.seed, self.key, self.t, stream)
-
-    def _draw(self, M, rng=None):
-        enc = ENCODERS.get(self.cell.encoder).func
-        return enc(self.rng(seeding.MATRIX) if rng is None else rng, M, self.cell.n, **self.ep)
+    def raw_rows(self, i0, i1):
+        """Rows ``i0 .. i1-1`` of the raw master ``Z`` of a generated "sqrt" encoder."""
+        if self.op is None:
+            self.op = draw_operator(self.cell, self.ep, self.seed, self.t, self.m_max, self.key)
+        return self.op.raw_rows(i0, i1)
 
     def grow(self, m):
         """Make sure the master holds at least m rows."""
         if self.rows >= m:
             return
         M = m if self.rows == 0 else min(self.m_max, max(m, int(1.5 * self.rows)))
-        if self.mode != "sqrt":
-            self.master = self._draw(M)
+        if self.mode == "sqrt" and generated(self.cell.encoder):
+            new = self.raw_rows(self.rows, M)
+            self.master = new if self.rows == 0 else np.concatenate([self.master[:self.rows], new])
         else:
-            if self.rows == 0:
-                self.stream = self.rng(seeding.MATRIX)
-                self.master = np.empty((M, self.cell.n))
-            elif self.master.shape[0] < M:
-                self.master = np.concatenate([self.master[:self.rows], np.empty((M - self.rows, self.cell.n))])
-            r = M - self.rows
-            np.multiply(self._draw(r, self.stream), math.sqrt(r), out=self.master[self.rows:M])
+            self.master = draw_matrix(self.cell, self.ep, self.seed, self.t, M, self.key)
         self.rows = M
 
     def problem(self, m, out=None):
@@ -236,8 +232,8 @@ class _Trial:
         ``A_m`` is written into ``out`` (an (m, n) array) if given.
         """
         if self.mode == "call":
-            A = self._draw(m)
-        elif self.mode == "sqrt":
+            A = draw_matrix(self.cell, self.ep, self.seed, self.t, m, self.key)
+        elif self.mode == "sqrt" and generated(self.cell.encoder):
             self.grow(m)
             A = np.divide(self.master[:m], math.sqrt(m), out=out)
         else:
@@ -255,7 +251,7 @@ class _Trial:
 
     def release(self):
         self.master = None
-        self.stream = None
+        self.op = None
         self.rows = 0
         self.z = None
 
@@ -268,12 +264,13 @@ def _nested_mode(encoder, ep):
 def _mf_curve(trial, m_max, params, chunk_bytes=None):
     """Exact success of the matched filter for one trial at every m = 1..m_max (bool array).
 
-    "sqrt" encoders (gaussian, rademacher): the master is streamed in chunks of
-    B rows (``chunk_bytes``, default ``_CHUNK_BYTES``), each drawn by the
-    encoder as a B-row matrix from the trial's MATRIX stream. These draws
-    consume the stream row after row, so chunk q holds rows qB.. of the raw
-    master ``Z`` scaled by ``1/sqrt(B)``, and ``A_m = Z[:m] / sqrt(m)`` gives
-    ``x'(m) = (B/m) s(m)``. Other modes use the whole master at once.
+    Generated "sqrt" encoders (gaussian, rademacher, dct): the raw master ``Z``
+    (``A_m = Z[:m] / sqrt(m)``) is streamed in chunks of B rows
+    (``chunk_bytes``, default ``_CHUNK_BYTES``) regenerated by the trial's
+    operator (:func:`csbench.problems.draw_operator`), so memory is
+    O(n + B n) whatever ``m_max``; ``x'(m) = s(m) / m`` with
+    ``s_j(m) = sum_{i<m} Z_ij (Z_i . x)``, decided as ``s >= thr m`` (exact on
+    the +-1 rows of rademacher). Other modes use the whole master at once.
     """
     from .decoders.linear import lattice_matrix
 
@@ -303,22 +300,10 @@ def _mf_curve(trial, m_max, params, chunk_bytes=None):
         trial.release()
         return succ
     B = max(1, min(m_max, (chunk_bytes or _CHUNK_BYTES) // (8 * n)))
-    rng = trial.rng(seeding.MATRIX)
-    enc = ENCODERS.get(trial.cell.encoder).func
-    lattice = None
-    for i0 in range(0, m_max, B):
-        R = enc(rng, B, n, **trial.ep)
-        lat = lattice_matrix(R)
-        if lattice is None:
-            lattice = lat is not None
-        if lattice != (lat is not None):  # pragma: no cover - an encoder is lattice or not
-            raise RuntimeError(f"encoder {trial.cell.encoder!r} drew lattice and non-lattice chunks.")
-        if lattice:  # integer master rows S: x'(m) = s(m) / m, decided exactly as s >= thr m
-            R, t0 = lat[0], thr
-        else:        # chunk rows are Z / sqrt(B): x'(m) = (B / m) s(m)
-            t0 = thr / B
-        _kmf.mf_curve_scaled(R, x, supp, i0, thr if normalize else t0, not normalize, topk, signed, normalize,
-                         s, c, pen, succ)
+    for i0 in range(0, m_max, B):  # raw rows Z (+-1 for rademacher): x'(m) = s(m) / m, decided as s >= thr m
+        R = trial.raw_rows(i0, min(m_max, i0 + B))
+        _kmf.mf_curve_scaled(R, x, supp, i0, thr, not normalize, topk, signed, normalize, s, c, pen, succ)
+    trial.release()
     return succ
 
 
@@ -344,7 +329,7 @@ def _mf_exact_ok(decoder, params, cell, mode, criterion):
     binary, _ = signal_info(cell.signal, cell.signal_params)
     values_ok = (params["rule"] in ("threshold", "topk", "sign") and binary) or (
         params["rule"] == "sign" and cell.signal == "signed" and criterion == "exact")
-    return values_ok and cell.noise == 0 and mode in ("sqrt", "columns", "none")
+    return values_ok and cell.noise == 0 and (mode in ("columns", "none") or (mode == "sqrt" and generated(cell.encoder)))
 
 
 # --------------------------------------------------------------------------- search
@@ -591,6 +576,8 @@ def search_block(plan, first_trial, trials):
     ep, sp, m_max, mode, params = plan["ep"], plan["sp"], plan["m_max"], plan["mode"], plan["params"]
     ts = [_Trial(cell, ep, sp, plan["seed"], t, mode, m_max) for t in range(first_trial, first_trial + trials)]
     if plan["method"] == "exact-mf":
+        with _LOAD_LOCK:  # LazyLoader is not thread-safe on Python 3.11: a second thread saw a half-run module
+            _kmf.mf_curve_scaled
         curves = [_mf_curve(tr, m_max, params) for tr in ts]
         out = [_critical_from_curve(row) for row in curves]
         return search_rows(first_trial, [c for c, _ in out], [nm for _, nm in out], [True] * trials,

@@ -75,7 +75,14 @@ class Cell:
 
 @dataclass(frozen=True)
 class Measurements:
-    """What a decoder sees: ``A`` of shape (T, m, n) and ``Y`` of shape (T, m)."""
+    """What a decoder sees: ``A`` of shape (T, m, n) and ``Y`` of shape (T, m).
+
+    When the T dense matrices would exceed the memory budget
+    (:func:`memory_budget`) and the encoder is generated (``gaussian``,
+    ``rademacher``, ``dct``), ``A`` is instead a tuple of T
+    :class:`csbench.operators.Operator` (:func:`draw_operator`): the same
+    matrices, entry for entry, regenerated on demand.
+    """
 
     A: np.ndarray
     Y: np.ndarray
@@ -88,7 +95,50 @@ class Truth:
     X: np.ndarray
 
 
-def make_problem(cell: Cell, m: int, trials: int, seed: int, first_trial: int = 0):
+#: Fraction of physical memory the dense matrices of one problem may use by default.
+MEMORY_FRACTION = 0.25
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 10**6, "mib": 2**20,
+          "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
+
+
+def parse_bytes(name, value):
+    """A byte count from an int or a string such as ``"4GiB"``, ``"500 MB"``, ``"1e9"``; ValueError naming ``name``."""
+    if isinstance(value, str):
+        import re
+
+        mt = re.fullmatch(r"\s*([0-9.eE+]+)\s*([A-Za-z]*)\s*", value)
+        unit = mt.group(2).lower() if mt else None
+        if mt is None or unit not in _UNITS:
+            raise ValueError(f"{name}={value!r} is not a byte count; allowed: a positive number of bytes, "
+                             f"optionally with a unit {sorted(u for u in _UNITS if u)} (e.g. '4GiB').")
+        try:
+            value = float(mt.group(1)) * _UNITS[unit]
+        except ValueError:
+            raise ValueError(f"{name}={value!r} is not a byte count (e.g. '4GiB').") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}={value!r}; allowed: a positive number of bytes (or a string like '4GiB').")
+    return int(value)
+
+
+def memory_budget(budget=None) -> int:
+    """Bytes the dense matrices of one problem may use.
+
+    ``budget`` (bytes or a string like ``"4GiB"``) if given, else the
+    environment variable ``CSBENCH_MEMORY_BUDGET``, else
+    ``MEMORY_FRACTION`` (1/4) of the machine's physical memory.
+    """
+    import os
+
+    if budget is not None:
+        return parse_bytes("memory_budget", budget)
+    env = os.environ.get("CSBENCH_MEMORY_BUDGET")
+    if env:
+        return parse_bytes("CSBENCH_MEMORY_BUDGET", env)
+    return int(MEMORY_FRACTION * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def make_problem(cell: Cell, m: int, trials: int, seed: int, first_trial: int = 0, memory_budget=None):
     """Draw trials ``first_trial .. first_trial + trials - 1`` of ``cell`` at ``m`` rows.
 
     Parameters
@@ -103,11 +153,15 @@ def make_problem(cell: Cell, m: int, trials: int, seed: int, first_trial: int = 
         Root seed (>= 0).
     first_trial : int
         Index of the first trial; trial t is the same whichever block it is drawn in.
+    memory_budget : int or str, optional
+        Bytes the dense ``A`` may take (default :func:`memory_budget`). If
+        ``8 T m n`` exceeds it and the encoder is generated, ``A`` is a tuple of
+        T operators (:func:`draw_operator`) instead; other encoders stay dense.
 
     Returns
     -------
     (Measurements, Truth)
-        ``A`` (T, m, n), ``Y = A x + noise z`` (T, m), ``X`` (T, n).
+        ``A`` (T, m, n) or T operators, ``Y = A x + noise z`` (T, m), ``X`` (T, n).
     """
     if not isinstance(cell, Cell):
         raise TypeError(f"cell must be a csbench.Cell, e.g. Cell(encoder='gaussian', n=512, k=4), got "
@@ -120,17 +174,30 @@ def make_problem(cell: Cell, m: int, trials: int, seed: int, first_trial: int = 
     key = cell.key()
     enc = ENCODERS.get(cell.encoder).func
     n = cell.n
-    A = np.empty((trials, m, n))
+    free = generated(cell.encoder) and 8 * trials * m * n > _memory_budget(memory_budget)
+    A = [None] * trials if free else np.empty((trials, m, n))
     X = np.empty((trials, n))
     Y = np.empty((trials, m))
     for i in range(trials):
         t = first_trial + i
-        A[i] = draw_matrix(cell, ep, seed, t, m, key, enc)
         X[i] = draw_signal(cell, sp, seed, t, key)
-        Y[i] = A[i] @ X[i]
+        if free:
+            A[i] = draw_operator(cell, ep, seed, t, m, key)
+            Y[i] = A[i].matvec(X[i])
+        else:
+            A[i] = draw_matrix(cell, ep, seed, t, m, key, enc)
+            Y[i] = A[i] @ X[i]
         if cell.noise > 0:
             Y[i] += draw_noise(cell, seed, t, m, key)
-    return Measurements(A, Y), Truth(X)
+    return Measurements(tuple(A) if free else A, Y), Truth(X)
+
+
+_memory_budget = memory_budget  # make_problem's parameter of the same name shadows the function
+
+
+def generated(encoder) -> bool:
+    """Whether ``encoder``'s matrices can be regenerated matrix-free (``gaussian``, ``rademacher``, ``dct``)."""
+    return bool(ENCODERS.get(encoder).info.get("generated"))
 
 
 def draw_signal(cell, signal_params, seed, trial, key=None):
@@ -150,6 +217,38 @@ def draw_matrix(cell, encoder_params, seed, trial, m, key=None, enc=None):
     rng = seeding.trial_rng(seed, cell.key() if key is None else key, trial, seeding.MATRIX)
     enc = ENCODERS.get(cell.encoder).func if enc is None else enc
     return enc(rng, m, cell.n, **encoder_params)
+
+
+def draw_operator(cell, encoder_params, seed, trial, m, key=None):
+    """Trial ``trial``'s ``(m, n)`` matrix as an :class:`csbench.operators.Operator`.
+
+    Generated encoders give matrix-free operators equal entry for entry to
+    :func:`draw_matrix` (``gaussian``/``rademacher``: :class:`~csbench.operators.GeneratedOperator`;
+    ``dct``: :class:`~csbench.operators.DCTOperator`), memory O(n); any other
+    encoder its dense draw wrapped in a :class:`~csbench.operators.DenseOperator`.
+    """
+    from . import operators
+    from .encoders import dct_draw, philox_key
+
+    if not generated(cell.encoder):
+        return operators.DenseOperator(draw_matrix(cell, encoder_params, seed, trial, m, key))
+    rng = seeding.trial_rng(seed, cell.key() if key is None else key, trial, seeding.MATRIX)
+    if cell.encoder == "dct":
+        return operators.DCTOperator(*dct_draw(rng, cell.n), m)
+    return operators.GeneratedOperator(cell.encoder, philox_key(rng), m, cell.n)
+
+
+def draw_rows(cell, encoder_params, seed, trial, i0, i1, key=None):
+    """Rows ``i0 .. i1-1`` of trial ``trial``'s raw master ``Z`` of a generated encoder.
+
+    The trial's m-row matrix is ``Z[:m] / sqrt(m)`` for every m (nested mode
+    ``"sqrt"``), equal bit for bit to :func:`draw_matrix` at m; any block of
+    rows costs only its own generation (plus O(n log n) once for ``dct``).
+    """
+    if not generated(cell.encoder):
+        raise ValueError(f"encoder={cell.encoder!r} has no addressable master rows; allowed: "
+                         f"{[e.name for e in ENCODERS if e.info.get('generated')]}.")
+    return draw_operator(cell, encoder_params, seed, trial, 1, key).raw_rows(i0, i1)
 
 
 def draw_nested_support(cell, signal_params, seed, trial, key=None):

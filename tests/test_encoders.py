@@ -5,7 +5,7 @@ import pytest
 from csbench import ENCODERS, Cell, coherence_stats, make_problem
 from csbench.encoders import check_encoder
 
-NAMES = ["gaussian", "rademacher", "unit", "antipodal", "sparse"]
+NAMES = ["gaussian", "rademacher", "dct", "unit", "antipodal", "sparse"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -33,6 +33,28 @@ def test_column_norms():
     A = make_problem(Cell("gaussian", "binary", 4000, 1), 50, 1, 0)[0].A[0]
     # ||a_j||^2 ~ chi2_50 / 50: mean 1, sd sqrt(2/50)/sqrt(4000) ~ 0.0032 for the mean of 4000 columns
     assert abs((A**2).sum(0).mean() - 1) < 4 * np.sqrt(2 / 50 / 4000)
+
+
+def test_gaussian_entries_are_standard_normal():
+    # sqrt(m) A: 2e5 entries of N(0, 1) (Philox draws): KS test, variance and the chi2_m column norms
+    from scipy import stats
+
+    m, n = 40, 5000
+    A = make_problem(Cell("gaussian", "binary", n, 1), m, 1, 3)[0].A[0]
+    z = (A * np.sqrt(m)).ravel()
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    assert abs(z.var() - 1) < 5 * np.sqrt(2 / z.size)
+    assert stats.kstest(m * (A**2).sum(0), stats.chi2(m).cdf).pvalue > 1e-3
+
+
+def test_dct_rows_orthogonal_columns_unit_on_average():
+    m, n = 24, 128
+    A = make_problem(Cell("dct", "binary", n, 1), m, 1, 0)[0].A[0]
+    np.testing.assert_allclose(A @ A.T, (n / m) * np.eye(m), rtol=0, atol=1e-12)
+    assert (A**2).sum() == pytest.approx(n, rel=1e-12)  # mean squared column norm exactly 1
+    assert np.linalg.norm(A, axis=0).std() > 0.05  # ... but not every column (a different ensemble)
+    with pytest.raises(ValueError, match="m=200 exceeds n=128"):
+        make_problem(Cell("dct", "binary", n, 1), 200, 1, 0)
 
 
 def test_antipodal_pairs_exact():

@@ -38,7 +38,7 @@ def last_failure_critical(row):
     return math.inf if bad[-1] == row.size else float(bad[-1] + 1)
 
 
-@pytest.mark.parametrize("encoder", ["gaussian", "rademacher", "unit", "antipodal"])
+@pytest.mark.parametrize("encoder", ["gaussian", "rademacher", "dct", "unit", "antipodal"])
 def test_nested_problem_equals_make_problem(encoder):
     cell = Cell(encoder, "binary", 40, 3, noise=0.1)
     ep, sp = cell.validate(30)
@@ -62,10 +62,11 @@ def test_nested_problem_equals_make_problem(encoder):
     ("rademacher", {"rule": "sign", "threshold": 0.5, "normalize": False}, "signed"),
     ("unit", {"rule": "threshold", "threshold": 0.5, "normalize": False}, "binary"),
     ("unit", {"rule": "sign", "threshold": 0.5, "normalize": False}, "signed"),
+    ("dct", {"rule": "threshold", "threshold": 0.5, "normalize": False}, "binary"),
 ])
 @pytest.mark.filterwarnings("ignore:minimal_m:RuntimeWarning")  # small m_max: censored trials expected
 def test_exact_mf_curve_equals_brute_force(encoder, params, signal):
-    n, k, M, T = 96, 3, 70, 6
+    n, k, M, T = 96, 3, 70, 20  # 20 trials: success at m > 60 is ~0.2 per trial (signed), so curves move
     cell = Cell(encoder, signal, n, k)
     ref = brute_curves(cell, "matched_filter", params, M, T)
     ep, sp = cell.validate(M)
@@ -84,13 +85,14 @@ def test_exact_mf_curve_equals_brute_force(encoder, params, signal):
         assert (small != ref).sum() == 0
 
 
-@pytest.mark.parametrize("decoder,params,m_start", [
-    ("relu_readout", {"activation": "threshold"}, None),  # the matched filter through the search: non-monotone
-    ("lasso", {}, None),
+@pytest.mark.parametrize("decoder,params,m_start,T", [
+    # the matched filter through the search: non-monotone; ~9 % of trials flagged, so 60 trials (4 flagged)
+    ("relu_readout", {"activation": "threshold"}, None, 60),
+    ("lasso", {}, None, 10),
 ])
-def test_search_brackets_a_transition_and_counts_nonmonotone(decoder, params, m_start):
+def test_search_brackets_a_transition_and_counts_nonmonotone(decoder, params, m_start, T):
     # relu_readout (threshold at 1/2, no bias) equals the matched filter but goes through the search
-    n, k, M, T = 96, 3, 90, 10
+    n, k, M = 96, 3, 90
     cell = Cell("gaussian", "binary", n, k)
     ref = brute_curves(cell, decoder, params, M, T)
     r = minimal_m(decoder, n=n, k=k, trials=T, m_max=M, m_start=m_start, n_jobs=1, **params)
@@ -161,10 +163,14 @@ def test_matched_filter_agrees_with_theory_and_chernoff(k):
     from csbench.theory import chernoff_m
 
     n, T = 1024, 200
-    r = minimal_m("matched_filter", n=n, k=k, trials=T, seed=1)
+    runs = [minimal_m("matched_filter", n=n, k=k, trials=T, seed=s) for s in (1, 2, 3)]
+    r = runs[0]
     m_theory = mf_minimal_m(n, k, 0.5)
-    # the headline 50 % point (success rate *at* m) is what the analytic probability predicts
-    assert r.ci_low <= m_theory <= r.ci_high, (r.m_star, m_theory)
+    # the headline 50 % point (success rate *at* m) is what the analytic probability predicts: at least 2 of
+    # 3 independent 95 % intervals cover it (false alarm 0.7 % if the theory is right; one 95 % interval alone
+    # misses 5 % of seeds: with the Philox draws, k = 8, seed 1 gives [311, 327] vs 329, seeds 2-8 cover it)
+    covered = [q.ci_low <= m_theory <= q.ci_high for q in runs]
+    assert sum(covered) >= 2, ([(q.ci_low, q.m_star, q.ci_high) for q in runs], m_theory)
     # the whole measured curve follows the analytic one within Monte Carlo error (4 sigma)
     ms = np.arange(int(0.7 * m_theory), int(1.4 * m_theory), 10)
     p = np.asarray(mf_success_probability(n, k, ms))
@@ -259,12 +265,13 @@ def test_ties_at_one_half_decided_identically_on_rademacher():
         S = np.rint(meas.A * np.sqrt(m))  # integers, so float64 products and sums below are exact
         W = np.matmul(np.matmul(S, truth.X[:, :, None])[:, :, 0][:, None, :], S)[:, 0, :]
         est = 2 * W >= m
+        np.testing.assert_array_equal(res.X_hat >= 0.5, est)  # every coordinate, ties included
         oracle += list((est == (truth.X == 1)).all(axis=1))
         ties += int((2 * W == m).sum())
-    assert ties > 100  # the ties are there (290 coordinates, in 92 of the 100 trials)
+    assert ties > 100  # the ties are there (278 coordinates, in 91 of the 100 trials)
     np.testing.assert_array_equal(dec, oracle)
     np.testing.assert_array_equal(exact, oracle)
-    assert r.curve[-1] == np.mean(oracle) == 0.01
+    assert r.curve[-1] == np.mean(oracle) == 0.0  # Philox draws (0.01 with the former PCG64 draws)
 
 
 def test_lattice_correlations_are_exact():
