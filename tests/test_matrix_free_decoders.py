@@ -95,8 +95,15 @@ def test_operator_decoder_equals_dense(name, signal, params, kind, shared):
         for op in (ops if not shared else [ops]):
             if name == "omp":  # the generic col_norms_sq (one block of <= 256 columns), then one column per atom
                 assert op.requests[0] == 128 and set(op.requests[1:]) == {1}
-            if name == "lasso":  # working set: support (<= m) + max(WS_MIN, m) columns, never all n = 128
-                assert max(op.requests) <= 40 + max(matrix_free.WS_MIN, 40) < 128
+
+
+def test_lasso_regenerates_only_working_sets():
+    """Columns come in working sets of |supp| + max(WS_MIN, WS_WIDE m) <= 20 + 80 of n = 400, never all of A."""
+    A, _, Y = problems(m=20, n=400, k=3, T=2, seed=4)
+    op = SlowOperator(A)
+    res = decode("lasso", op, Y, tol=1e-12)
+    np.testing.assert_allclose(res.X_hat, decode("lasso", A, Y, tol=1e-12).X_hat, rtol=0, atol=1e-10)
+    assert op.requests and max(op.requests) <= 20 + max(matrix_free.WS_MIN, matrix_free.WS_WIDE * 20) == 100
 
 
 def test_lasso_equals_dense_near_the_transition():
