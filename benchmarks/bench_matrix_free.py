@@ -8,8 +8,9 @@ process's peak RSS (``ru_maxrss``) during that call. Paths:
 
 * ``dense``   -- ``decode(name, A, Y)`` on the ndarray;
 * ``op``      -- ``decode(name, DenseOperator(A), Y)`` (same A, BLAS products);
-* ``gen``     -- ``csbench.operators.GeneratedOperator`` if it exists (the matrix is
-  never stored; the dense A is then not built in that subprocess).
+* ``gen``     -- ``csbench.operators.GeneratedOperator("gaussian", key, m, n)`` if it
+  exists: the matrix is never stored, and the dense paths then use that same
+  matrix (its columns), so all paths solve the same problems.
 
 The same seed gives the same problem on every path; the script checks that
 the estimates agree (max |x_op - x_dense|) and prints the time ratio op/dense.
@@ -30,6 +31,8 @@ import sys
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # this checkout's csbench, in this process and (cwd) in the children
 
 #: (decoder, params, signal) benchmarked.
 DECODERS = [("matched_filter", {}, "binary"), ("amp", {}, "signed"), ("omp", {}, "signed"),
@@ -43,28 +46,30 @@ from csbench import operators
 
 name, params, signal, n, m, k, T, path = json.loads(sys.argv[1])
 
-def problem(n, m, k, T, want_A):
+GEN = getattr(operators, "GeneratedOperator", None)
+KEY = (np.uint64(2026), np.uint64(9))
+
+def problem(n, m, k, T):
     rng = np.random.default_rng(np.random.SeedSequence([2026, n, m, k]))
     X = np.zeros((T, n))
     for t in range(T):
         X[t, rng.choice(n, k, replace=False)] = 1.0 if signal == "binary" else rng.choice([-1.0, 1.0], k)
-    if not want_A:
-        return None, X
-    A = rng.standard_normal((m, n))
-    A /= np.sqrt(m)  # in place: one copy of A
-    return A, X
-
-def make(A, n, m):
-    if path == "dense":
-        return A
-    if path == "op":
-        return operators.DenseOperator(A)
-    return operators.GeneratedOperator("gaussian", m, n, seed=2026)  # adjust to its constructor
+    if path == "gen":
+        return GEN("gaussian", KEY, m, n), X
+    A = np.empty((m, n))
+    if GEN is not None:  # the generated matrix itself, so that all paths solve the same problems
+        g = GEN("gaussian", KEY, m, n)
+        for s in range(0, n, 4096):
+            A[:, s:s + 4096] = g.columns(np.arange(s, min(n, s + 4096)))
+    else:
+        rng.standard_normal(out=A)
+        A /= np.sqrt(m)
+    return (A if path == "dense" else operators.DenseOperator(A)), X
 
 def run(n, m, k, T):
-    A, X = problem(n, m, k, T, path != "gen")
-    Aop = make(A, n, m)
-    Y = X @ A.T if A is not None else np.stack([Aop.matvec(x) for x in X])
+    Aop, X = problem(n, m, k, T)
+    cols = (lambda S: Aop[:, S]) if isinstance(Aop, np.ndarray) else Aop.columns
+    Y = np.stack([cols(np.flatnonzero(x)) @ x[np.flatnonzero(x)] for x in X])  # the same bits on every path
     return Aop, Y
 
 Aop, Y = run(512, 100, 5, 1)
@@ -84,7 +89,7 @@ print(json.dumps({"seconds": dt, "extra_peak_mb": (rss1 - rss0) / 1024, "peak_mb
 
 def run_child(args, out):
     r = subprocess.run([sys.executable, "-c", CHILD, json.dumps(args), out], capture_output=True, text=True,
-                       timeout=3600, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+                       timeout=3600, cwd=ROOT)
     if r.returncode != 0:
         return {"error": r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.returncode}"}
     return json.loads(r.stdout.strip().splitlines()[-1])
