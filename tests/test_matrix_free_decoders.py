@@ -233,3 +233,39 @@ def test_dense_only_decoder_says_so(name):
     with pytest.raises(ValueError, match=rf"decoder '{name}' needs a dense A \(8 n m = 8 \* 128 \* 40 = 40960 "
                                          r"bytes per matrix\); it stays dense.*amp, lasso, matched_filter, omp"):
         decode(name, SlowOperator(A), Y)
+
+
+GEN = getattr(__import__("csbench.operators", fromlist=["x"]), "GeneratedOperator", None)
+
+
+@pytest.mark.skipif(GEN is None, reason="csbench.operators.GeneratedOperator not merged yet (branch mfgen)")
+def test_generated_operator_equals_its_dense_matrix():
+    """The counter-based operator against the dense matrix it regenerates: every matrix-free decoder agrees."""
+    m, n, k = 40, 300, 4
+    gen = GEN("gaussian", (np.uint64(7), np.uint64(3)), m, n)
+    A = gen.dense()
+    rng = np.random.default_rng(np.random.SeedSequence([11, m, n]))
+    X = np.zeros((3, n))
+    for t in range(3):
+        X[t, rng.choice(n, k, replace=False)] = rng.choice([-1.0, 1.0], k)
+    Y = X @ A.T
+    for name, params in [("matched_filter", {"rule": "raw"}), ("amp", {}), ("omp", {}), ("lasso", {"tol": 1e-12})]:
+        dense, res = decode(name, A, Y, k=k, **params), decode(name, gen, Y, k=k, **params)
+        np.testing.assert_allclose(res.X_hat, dense.X_hat, rtol=0, atol=1e-10, err_msg=name)
+        np.testing.assert_array_equal(res.status, dense.status)
+
+
+@pytest.mark.skipif(GEN is None, reason="csbench.operators.GeneratedOperator not merged yet (branch mfgen)")
+def test_generated_rademacher_decides_ties_exactly():
+    m, n, k = 24, 400, 3
+    gen = GEN("rademacher", (np.uint64(5), np.uint64(1)), m, n)
+    assert getattr(gen, "lattice_d", None) == m, "a Rademacher GeneratedOperator must declare lattice_d = m"
+    S = np.rint(gen.dense() * np.sqrt(m))
+    rng = np.random.default_rng(np.random.SeedSequence([12, m, n]))
+    X = np.zeros((6, n))
+    for t in range(6):
+        X[t, rng.choice(n, k, replace=False)] = 1.0
+    Y = X @ gen.dense().T
+    exact = (X @ S.T) @ S
+    assert np.count_nonzero(2 * exact == m) > 0
+    np.testing.assert_array_equal(decode("matched_filter", gen, Y).X_hat, (2 * exact >= m).astype(float))
