@@ -225,6 +225,12 @@ def test_nonfinite_operator_column_raises():
     A[3, 7] = np.inf
     with pytest.raises(ValueError, match="non-finite column: \\|\\|a_7\\|\\|"):
         decode("omp", SlowOperator(A), Y, k=5)
+    # an operator is not scanned for NaN/inf (that would be a pass over all of A): non-finite products
+    # give a status and a zero estimate instead of decode()'s ValueError for a dense A
+    res = decode("lasso", SlowOperator(A), Y)
+    assert list(res.status_names) == ["nonfinite"] * 3 and not res.X_hat.any()
+    res = decode("amp", SlowOperator(A), Y)
+    assert list(res.status_names) == ["diverged"] * 3 and not res.X_hat.any() and not res.n_iter.any()
 
 
 @pytest.mark.parametrize("name", ["basis_pursuit", "lmmse"])
