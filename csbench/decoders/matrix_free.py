@@ -68,7 +68,10 @@ __all__ = ["is_operator", "check_operator_inputs", "operator_correlations"]
 #: (n, m) = (16384, 500), signed x, lam_ratio 1e-3, tol 1e-10, DenseOperator, one thread, loaded machine,
 #: s per problem with WS_WIDE = 1 / 2 / 4 / 8: k = 20: 0.05 / 0.07 / 0.11 / 0.19; k = 60: 4.5 / 2.5 /
 #: 1.6 / 2.1; k = 100: 11.9 (max_iter) / 7.2 / 2.9 / 3.2 (dense lasso: 0.04, 0.34, 1.9). Starting with
-#: m and widening to 4 m once the support exceeds 0.3 m: 0.04 / 3.2 / 6.5; doubling per pass: worse.
+#: m and widening to 4 m once the support exceeds 0.3 m: 0.04 / 3.2 / 6.5; doubling per pass: worse. A
+#: first pass on m/2 columns, then 4 m: 3x faster at k = 20 (the column gather of a DenseOperator
+#: dominates there) but 5-5.75 products with A per problem at k = 60 and 100 instead of 4, and on a
+#: generated operator at large n products are the cost.
 WS_MIN = 64
 WS_WIDE = 4
 #: Lasso: the restricted problem is solved to this fraction of the requested gap tolerance.
