@@ -14,6 +14,7 @@ from .base import DECODERS, NONFINITE, STATUSES, DecodeResult
 # Import the families so that they register themselves.
 from . import amp, basis_pursuit, lasso, linear, omp  # noqa: F401,E402
 from . import native, readouts  # noqa: F401,E402
+from . import matrix_free  # noqa: E402  (after the families: attaches their operator paths)
 
 __all__ = ["decode", "DECODERS", "DecodeResult", "STATUSES", "check_inputs"]
 
@@ -49,8 +50,11 @@ def decode(name, A, Y, *, k=None, **params) -> DecodeResult:
     ----------
     name : str
         A registered decoder (``csbench list`` shows them).
-    A : array, shape (m, n) or (T, m, n)
-        One matrix shared by all trials, or one per trial.
+    A : array, shape (m, n) or (T, m, n); or Operator; or sequence of T Operators
+        One matrix shared by all trials, or one per trial. A
+        :class:`csbench.operators.Operator` (or one per trial) runs the
+        decoder matrix-free (:mod:`csbench.decoders.matrix_free`; decoders
+        that need a dense A say so).
     Y : array, shape (m,) or (T, m)
         Measurements; a 1-D ``Y`` is one trial (T = 1).
     k : int, optional
@@ -72,8 +76,12 @@ def decode(name, A, Y, *, k=None, **params) -> DecodeResult:
     """
     entry = DECODERS.get(name)
     params = entry.check_params(params)
-    A, Y, k = check_inputs(A, Y, k, finite_A=not entry.info.get("checks_finite_A", False))
-    res = entry.func(A, Y, k, **params)
+    if matrix_free.is_operator(A):
+        ops, Y, k = matrix_free.check_operator_inputs(entry, A, Y, k)
+        res = entry.info["operator"](ops, Y, k, **params)
+    else:
+        A, Y, k = check_inputs(A, Y, k, finite_A=not entry.info.get("checks_finite_A", False))
+        res = entry.func(A, Y, k, **params)
     bad = ~np.isfinite(res.X_hat).all(axis=1)
     if bad.any():  # last line of defence: metrics must never see NaN
         res.X_hat[bad] = 0.0

@@ -18,6 +18,22 @@ OK, MAX_ITER, DIVERGED, NONFINITE, DEPENDENT_ATOMS, ERROR = range(len(STATUSES))
 DECODERS = Registry("decoder")
 
 
+def register_operator(name):
+    """Decorator: ``func(ops, Y, k, **params)`` runs decoder ``name`` on operators.
+
+    Stored as ``DECODERS.get(name).info["operator"]``; ``ops`` is a list of T
+    :class:`csbench.operators.Operator` (one object repeated when shared), ``Y``
+    is (T, m) and ``params`` are the dense decoder's, checked. Decoders without
+    it need a dense A (see :mod:`csbench.decoders.matrix_free`).
+    """
+
+    def wrap(func):
+        DECODERS.get(name).info["operator"] = func
+        return func
+
+    return wrap
+
+
 @dataclass(frozen=True)
 class DecodeResult:
     """Output of a batched decoder.

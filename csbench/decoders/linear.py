@@ -14,6 +14,8 @@ exact matched-filter path of :mod:`csbench.minimal_m`.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from .._validate import check_bool, check_choice, check_float
@@ -113,12 +115,22 @@ def matched_filter(A, Y, k, *, rule="threshold", threshold=0.5, normalize=False)
     divides ``x'_j`` by ``||a_j||^2``. Ties on lattice matrices are exact
     (see :func:`correlations`).
     """
+    return matched_filter_from(partial(correlations, A, Y), k, rule=rule, threshold=threshold, normalize=normalize)
+
+
+def matched_filter_from(scores, k, *, rule, threshold, normalize):
+    """The matched filter's parameter checks and decision rule on ``Xp = scores(normalize)``.
+
+    ``scores`` is called after the checks; :func:`matched_filter` passes
+    :func:`correlations`, :mod:`csbench.decoders.matrix_free` its operator
+    products, so both paths decide alike.
+    """
     check_choice("rule", rule, ["threshold", "sign", "topk", "raw"])
     threshold = check_float("threshold", threshold)
     normalize = check_bool("normalize", normalize)
     if rule == "topk" and k is None:
         raise ValueError("matched_filter with rule='topk' needs k (0 <= k <= n); got k=None.")
-    Xp = correlations(A, Y, normalize)
+    Xp = scores(normalize)
     if rule == "threshold":
         return one_shot((Xp >= threshold).astype(np.float64))
     if rule == "sign":
@@ -147,9 +159,15 @@ def relu_readout(A, Y, k, *, bias=0.0, c_prime=1.0, activation="relu", normalize
     needs k). ``activation="threshold"`` gives ``1[A^T y - b > 1/2]``, the
     Threshold_{1/2} read-out of Lemma 4 (1) when ``b = 0`` (decide 1 when ``>= 1/2``).
     """
+    m, n = A.shape[-2:]
+    return relu_readout_from(partial(correlations, A, Y), m, n, k, bias=bias, c_prime=c_prime,
+                             activation=activation, normalize=normalize)
+
+
+def relu_readout_from(scores, m, n, k, *, bias, c_prime, activation, normalize):
+    """The ReLU read-out's checks and rule on ``scores(normalize)`` (see :func:`matched_filter_from`)."""
     check_choice("activation", activation, ["relu", "threshold"])
     check_float("c_prime", c_prime, low=0.0)
-    m, n = A.shape[-2:]
     if isinstance(bias, str):
         check_choice("bias", bias, ["edmonds"])
         if k is None:
@@ -158,7 +176,7 @@ def relu_readout(A, Y, k, *, bias=0.0, c_prime=1.0, activation="relu", normalize
     else:
         b = check_float("bias", bias)
     normalize = check_bool("normalize", normalize)
-    Z = correlations(A, Y, normalize) - b
+    Z = scores(normalize) - b
     if activation == "relu":
         return one_shot(np.maximum(Z, 0.0))
     return one_shot((Z >= 0.5).astype(np.float64))
