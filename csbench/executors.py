@@ -213,7 +213,7 @@ WORKER_TIMEOUT = 30
 
 
 class WorkerLost(OSError):
-    """A worker died under a task (killed, out of memory): the run stops; finished tasks are stored."""
+    """A worker (or the dask scheduler) died under a task: the run stops; finished tasks are stored."""
 
 
 def worker_lost(exc):
@@ -221,7 +221,9 @@ def worker_lost(exc):
 
     A dead local pool worker breaks the pool (``BrokenProcessPool``); dask
     reschedules a dead worker's tasks and gives up on a task only after
-    ``distributed.scheduler.allowed-failures`` workers died under it (``KilledWorker``).
+    ``distributed.scheduler.allowed-failures`` workers died under it (``KilledWorker``),
+    and cancels every task when the client loses the scheduler (the driver never
+    reads a future it cancelled itself).
     """
     if isinstance(exc, BrokenProcessPool):
         return WorkerLost("a worker process died (killed, out of memory, or failed to import csbench); "
@@ -233,6 +235,9 @@ def worker_lost(exc):
                           f"was {last}; distributed.scheduler.allowed-failures = {exc.allowed_failures}): "
                           "killed, or out of memory? See the worker logs. Finished tasks are stored: "
                           "re-run the same command to resume.")
+    if isinstance(exc, cf.CancelledError):
+        return WorkerLost("a task was cancelled under the driver: the dask scheduler died, or the connection "
+                          "to it was lost. Finished tasks are stored: re-run the same command to resume.")
     return None
 
 

@@ -42,7 +42,7 @@ stop() {  # workers first (they close cleanly while the scheduler still answers)
   local p
   for p in $(tac "$pids"); do
     kill -TERM "$p" 2>/dev/null || continue
-    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done  # 5 s grace, then SIGKILL
     kill -KILL "$p" 2>/dev/null || true
   done
   rm -f "$pids"

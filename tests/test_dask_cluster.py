@@ -60,7 +60,7 @@ def _script(*args):
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """``(address, client)`` of a scheduler + 2 workers started by the script; stopped afterwards."""
+    """``(address, client, folder)`` of a scheduler + 2 workers started by the script; stopped afterwards."""
     folder = str(tmp_path_factory.mktemp("cluster"))
     start = _script("start", "--nworkers", "2", "--port", str(_free_port()), "--dir", folder)
     try:
@@ -68,7 +68,7 @@ def cluster(tmp_path_factory):
         address = start.stdout.split()[-1]
         assert address.startswith("tcp://127.0.0.1:")
         with distributed.Client(address, timeout=30) as client:
-            yield address, client
+            yield address, client, folder
     finally:
         stop = _script("stop", "--dir", folder)
         assert stop.returncode == 0, stop.stderr
@@ -86,7 +86,7 @@ def _search_table(run_dir):
 
 
 def test_script_cluster_pins_threads_and_checks_options(cluster):
-    address, client = cluster
+    address, client, _ = cluster
     assert len(client.nthreads()) == 2 and set(client.nthreads().values()) == {1}
 
     def threads():  # nested: pickled by value (the cluster cannot import this test module)
@@ -108,7 +108,7 @@ def test_script_cluster_pins_threads_and_checks_options(cluster):
 
 
 def test_cli_through_scheduler_equals_serial(cluster, tmp_path, capsys):
-    address, _ = cluster
+    address, _, _ = cluster
     # minimal-m (search tasks) through --scheduler, progress bar on
     args = ["minimal-m", "--decoder", "matched_filter", "--n", "256", "--k", "4", "--trials", "40", "--json"]
     assert cli.main([*args, "--out", str(tmp_path / "mm"), "--scheduler", address]) == 0
@@ -141,8 +141,9 @@ def _worker_pids(client):
     return client.run(os.getpid)
 
 
-def _kill_mid_run(client, run_dir, driver):
-    """Start ``driver`` in a thread; once a task is stored and a worker is busy, SIGKILL that worker."""
+def _kill_mid_run(client, run_dir, driver, pid_of=None):
+    """Start ``driver`` in a thread; once a task is stored and a worker is busy, SIGKILL that worker
+    (or the process ``pid_of(client)``)."""
     outcome = {}
     thread = threading.Thread(target=lambda: outcome.update(result=driver()), daemon=True)
     thread.start()
@@ -158,7 +159,7 @@ def _kill_mid_run(client, run_dir, driver):
                     pass
         busy = [w for w, keys in client.processing().items() if keys] if done else []
         if busy:
-            pid = _worker_pids(client)[busy[0]]
+            pid = _worker_pids(client)[busy[0]] if pid_of is None else pid_of(client)
             os.kill(pid, signal.SIGKILL)
             break
         time.sleep(0.02)
@@ -170,7 +171,7 @@ def _kill_mid_run(client, run_dir, driver):
 
 
 def test_killing_a_worker_mid_run_loses_no_task(cluster, tmp_path, monkeypatch):
-    address, client = cluster
+    address, client, _ = cluster
     plans = _kill_study()
     serial = run_searches(plans, jobs=1)
     writes = []
@@ -194,7 +195,7 @@ def test_killing_a_worker_mid_run_loses_no_task(cluster, tmp_path, monkeypatch):
 
 
 def test_killed_worker_after_retries_is_a_clear_error(cluster, tmp_path, capsys):
-    address, client = cluster
+    address, client, _ = cluster
     client.run_on_scheduler(_allowed_failures(0))  # give up on a task at its first dead worker
     try:
         run = str(tmp_path / "run")
@@ -216,3 +217,21 @@ def _allowed_failures(n):
     def set_it(dask_scheduler):
         dask_scheduler.allowed_failures = n
     return set_it
+
+
+def test_scheduler_dying_mid_run_is_a_clear_error(cluster, tmp_path, capsys):
+    """Last: it kills the scheduler (the fixture's `stop` then ends the workers)."""
+    address, client, folder = cluster
+    run = str(tmp_path / "run")
+    args = ["minimal-m", "--decoder", "matched_filter", "--n", "256", "--k", "4", "--trials", "300",
+            "--quiet", "--out", run, "--scheduler", address]
+    with open(os.path.join(folder, "pids")) as f:
+        scheduler = int(f.readline())
+    code, done_at_kill, _ = _kill_mid_run(client, run, lambda: cli.main(args), lambda _: scheduler)
+    err = capsys.readouterr().err
+    assert code == 2 and done_at_kill < 30
+    assert err.splitlines()[-1] == ("csbench: error: a task was cancelled under the driver: the dask scheduler "
+                                    "died, or the connection to it was lost. Finished tasks are stored: re-run "
+                                    "the same command to resume.")
+    with Store(run) as store:
+        assert 1 <= store.count_tasks() < 30
