@@ -135,6 +135,15 @@ def test_cli_through_scheduler_equals_serial(cluster, tmp_path, capsys):
         assert store.count_tasks() == 16
         pd.testing.assert_frame_equal(store.trials().drop(columns=["time"]), serial)
     assert len(serial) == 160
+    # an m = "auto" sweep (search tasks, one minimal-m row per cell and decoder)
+    auto = tmp_path / "auto.toml"
+    auto.write_text('name = "auto"\nseed = 4\ntrials = 20\nn = 96\nk = [2, 3]\nm = "auto"\n'
+                    '[auto]\nm_max = 90\n[[decoders]]\nname = "matched_filter"\n')
+    assert cli.main(["run", str(auto), "--out", str(tmp_path / "auto"), "--scheduler", address, "--quiet"]) == 0
+    serial = run_sweep(str(auto), progress=False).drop(columns=["time"])
+    with Store(str(tmp_path / "auto")) as store:
+        pd.testing.assert_frame_equal(store.minimal_m().drop(columns=["time"]), serial)
+    assert len(serial) == 2 and serial.m_star.notna().all()
 
 
 def _worker_pids(client):
@@ -235,3 +244,14 @@ def test_scheduler_dying_mid_run_is_a_clear_error(cluster, tmp_path, capsys):
                                     "the same command to resume.")
     with Store(run) as store:
         assert 1 <= store.count_tasks() < 30
+
+
+def test_worker_lost_maps_only_infrastructure_failures():
+    from concurrent.futures import CancelledError
+    from concurrent.futures.process import BrokenProcessPool
+
+    from csbench.executors import WorkerLost, worker_lost
+
+    assert isinstance(worker_lost(BrokenProcessPool()), WorkerLost) and issubclass(WorkerLost, OSError)
+    assert "dask scheduler died" in str(worker_lost(CancelledError()))
+    assert worker_lost(ValueError("a bug")) is None and worker_lost(RuntimeError()) is None
