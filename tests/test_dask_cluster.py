@@ -255,3 +255,14 @@ def test_worker_lost_maps_only_infrastructure_failures():
     assert isinstance(worker_lost(BrokenProcessPool()), WorkerLost) and issubclass(WorkerLost, OSError)
     assert "dask scheduler died" in str(worker_lost(CancelledError()))
     assert worker_lost(ValueError("a bug")) is None and worker_lost(RuntimeError()) is None
+
+
+def test_scheduler_without_workers_is_refused_after_the_worker_timeout(monkeypatch):
+    from csbench import executors
+
+    monkeypatch.setattr(executors, "WORKER_TIMEOUT", 1)
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty:
+        t0 = time.monotonic()
+        with pytest.raises(ConnectionError, match=r"has no workers: none joined within 1 s"):
+            make_executor(address=empty.scheduler_address)
+        assert time.monotonic() - t0 < 10
