@@ -9,7 +9,10 @@
 * :class:`ThreadExecutor` (``threads=True``): in-process threads, numba
   single-threaded in each (what ``csbench.minimal_m`` uses by default);
 * ``dask.distributed`` when a scheduler address is given (optional extra,
-  imported lazily).
+  imported lazily): each task runs through :func:`run_pinned` (one BLAS and one
+  numba thread in the worker thread that runs it), dask reschedules the tasks
+  of a worker that dies, and a task given up on (``KilledWorker``) ends the
+  run with :class:`WorkerLost`.
 
 Results never depend on the executor: a task carries seeds, not matrices, and
 trial t of a cell is the same problem in every task (:mod:`csbench.problems`).
@@ -17,11 +20,14 @@ trial t of a cell is the same problem in every task (:mod:`csbench.problems`).
 from __future__ import annotations
 
 import concurrent.futures as cf
+from concurrent.futures.process import BrokenProcessPool
+import math
 import multiprocessing
 import os
 import signal
 import sys
 import threading
+import time
 
 from ._validate import check_choice, check_int
 
@@ -58,19 +64,38 @@ def die_with_parent():
 
 
 def init_worker():
-    """Worker initializer: dies with its parent, ignores Ctrl-C, one BLAS/OpenMP and one numba thread."""
+    """Process-pool initializer: dies with its parent, ignores Ctrl-C, then :func:`pin_threads`."""
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pin_threads()
+
+
+def pin_threads():
+    """One BLAS/OpenMP thread in this process (threadpoolctl, and the environment for
+    libraries loaded later) and one numba thread in the calling thread.
+
+    ``numba.set_num_threads`` is thread-local, so a worker whose tasks run in
+    other threads (dask) must call this in each task's thread (:func:`run_pinned`).
+    """
     global _LIMITS
-    if multiprocessing.parent_process() is not None:  # a process-pool worker (not a dask worker)
-        die_with_parent()
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
-    from threadpoolctl import threadpool_limits
+    if _LIMITS is None:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = "1"
+        from threadpoolctl import threadpool_limits
 
-    _LIMITS = threadpool_limits(limits=1)
-    import numba
+        _LIMITS = threadpool_limits(limits=1)
+    _one_numba_thread()
 
-    numba.set_num_threads(1)
+
+def run_pinned(fn, /, *args, **kwargs):
+    """``fn(*args, **kwargs)`` after :func:`pin_threads` in this thread: how dask workers run tasks.
+
+    Pinning per task (microseconds once BLAS is limited) holds on every worker,
+    also one started by hand (``scripts/dask_local_cluster.sh``), one that joins
+    late, and one a nanny restarted after it died.
+    """
+    pin_threads()
+    return fn(*args, **kwargs)
 
 
 class SerialExecutor(cf.Executor):
@@ -183,10 +208,45 @@ def terminate(executor):
 
 #: Seconds to wait for a dask scheduler before giving up (distributed's default is 30).
 CONNECT_TIMEOUT = 5
+#: Seconds to wait for a first worker when the scheduler has none (workers still starting).
+WORKER_TIMEOUT = 30
+
+
+class WorkerLost(OSError):
+    """A worker (or the dask scheduler) died under a task: the run stops; finished tasks are stored."""
+
+
+def worker_lost(exc):
+    """The :class:`WorkerLost` that ``exc`` (raised by a future's ``result``) amounts to, or ``None``.
+
+    A dead local pool worker breaks the pool (``BrokenProcessPool``); dask
+    reschedules a dead worker's tasks and gives up on a task only after
+    ``distributed.scheduler.allowed-failures`` workers died under it (``KilledWorker``),
+    and cancels every task when the client loses the scheduler (the driver never
+    reads a future it cancelled itself).
+    """
+    if isinstance(exc, BrokenProcessPool):
+        return WorkerLost("a worker process died (killed, out of memory, or failed to import csbench); "
+                          "finished tasks are stored: re-run the same command to resume.")
+    killed = getattr(sys.modules.get("distributed"), "KilledWorker", None)
+    if killed is not None and isinstance(exc, killed):
+        last = getattr(exc.last_worker, "address", exc.last_worker)
+        return WorkerLost(f"dask workers died under a task {exc.allowed_failures + 1} time(s) (the last "
+                          f"was {last}; distributed.scheduler.allowed-failures = {exc.allowed_failures}): "
+                          "killed, or out of memory? See the worker logs. Finished tasks are stored: "
+                          "re-run the same command to resume.")
+    if isinstance(exc, cf.CancelledError):
+        return WorkerLost("a task was cancelled under the driver: the dask scheduler died, or the connection "
+                          "to it was lost. Finished tasks are stored: re-run the same command to resume.")
+    return None
 
 
 def dask_executor(address):
-    """A ``concurrent.futures`` executor on a dask.distributed cluster, and its in-flight bound."""
+    """A ``concurrent.futures`` executor on a dask.distributed cluster, and its in-flight bound.
+
+    Waits up to :data:`WORKER_TIMEOUT` s for a first worker; the bound is 2
+    tasks per worker thread present then.
+    """
     try:
         from distributed import Client
     except ImportError:
@@ -197,21 +257,36 @@ def dask_executor(address):
     except (OSError, TimeoutError) as exc:  # distributed raises OSError("Timed out trying to connect ...")
         raise ConnectionError(f"scheduler={address!r}: no dask scheduler answered within "
                               f"{CONNECT_TIMEOUT} s ({' '.join(str(exc).split())}).") from None
-    client.run(init_worker)
+    try:
+        client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+    except TimeoutError:
+        client.close()
+        raise ConnectionError(f"scheduler={address!r} has no workers: none joined within {WORKER_TIMEOUT} s "
+                              "(start some, e.g. scripts/dask_local_cluster.sh start).") from None
     workers = max(1, sum(client.nthreads().values()))
     return _DaskExecutor(client), 2 * workers
 
 
 class _DaskExecutor(cf.Executor):
-    """``client.get_executor()`` that also closes the client on shutdown."""
+    """``client.get_executor()`` running each task through :func:`run_pinned`; closes the client on shutdown."""
 
     def __init__(self, client):
         self.client = client
         self._ex = client.get_executor(pure=False)
+        self._workers = (-math.inf, 0)  # (when asked, count)
 
     def submit(self, fn, /, *args, **kwargs):
-        return self._ex.submit(fn, *args, **kwargs)
+        return self._ex.submit(run_pinned, fn, *args, **kwargs)
+
+    def progress_info(self):
+        """``{"workers": N}`` (workers connected now) for the progress bar; asks the scheduler at most once a second."""
+        asked, count = self._workers
+        now = time.monotonic()
+        if now - asked >= 1:
+            count = len(self.client.nthreads())
+            self._workers = (now, count)
+        return {"workers": count}
 
     def shutdown(self, wait=True, *, cancel_futures=False):
-        self._ex.shutdown(wait=wait)
+        self._ex.shutdown(wait=wait and not cancel_futures)  # wait=False cancels the tasks not finished
         self.client.close()

@@ -14,7 +14,6 @@ a bounded number in flight, and commits each finished task atomically
 from __future__ import annotations
 
 import concurrent.futures as cf
-from concurrent.futures.process import BrokenProcessPool
 import importlib
 import importlib.util
 import json
@@ -338,13 +337,15 @@ def _drive(tasks, store, total, initial, jobs, address, start_method, progress, 
     """
     from tqdm.auto import tqdm
 
-    from .executors import make_executor, terminate
+    from .executors import make_executor, terminate, worker_lost
 
     bar = tqdm(total=total, initial=initial, disable=not progress, desc=name, unit=unit)
     if not tasks:
         bar.close()
         return
     pool, max_in_flight = make_executor(jobs, address, start_method, threads=executor == "threads")
+    cluster = getattr(pool, "progress_info", dict)  # dask: {"workers": N}
+    bar.set_postfix(not_ok=0, **cluster())
     todo = iter(tasks)
     in_flight = {}
     failed = 0
@@ -363,14 +364,15 @@ def _drive(tasks, store, total, initial, jobs, address, start_method, progress, 
                 task, t0 = in_flight.pop(fut)
                 try:
                     rows, error = fut.result()
-                except BrokenProcessPool as exc:
-                    raise RuntimeError(
-                        "a worker process died (killed, out of memory, or failed to import csbench); "
-                        "finished tasks are stored: re-run the same command to resume.") from exc
+                except Exception as exc:
+                    lost = worker_lost(exc)
+                    if lost is None:
+                        raise
+                    raise lost from exc
                 store.write_task(task.key(), task.index, task.description(), rows, error,
                                  time.perf_counter() - t0, table=task.table)
                 failed += int((rows["status"] != "ok").sum())
-                bar.set_postfix(not_ok=failed, refresh=False)
+                bar.set_postfix(not_ok=failed, **cluster(), refresh=False)
                 bar.update(task.trials if unit == "trial" else 1)
     except KeyboardInterrupt:
         terminate(pool)
