@@ -121,6 +121,10 @@ def test_memory_budget_parsing(monkeypatch):
     for bad in (0, -5, "3 parsecs", True):
         with pytest.raises(ValueError, match="memory_budget"):
             memory_budget(bad)
+    from csbench.problems import Cell, make_problem
+
+    with pytest.raises(ValueError, match="memory_budget='x'"):
+        make_problem(Cell("unit", n=10, k=1), 3, 1, 0, memory_budget="x")
 
 
 def test_matrix_free_problem_and_search_stay_within_a_small_budget(monkeypatch):
