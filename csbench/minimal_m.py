@@ -26,7 +26,10 @@ function of m for each trial, and each trial has a **critical m**:
   A trial's search depends only on its own results. Trials are searched in
   blocks (tasks of :func:`csbench.harness.run_searches`, run on any executor
   and stored like every other task); within a block, trials that need the
-  same m are decoded in one batch.
+  same m are decoded in one batch. When that batch's dense matrices would
+  exceed :func:`csbench.problems.memory_budget` (generated encoders), it is
+  decoded on matrix-free operators of the same matrices (``decode`` on
+  :class:`csbench.operators.Operator`; y equal to rounding).
 
 ``m*_q`` (``m_star``) is the smallest m at which at least a fraction q of the
 trials succeed: the crossing of the pointwise success curve S(m) = q. Exact
@@ -57,7 +60,7 @@ from ._lazy import lazy_module
 from ._validate import check_choice, check_float, check_int
 from .encoders import ENCODERS, check_encoder, nested_mode, rows_of_master
 from .fits import logistic_fit, quantile_ci
-from .problems import Cell, draw_matrix, draw_noise, draw_operator, draw_signal, generated
+from .problems import Cell, draw_matrix, draw_noise, draw_operator, draw_signal, generated, memory_budget
 from .signals import signal_info
 
 _kmf = lazy_module("csbench.kernels.mf_curve")  # numba loads on the first exact-path call
@@ -248,6 +251,17 @@ class _Trial:
                 self.z = draw_noise(self.cell, self.seed, self.t, self.m_max, self.key)
             y = y + self.z[:m]
         return A, y
+
+    def operator(self, m):
+        """``(A_m, y_m)`` with ``A_m`` matrix-free (:func:`problems.draw_operator`): the same matrix as
+        :meth:`problem`, for problems whose dense matrices exceed the memory budget; y to rounding."""
+        op = draw_operator(self.cell, self.ep, self.seed, self.t, m, self.key)
+        y = op.matvec(self.x)
+        if self.cell.noise > 0:
+            if self.z is None:
+                self.z = draw_noise(self.cell, self.seed, self.t, self.m_max, self.key)
+            y = y + self.z[:m]
+        return op, y
 
     def release(self):
         self.master = None
@@ -591,9 +605,15 @@ def search_block(plan, first_trial, trials):
     statuses = {id(tr): Counter() for tr in ts}
     at_max = {}  # id(trial) -> (status, rel_err, n_wrong) at m_max, for the censoring diagnosis
 
+    budget = memory_budget() if generated(cell.encoder) else math.inf
+
     def evaluate(group, m):
-        A = np.empty((len(group), m, cell.n))
-        Y = np.stack([tr.problem(m, out=A[g])[1] for g, tr in enumerate(group)])
+        if 8 * len(group) * m * cell.n > budget:  # matrix-free: the same matrices, regenerated on demand
+            A, Y = zip(*(tr.operator(m) for tr in group))
+            A, Y = list(A), np.stack(Y)
+        else:
+            A = np.empty((len(group), m, cell.n))
+            Y = np.stack([tr.problem(m, out=A[g])[1] for g, tr in enumerate(group)])
         res = decode(plan["decoder"], A, Y, k=cell.k, **params)
         sc = score(np.stack([tr.x for tr in group]), res.X_hat, binary=binary, tol=plan["rel_tol"])
         for g, (tr, st) in enumerate(zip(group, res.status_names.tolist())):

@@ -154,6 +154,8 @@ class GeneratedOperator(Operator):
         self._k = philox
         self._code = philox.GAUSSIAN if kind == "gaussian" else philox.RADEMACHER
         self._sqrt_m = np.sqrt(self.shape[0])  # A = Z / sqrt(m), divided as the dense encoder divides
+        #: Rademacher: A = S / sqrt(d) with S in {-1, 1}, d = m (matrix-free decoders decide lattice ties exactly).
+        self.lattice_d = self.shape[0] if kind == "rademacher" else None
 
     def _split(self, size, fn):
         """``fn(start, stop)`` over ``threads`` contiguous ranges of ``range(size)`` (serial for one)."""

@@ -121,6 +121,10 @@ def test_memory_budget_parsing(monkeypatch):
     for bad in (0, -5, "3 parsecs", True):
         with pytest.raises(ValueError, match="memory_budget"):
             memory_budget(bad)
+    from csbench.problems import Cell, make_problem
+
+    with pytest.raises(ValueError, match="memory_budget='x'"):
+        make_problem(Cell("unit", n=10, k=1), 3, 1, 0, memory_budget="x")
 
 
 def test_matrix_free_problem_and_search_stay_within_a_small_budget(monkeypatch):
@@ -147,3 +151,33 @@ def test_matrix_free_problem_and_search_stay_within_a_small_budget(monkeypatch):
     assert r.method == "exact-mf" and r.m_max * n * 8 > 100 * 2**20
     assert peak_problem < 16 * 2**20, peak_problem
     assert peak_search < 16 * 2**20, peak_search
+
+
+def _decode_takes_operators():
+    from csbench.decoders import decode
+
+    try:
+        decode("omp", DenseOperator(np.eye(2, 3)), np.ones(2), k=1)
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return True
+
+
+def test_rademacher_operator_declares_its_lattice():
+    assert _operator("rademacher", 12, 30).lattice_d == 12
+    assert _operator("gaussian", 12, 30).lattice_d is None
+
+
+@pytest.mark.filterwarnings("ignore:minimal_m:RuntimeWarning")
+def test_search_over_budget_decodes_matrix_free_with_the_same_result(monkeypatch):
+    if not _decode_takes_operators():
+        pytest.skip("decode() does not accept Operators yet (matrix-free decoders, branch mfdec)")
+    from csbench.minimal_m import minimal_m
+
+    kw = dict(n=200, k=3, trials=4, seed=3, n_jobs=1)
+    monkeypatch.delenv("CSBENCH_MEMORY_BUDGET", raising=False)
+    dense = minimal_m("omp", **kw)
+    monkeypatch.setenv("CSBENCH_MEMORY_BUDGET", "1KiB")  # every evaluation goes matrix-free
+    free = minimal_m("omp", **kw)
+    np.testing.assert_array_equal(free.critical, dense.critical)
+    assert free.n_evaluations == dense.n_evaluations
