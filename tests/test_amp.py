@@ -60,13 +60,15 @@ def test_bayes_binary_beats_nonneg_l1():
     n, k, m = N, 200, 380
     assert k / m > 1.1 * rho_weak(m / n, nonneg=True)
     assert m / n > 1.05 * bayes_binary_threshold(eps=k / n)
-    A, Y, X = problem("binary", n, k, m, 10, seed=3)
+    A, Y, X = problem("binary", n, k, m, 20, seed=3)
     bayes = decode("amp", A, Y, k=k, denoiser="bayes_binary")
     exact = np.all(np.abs(bayes.X_hat - X) < 0.5, axis=1)
-    assert exact.sum() >= 9  # measured 10/10 (19/20 with seed 2)
-    assert np.sum(rel_err(bayes.X_hat, X) < 1e-6) >= 9
+    # success rate ~0.9 at this finite n (Philox draws: 72/80 over seeds 3-6; 17/20 here; the former PCG64
+    # draws: 10/10, 19/20 with seed 2); >= 15 of 20 fails with probability 1.1 % at rate 0.9
+    assert exact.sum() >= 15
+    assert np.sum(rel_err(bayes.X_hat, X) < 1e-6) >= 15
     soft = decode("amp", A, Y, nonneg=True, max_iter=300)
-    assert np.sum(rel_err(soft.X_hat, X) < 1e-2) <= 1  # measured 0/10
+    assert np.sum(rel_err(soft.X_hat, X) < 1e-2) <= 1  # measured 0/10 (PCG64 draws)
     bp = decode("basis_pursuit", A[:2], Y[:2], nonneg=True)  # the l1 oracle itself
     assert np.all(rel_err(bp.X_hat, X[:2]) > 0.1)
 
