@@ -47,7 +47,6 @@ says why (``censored_reason``, a ``RuntimeWarning``).
 from __future__ import annotations
 
 import math
-import threading
 import time
 import warnings
 from collections import Counter
@@ -55,7 +54,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import seeding
 from ._lazy import lazy_module
 from ._validate import check_choice, check_float, check_int
 from .encoders import ENCODERS, check_encoder, nested_mode, rows_of_master
@@ -64,7 +62,6 @@ from .problems import Cell, draw_matrix, draw_noise, draw_operator, draw_signal,
 from .signals import signal_info
 
 _kmf = lazy_module("csbench.kernels.mf_curve")  # numba loads on the first exact-path call
-_LOAD_LOCK = threading.Lock()
 
 #: First galloping step of the search: ``ceil(_STEP0 * sqrt(m_start))``; steps then double.
 _STEP0 = 0.5
@@ -590,8 +587,6 @@ def search_block(plan, first_trial, trials):
     ep, sp, m_max, mode, params = plan["ep"], plan["sp"], plan["m_max"], plan["mode"], plan["params"]
     ts = [_Trial(cell, ep, sp, plan["seed"], t, mode, m_max) for t in range(first_trial, first_trial + trials)]
     if plan["method"] == "exact-mf":
-        with _LOAD_LOCK:  # LazyLoader is not thread-safe on Python 3.11: a second thread saw a half-run module
-            _kmf.mf_curve_scaled
         curves = [_mf_curve(tr, m_max, params) for tr in ts]
         out = [_critical_from_curve(row) for row in curves]
         return search_rows(first_trial, [c for c, _ in out], [nm for _, nm in out], [True] * trials,

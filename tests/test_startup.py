@@ -54,3 +54,35 @@ def test_highs_bindings_equal_linprog(monkeypatch, m, n, k, nonneg):
     # every solved LP is feasible: A x_hat = y to 1e-9
     res = np.abs(np.einsum("tmn,tn->tm", A, fast.X_hat) - Y)[ok]
     assert res.max() < 1e-9
+
+
+def test_lazy_module_loads_once_under_threads():
+    """The first attribute access of a lazy kernel module from many threads imports it once, fully."""
+    import sys
+    import threading
+
+    from csbench._lazy import lazy_module
+
+    name = "csbench.kernels.lattice"
+    saved = sys.modules.pop(name, None)
+    try:
+        mod = lazy_module(name)
+        assert "not loaded" in repr(mod)
+        seen, errors = [], []
+
+        def touch():
+            try:
+                seen.append(mod.on_lattice)
+            except Exception as exc:  # a half-executed module raises AttributeError here
+                errors.append(exc)
+
+        threads = [threading.Thread(target=touch) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [] and len(seen) == 8 and all(f is seen[0] for f in seen)
+        assert sys.modules[name].on_lattice is seen[0] and "loaded" in repr(mod)
+    finally:
+        if saved is not None:
+            sys.modules[name] = saved
