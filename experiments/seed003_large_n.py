@@ -21,7 +21,9 @@ ensemble; say so when quoting it).
 Writes ``<out>/seed003_large_n_<N>.csv`` (one row per decoder and k), a JSON of
 the same rows plus the run's wall time and peak memory (``--json``), and a figure
 ``<out>/seed003_large_n_<N>.png``. Peak memory is the maximum resident set of
-this process and of its worker processes (``resource.getrusage``).
+this process and of its worker processes (``resource.getrusage``). ``--memory-budget``
+(default 1 GiB) caps the dense matrices of one decode batch (``CSBENCH_MEMORY_BUDGET``);
+above it the batch runs on operators of the same matrices.
 """
 from __future__ import annotations
 
@@ -33,7 +35,6 @@ import resource
 import sys
 import time
 
-import numpy as np
 
 import csbench
 from csbench import theory
@@ -56,7 +57,10 @@ def theory_row(n, k):
             "m_weak": float(theory.m_weak(n, k)), "log2C": float(theory.log2_binom(n, k))}
 
 
-def run(a):
+def run(a, base):
+    """Every (decoder, k) point in turn; the CSV is rewritten after each, so a killed run keeps its points."""
+    import pandas as pd
+
     rows = []
     t_start = time.perf_counter()
     for dec in a.decoders:
@@ -78,6 +82,7 @@ def run(a):
                   f"[{row['ci_low']:.0f}, {row['ci_high']:.0f}]  8k ln N={row['8k_ln_n']:.0f}  "
                   f"k log2(eN/k)={row['k_log2_en_k']:.0f}  m_W={row['m_weak']:.0f}  "
                   f"{row['time_s']:.1f} s  peak {row['peak_rss_gib']:.2f} GiB", flush=True)
+            pd.DataFrame(rows).to_csv(base + ".csv", index=False)
     return rows, time.perf_counter() - t_start
 
 
@@ -95,10 +100,14 @@ def main(argv=None):
     p.add_argument("--scheduler", default=None, help="dask scheduler address (tcp://host:port)")
     p.add_argument("--out", default="results")
     p.add_argument("--json", default=None, help="also write the rows and run totals as JSON here")
+    p.add_argument("--memory-budget", default="1GiB",
+                   help="dense matrices of one decode batch above this go matrix-free (CSBENCH_MEMORY_BUDGET)")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
+    os.environ["CSBENCH_MEMORY_BUDGET"] = a.memory_budget  # read by csbench.problems.memory_budget, in workers too
     os.makedirs(a.out, exist_ok=True)
-    rows, wall = run(a)
+    base = os.path.join(a.out, f"seed003_large_n_{a.n}")
+    rows, wall = run(a, base)
 
     import pandas as pd
 
@@ -108,11 +117,11 @@ def main(argv=None):
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     peak = peak_rss_bytes() / 2**30
     print(f"\nN={a.n}: wall {wall:.1f} s, peak memory {peak:.2f} GiB (this process and its workers)")
-    base = os.path.join(a.out, f"seed003_large_n_{a.n}")
     table.to_csv(base + ".csv", index=False)
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"n": a.n, "trials": a.trials, "seed": a.seed, "wall_s": wall, "peak_rss_gib": peak,
+                       "memory_budget": a.memory_budget,
                        "argv": sys.argv[1:], "rows": rows}, f, indent=1)
     from csbench.plots import plot_m_star_vs_k
 
