@@ -312,7 +312,7 @@ def _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, L, w, z, g
                     xs[pp[q]] = z[q]
                 break
             # step towards z until the first coordinate hits zero; drop the zeros
-            keep = 0
+            keep = np.int64(0)
             for q in range(npp):
                 p = pp[q]
                 v = xs[p] + alpha * (z[q] - xs[p])
@@ -327,7 +327,7 @@ def _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, L, w, z, g
             if not _refactor(L, G, Gc, use_gram, S, nsq, pp, npp, w):
                 return npp, DEPENDENT
         # optimality on the non-passive selected positions: gradient a_i.(y - A_P x_P) <= gtol ||a_i||
-        add = -1
+        add = np.int64(-1)
         bestv = gtol
         for p in range(ns):
             if inP[p]:
@@ -343,7 +343,7 @@ def _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, L, w, z, g
             return npp, OK
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def omp_one(A, y, G, s_max, tol, positive, x, sel):
     """OMP on one trial; writes ``x`` (n,) and ``sel[:n_iter]`` (selection order); returns ``(n_iter, status)``.
 
@@ -397,8 +397,8 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
     Gc = np.empty((0 if use_gram else s_max, n))
     chosen = np.zeros(n, np.bool_)
     c = b.copy()
-    ns = 0
-    npp = 0
+    ns = np.int64(0)  # typed: a literal 0 would compile the callees twice (see _linalg)
+    npp = np.int64(0)
     status = OK
     if rr == 0.0 or rr <= tol:
         return 0, OK
