@@ -451,12 +451,22 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
 
 
 @njit(cache=True, nogil=True)
-def omp_batch(A, Y, G, s_max, tol, positive, X, n_iter, status, sel, t0, t1):
+def omp_batch(A, Y, G, s_max, tol, X, n_iter, status, sel, t0, t1):
     """Trials ``t0 <= t < t1``: ``omp_one(A[t], Y[t], ...)`` (``A[0]`` if A (1, m, n) is shared); outputs (T, n), (T,), (T,), (T, s_max).
 
     G is ``A[0]^T A[0]`` (shared A only) or empty. The kernel releases the GIL
     (``csbench.decoders.base.run_trials`` runs ranges of trials on threads).
+    ``positive`` is the constant False here and True in :func:`nnomp_batch`: :func:`omp_one` is inlined
+    and numba prunes the branch the constant rules out, so plain OMP never compiles the NNLS code.
     """
     for t in range(t0, t1):
         At = A[t] if A.shape[0] > 1 else A[0]
-        n_iter[t], status[t] = omp_one(At, Y[t], G, s_max, tol, positive, X[t], sel[t])
+        n_iter[t], status[t] = omp_one(At, Y[t], G, s_max, tol, False, X[t], sel[t])
+
+
+@njit(cache=True, nogil=True)
+def nnomp_batch(A, Y, G, s_max, tol, X, n_iter, status, sel, t0, t1):
+    """:func:`omp_batch` for nonnegative OMP (``positive=True``), a kernel compiled only when first used."""
+    for t in range(t0, t1):
+        At = A[t] if A.shape[0] > 1 else A[0]
+        n_iter[t], status[t] = omp_one(At, Y[t], G, s_max, tol, True, X[t], sel[t])
