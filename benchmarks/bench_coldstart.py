@@ -2,13 +2,14 @@
 
 Each measurement is a fresh subprocess with ``NUMBA_CACHE_DIR`` pointing at a new
 temporary directory (cold) or at the directory the cold run filled (warm); the
-subprocess imports csbench and calls each decoder once on a small problem, first
+subprocess imports csbench and calls each decoder once on a small problem (m, n, k, T) = (20, 40, 3, 2), first
 with a shared A (m, n), then with a per-trial A (T, m, n), and prints the wall time
 of every call::
 
     python benchmarks/bench_coldstart.py                  # lasso, omp, amp, cold then warm
     python benchmarks/bench_coldstart.py --decoders lasso --repeat 2
     python benchmarks/bench_coldstart.py --json results/bench/coldstart.json
+    python benchmarks/bench_coldstart.py --problem 60,200,3,2      # a problem CD solves alone (no homotopy)
 
 "Total" is the sum of the first calls (the time a new user waits), without the
 import; "cpu" is the process CPU time of the same calls (compilation is
@@ -35,7 +36,7 @@ import csbench
 t_import = time.perf_counter() - t0
 out = {"import": t_import}
 rng = np.random.default_rng(0)
-m, n, k, T = 20, 40, 3, 2
+m, n, k, T = (int(v) for v in sys.argv[2].split(","))
 A = rng.standard_normal((T, m, n)) / np.sqrt(m)
 X = np.zeros((T, n)); X[:, :k] = 1.0
 Y = np.einsum("tmn,tn->tm", A, X)
@@ -52,11 +53,11 @@ print(json.dumps(out))
 """
 
 
-def run(decoders, cache_dir, src):
+def run(decoders, cache_dir, src, problem="20,40,3,2"):
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                OMP_NUM_THREADS="1")
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CHILD, ",".join(decoders)], env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", CHILD, ",".join(decoders), problem], env=env, capture_output=True,
                           text=True, check=True, cwd=src)
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     res["process"] = time.perf_counter() - t
@@ -68,6 +69,9 @@ def main():
     p.add_argument("--decoders", default="lasso,omp,amp", help="comma-separated decoder names")
     p.add_argument("--repeat", type=int, default=1, help="cold runs (each with a new empty cache)")
     p.add_argument("--json", help="write the results here")
+    p.add_argument("--problem", default="20,40,3,2", metavar="M,N,K,T",
+                   help="problem size (default 20,40,3,2: the lasso's CD hands this one over to the homotopy, "
+                        "so both lasso kernels compile; 60,200,3,2 is solved by CD alone)")
     p.add_argument("--src", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                    help="directory holding the csbench package to measure (default: this checkout)")
     args = p.parse_args()
@@ -75,11 +79,12 @@ def main():
     rows = []
     for r in range(args.repeat):
         with tempfile.TemporaryDirectory() as d:
-            cold = run(decoders, d, args.src)
-            warm = run(decoders, d, args.src)
+            cold = run(decoders, d, args.src, args.problem)
+            warm = run(decoders, d, args.src, args.problem)
         rows.append({"cold": cold, "warm": warm})
         keys = list(cold["cpu"])
-        print(f"run {r + 1}: import {cold['import']:.2f} s (cold), {warm['import']:.2f} s (warm)")
+        print(f"run {r + 1} (m, n, k, T = {args.problem}; load average {os.getloadavg()[0]:.1f}): "
+              f"import {cold['import']:.2f} s (cold), {warm['import']:.2f} s (warm)")
         print(f"{'first call':<22}{'cold s':>9}{'cold cpu s':>12}{'warm s':>9}")
         for key in keys:
             print(f"{key:<22}{cold[key]:>9.2f}{cold['cpu'][key]:>12.2f}{warm[key]:>9.3f}")
@@ -89,7 +94,8 @@ def main():
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
-            json.dump({"decoders": decoders, "src": args.src, "runs": rows, "load": os.getloadavg()}, f, indent=1)
+            json.dump({"decoders": decoders, "src": args.src, "problem": args.problem, "runs": rows,
+                       "load": os.getloadavg()}, f, indent=1)
 
 
 if __name__ == "__main__":

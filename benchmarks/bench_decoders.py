@@ -136,12 +136,16 @@ def numpy_amp(A, Y, max_iter=1000, tol=1e-9):
 
 # ---------------------------------------------------------------- timing
 def timed(fn, A, Y, *args):
-    """Run ``fn(A, Y, *args)`` once on the first problem (imports, first-call costs), then time it."""
+    """Run ``fn(A, Y, *args)`` once on the first problem (imports, first-call costs), then time it.
+
+    Returns ``(output, wall seconds, CPU seconds)``; on a shared machine the CPU time (process_time,
+    one BLAS and one numba thread) is the steadier of the two.
+    """
     first = [a[:1] if isinstance(a, np.ndarray) and a.ndim >= 1 and len(a) == len(Y) else a for a in args]
     fn(A if A.ndim == 2 else A[:1], Y[:1], *first)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = fn(A, Y, *args)
-    return out, time.perf_counter() - t0
+    return out, time.perf_counter() - t0, time.process_time() - c0
 
 
 def run_size(n, m, k, trials, shared, include):
@@ -149,10 +153,10 @@ def run_size(n, m, k, trials, shared, include):
     T = len(Y)
     rows = []
 
-    def record(family, solver, X_hat, seconds, extra=None):
+    def record(family, solver, X_hat, seconds, cpu, extra=None):
         s = csbench.score(X, X_hat, binary=False, tol=SUCCESS_TOL, support_tol=SUPPORT_TOL)
         row = {"family": family, "solver": solver, "n": n, "m": m, "k": k, "shared_A": shared,
-               "trials": T, "ms_per_problem": 1e3 * seconds / T, "success": float(s["support"].mean()),
+               "trials": T, "ms_per_problem": 1e3 * seconds / T, "cpu_ms_per_problem": 1e3 * cpu / T, "success": float(s["support"].mean()),
                "median_rel_err": float(np.median(s["rel_err"]))}
         row.update(extra or {})
         rows.append(row)
@@ -164,8 +168,8 @@ def run_size(n, m, k, trials, shared, include):
     lam_max = np.abs(np.stack([mat(A, t).T @ Y[t] for t in range(T)])).max(1)
     lams = LAM_RATIO * lam_max
     if "lasso" in include:
-        res, sec = timed(lambda A, Y: csbench.decode("lasso", A, Y, k=k, lam_ratio=LAM_RATIO, tol=TOL), A, Y)
-        sols = {"csbench": (res.X_hat, sec)}
+        res, sec, cpu = timed(lambda A, Y: csbench.decode("lasso", A, Y, k=k, lam_ratio=LAM_RATIO, tol=TOL), A, Y)
+        sols = {"csbench": (res.X_hat, sec, cpu)}
         peers = [("skglm", peer_skglm_lasso), ("celer", peer_celer_lasso)]
         if n <= 10000:
             peers.append(("sklearn", peer_sklearn_lasso))
@@ -173,24 +177,24 @@ def run_size(n, m, k, trials, shared, include):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 sols[name] = timed(fn, A, Y, lams)
-        objs = {name: lasso_objective(A, Y, Xh, lams) for name, (Xh, _) in sols.items()}
+        objs = {name: lasso_objective(A, Y, Xh, lams) for name, (Xh, _, _) in sols.items()}
         best = np.min(np.stack(list(objs.values())), axis=0)
-        for name, (Xh, sec) in sols.items():
+        for name, (Xh, sec, cpu) in sols.items():
             subopt = float(np.max((objs[name] - best) / best))
-            record("lasso", name, Xh, sec, {"max_rel_subopt": subopt})
+            record("lasso", name, Xh, sec, cpu, {"max_rel_subopt": subopt})
     if "omp" in include:
-        res, sec = timed(lambda A, Y: csbench.decode("omp", A, Y, k=k), A, Y)
-        record("omp", "csbench", res.X_hat, sec)
+        res, sec, cpu = timed(lambda A, Y: csbench.decode("omp", A, Y, k=k), A, Y)
+        record("omp", "csbench", res.X_hat, sec, cpu)
         record("omp", "sklearn OMP (per problem)", *timed(peer_sklearn_omp, A, Y, k))
         if n <= 10000:  # orthogonal_mp(precompute=True) forms the n x n Gram
             record("omp", "sklearn orthogonal_mp", *timed(peer_orthogonal_mp, A, Y, k))
     if "amp" in include:
-        res, sec = timed(lambda A, Y: csbench.decode("amp", A, Y, k=k), A, Y)
-        record("amp", "csbench", res.X_hat, sec)
+        res, sec, cpu = timed(lambda A, Y: csbench.decode("amp", A, Y, k=k), A, Y)
+        record("amp", "csbench", res.X_hat, sec, cpu)
         record("amp", "numpy AMP", *timed(numpy_amp, A, Y))
     if "bp" in include and n <= 1000:
         bt = min(T, 10)
-        res, sec = timed(lambda A, Y: csbench.decode("basis_pursuit", A, Y), A if A.ndim == 2 else A[:bt], Y[:bt])
+        res, sec, _ = timed(lambda A, Y: csbench.decode("basis_pursuit", A, Y), A if A.ndim == 2 else A[:bt], Y[:bt])
         s = csbench.score(X[:bt], res.X_hat, binary=False, tol=SUCCESS_TOL, support_tol=SUPPORT_TOL)
         rows.append({"family": "bp", "solver": "scipy HiGHS", "n": n, "m": m, "k": k, "shared_A": shared,
                      "trials": bt, "ms_per_problem": 1e3 * sec / bt, "success": float(s["support"].mean()),
@@ -200,21 +204,23 @@ def run_size(n, m, k, trials, shared, include):
 
 def print_table(rows, file=None):
     print(f"{'family':<7}{'solver':<28}{'n':>7}{'m':>5}{'k':>4}{'A':>8}{'T':>5}{'ms/prob':>10}"
-          f"{'ratio':>8}{'success':>9}{'subopt':>10}", file=file)
+          f"{'ratio':>8}{'cpu ms':>9}{'cpu rat':>8}{'success':>9}{'subopt':>10}", file=file)
     fastest_peer = {}
     for r in rows:
         if r["solver"] != "csbench":
             key = (r["family"], r["n"], r["m"], r["k"], r["shared_A"])
-            fastest_peer[key] = min(fastest_peer.get(key, np.inf), r["ms_per_problem"])
+            wall, cpu = fastest_peer.get(key, (np.inf, np.inf))
+            fastest_peer[key] = (min(wall, r["ms_per_problem"]), min(cpu, r["cpu_ms_per_problem"]))
     for r in rows:
         key = (r["family"], r["n"], r["m"], r["k"], r["shared_A"])
-        ratio = fastest_peer.get(key, np.nan) / r["ms_per_problem"] if r["solver"] == "csbench" else np.nan
+        wall, cpu = fastest_peer.get(key, (np.nan, np.nan)) if r["solver"] == "csbench" else (np.nan, np.nan)
         sub = r.get("max_rel_subopt", np.nan)
         print(f"{r['family']:<7}{r['solver']:<28}{r['n']:>7}{r['m']:>5}{r['k']:>4}"
               f"{'shared' if r['shared_A'] else 'fresh':>8}{r['trials']:>5}{r['ms_per_problem']:>10.3f}"
-              f"{ratio:>8.1f}{r['success']:>9.2f}{sub:>10.1e}", file=file)
-    print("ratio = fastest peer's ms / csbench's ms (> 1: csbench faster); subopt = max relative "
-          "objective gap to the best solver on each problem", file=file)
+              f"{wall / r['ms_per_problem']:>8.1f}{r['cpu_ms_per_problem']:>9.3f}{cpu / r['cpu_ms_per_problem']:>8.1f}"
+              f"{r['success']:>9.2f}{sub:>10.1e}", file=file)
+    print("ratio = fastest peer's ms / csbench's ms (> 1: csbench faster), of wall and of CPU time; subopt = max "
+          "relative objective gap to the best solver on each problem", file=file)
 
 
 # ---------------------------------------------------------------- compile time and memory
@@ -297,6 +303,8 @@ def main(argv=None):
     p.add_argument("--compile", action="store_true", help="report JIT compile and cache-load times")
     p.add_argument("--memory", action="store_true", help="report peak memory of csbench decoders")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    p.add_argument("--sizes", nargs="+", default=None, metavar="N,M,K",
+                   help="problem sizes to run (default: all of SIZES; --quick: the first two)")
     args = p.parse_args(argv)
     print("machine:", machine())
     if args.compile:
@@ -306,16 +314,20 @@ def main(argv=None):
     if args.compile or args.memory:
         return 0
     sizes = SIZES[:2] if args.quick else SIZES
+    if args.sizes:
+        sizes = [tuple(int(v) for v in size.split(",")) for size in args.sizes]
     default_trials = {1000: 100, 10000: 30, 100000: 3}
+    print("load average before:", os.getloadavg())
     rows = []
     with threadpool_limits(1):
         for n, m, k in sizes:
-            T = args.trials or (20 if args.quick else default_trials[n])
+            T = args.trials or (20 if args.quick else default_trials.get(n, 10))
             for shared in (False, True):
                 new = run_size(n, m, k, T, shared, args.only)
                 print_table(new, file=sys.stderr)  # progress, and nothing lost if a later size fails
                 rows += new
     print_table(rows)
+    print("load average after:", os.getloadavg())
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine(), "rows": rows}, f, indent=1)

@@ -15,6 +15,7 @@ from .._validate import check_bool, check_finite_array, check_float, check_gram,
 from .base import DECODERS, NONFINITE, DecodeResult, run_trials
 
 _k = lazy_module("csbench.kernels.lasso")  # numba loads on the first call, not on import
+_h = lazy_module("csbench.kernels.homotopy")  # compiled when a trial first needs the homotopy
 
 __all__ = ["lasso", "lasso_path", "debias_support"]
 
@@ -63,13 +64,33 @@ def _gram(A, T, gram):
 
 
 def _solve(A, Y, lams, ratio, positive, tol, max_iter, X, G):
-    """Run :func:`csbench.kernels.lasso.lasso_batch` in place on ``X``; return (n_iter, status)."""
+    """Run the lasso kernels in place on ``X``; return (n_iter, status).
+
+    :func:`csbench.kernels.lasso.lasso_batch` runs coordinate descent on every trial for at most
+    ``SWITCH_EPOCHS`` epochs (and ``SWITCH_NNZ * m`` nonzeros); the trials it leaves unsolved are solved by
+    :func:`csbench.kernels.homotopy.homotopy_batch` (a kernel compiled only when first needed) and
+    polished by a second CD call; ``max_iter`` caps epochs plus homotopy steps per trial.
+    """
     T = Y.shape[0]
     n_iter = np.zeros(T, np.int64)
     status = np.zeros(T, np.int8)
-    m = A.shape[-2]
-    run_trials(_k.lasso_batch, T, A if A.ndim == 3 else A[None], Y, lams, ratio, positive, tol, max_iter,
-               _k.WS_START, _k.SWITCH_EPOCHS, int(_k.SWITCH_NNZ * m), G, X, n_iter, status)
+    m, n = A.shape[-2:]
+    A3 = A if A.ndim == 3 else A[None]
+    lam_used = np.zeros(T)
+    run_trials(_k.lasso_batch, T, A3, Y, np.arange(T), lams, ratio, positive, tol,
+               np.full(T, min(max_iter, _k.SWITCH_EPOCHS), np.int64), _k.WS_START, int(_k.SWITCH_NNZ * m), G, X,
+               n_iter, status, lam_used)
+    unsolved = (status == _k.SWITCH) | (status == _k.MAX_ITER)
+    status[unsolved & (n_iter >= max_iter)] = _k.MAX_ITER
+    hard = np.flatnonzero(unsolved & (n_iter < max_iter))
+    if hard.size:
+        steps = np.zeros(T, np.int64)
+        run_trials(_h.homotopy_batch, hard.size, A3, Y, hard, lam_used, positive, max_iter - n_iter, G, X, steps,
+                   int(_k.HOMOTOPY_WS * m), _k.HOMOTOPY_CHECK)
+        more = np.zeros(T, np.int64)
+        run_trials(_k.lasso_batch, hard.size, A3, Y, hard, lam_used, False, positive, tol, max_iter - n_iter - steps,
+                   _k.WS_START, n, G, X, more, status, lam_used)
+        n_iter += steps + more
     bad = status == _k.NONFINITE_INPUT
     if bad.any():
         # decode() leaves A's finiteness to the kernel's first pass (checks_finite_A): raise its usual

@@ -80,8 +80,8 @@ def omp_solve(A, Y, s_max, tol=None, positive=False, gram="auto"):
         G = np.empty((n, n))
         run_trials(_k.gram, _k.gram_blocks(n), A, G)
         _k.gram_mirror(G)
-    run_trials(_k.omp_batch, T, A if A.ndim == 3 else A[None], Y, G, s_max, tol_k, positive, X, n_iter, status,
-               sel)
+    run_trials(_k.nnomp_batch if positive else _k.omp_batch, T, A if A.ndim == 3 else A[None], Y, G, s_max, tol_k,
+               X, n_iter, status, sel)
     bad = status == _k.NONFINITE_INPUT
     if bad.any():
         # the kernels' first pass is decode()'s finiteness check of A (checks_finite_A): raise its

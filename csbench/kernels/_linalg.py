@@ -5,7 +5,11 @@ leading ``s x s`` block of a square array; :func:`forward_solve` and
 :func:`back_solve` solve with ``R^T`` and R in place, :func:`chol_delete`
 downdates it when an atom leaves. Integer constants passed to a kernel are
 written ``np.int64(0)``: a bare literal makes numba compile a second
-specialisation of the callee (``Literal[int](0)``). Kernels take arrays and scalars and write
+specialisation of the callee (``Literal[int](0)``); so do loop counters that start at a literal
+(``s = np.int64(0)``, not ``s = 0``). A one-trial solver called from one batch kernel only is
+``inline="always"``: every ``@njit`` function is an LLVM module of its own into which its callees are
+linked and optimised again, so a wrapper level costs as much compile time as its call tree
+(``docs/benchmarks.md``, "Cold start"). Kernels take arrays and scalars and write
 into preallocated outputs; no Python objects, RNG or I/O; no fastmath.
 """
 from __future__ import annotations

@@ -238,7 +238,7 @@ def _denoise(r, theta, v, logit_eps, denoiser, damping, x, xn, idx):
     return nnz, dsum
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def amp_one(A, y, x, denoiser, tau, eps, damping, max_iter, tol):
     """AMP on one problem ``y = A x``; writes the estimate into ``x`` (length n).
 

@@ -123,7 +123,7 @@ def _add_columns(A, g, cur, pos, positive, count, inw, ws, p, Aw, cw):
     return p
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def homotopy_one(A, y, c, lam, positive, max_steps, G, x, ws_size=0, check_every=8):
     """Follow the lasso path from ``lam_max`` down to ``lam``; ``x`` receives the solution.
 
@@ -189,7 +189,7 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x, ws_size=0, check_every
     w = np.empty(cap)
     pos = np.full(n, -1, np.int64)  # position in the active set, -1 if inactive, -2 if blocked
     blocked = np.empty(n, np.int64)
-    nb = 0
+    nb = np.int64(0)
     # working set W = ws[:p] (inw[j]: position in W or -1), columns gathered in Aw, correlations cw
     ws = np.arange(n)
     inw = np.full(n, -1, np.int64)
@@ -208,12 +208,12 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x, ws_size=0, check_every
     k_xs = np.empty(cap)
     k_R = np.empty((cap, cap) if wsm else (0, 0))
     k_g = c.copy()
-    k_s = 0
+    k_s = np.int64(0)
     k_cur = cur
     k_steps = 0
-    k_dropped = -1
-    s = 0
-    dropped = -1
+    k_dropped = np.int64(-1)
+    s = np.int64(0)  # typed: a literal 0 would compile the callees twice (see _linalg)
+    dropped = np.int64(-1)
     steps = 0
     since = 0  # steps since the checkpoint
     while True:
@@ -231,8 +231,8 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x, ws_size=0, check_every
             # next kink t <= cur - lam; an entering column dependent on A_S is blocked and the search repeated
             while True:
                 t = cur - lam
-                enter = -1
-                drop = -1
+                enter = np.int64(-1)
+                drop = np.int64(-1)
                 sign = 1.0
                 for q in range(s):  # x_q moves against its sign (at once if it has just entered, or by a tie)
                     if sg[q] * d[q] < 0.0 and max(-xs[q] / d[q], 0.0) < t:
@@ -255,7 +255,7 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x, ws_size=0, check_every
                             sign = -1.0
                 if enter < 0:
                     break
-                drop = -1
+                drop = np.int64(-1)
                 diag = _gram_col(A, G, Ac, act, s, enter, w)
                 forward_solve(R, s, w)
                 piv = diag
@@ -271,7 +271,7 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x, ws_size=0, check_every
             for b in range(p):
                 cw[b] -= t * a[b]
             cur -= t
-            dropped = -1
+            dropped = np.int64(-1)
             if enter >= 0:
                 for q in range(s):
                     R[q, s] = w[q]
@@ -300,7 +300,7 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x, ws_size=0, check_every
                 s -= 1
                 for b in range(nb):
                     pos[blocked[b]] = -1
-                nb = 0
+                nb = np.int64(0)
             else:
                 cur = lam
                 final = True
@@ -342,7 +342,7 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x, ws_size=0, check_every
             for u2 in range(q, s):
                 R[q, u2] = k_R[q, u2]
         pos[:] = -1
-        nb = 0
+        nb = np.int64(0)
         dropped = k_dropped
         for q in range(s):
             pos[act[q]] = q
@@ -360,3 +360,20 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x, ws_size=0, check_every
     for q in range(s):
         x[act[q]] = d[q]
     return steps, cur
+
+
+@njit(cache=True, nogil=True)
+def homotopy_batch(A, Y, trials, lams, positive, budget, G, X, steps, ws_size, check_every, t0, t1):
+    """:func:`homotopy_one` on the trials ``t = trials[q]``, ``t0 <= q < t1``, with ``A[t]`` (``A[0]`` if A is shared).
+
+    Trial t follows the path down to ``lams[t]`` in at most ``budget[t]`` steps; ``X[t]`` receives the
+    solution and ``steps[t]`` the kinks. A kernel of its own, so that it is compiled only when some trial
+    needs it (the lasso's hand-over, :func:`csbench.kernels.lasso.lasso_batch`); releases the GIL.
+    """
+    n = A.shape[2]
+    c = np.empty(n)
+    for q in range(t0, t1):
+        t = trials[q]
+        At = A[t] if A.shape[0] > 1 else A[0]
+        at_mul(At, Y[t], c)
+        steps[t], _ = homotopy_one(At, Y[t], c, lams[t], positive, budget[t], G, X[t], ws_size, check_every)

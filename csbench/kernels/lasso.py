@@ -34,7 +34,7 @@ With a precomputed ``G = A^T A`` (shared A, "Gram mode") the full gradient is
 Near and below the l1 phase transition at small lam, CD iterates carry more
 than m nonzeros, ``G_SS`` is singular, the active-set step does not apply and
 CD needs 1e3-1e5 epochs (measured (n, m, k) = (1000, 200, 60), lam_ratio 1e-3:
-1e4-4e4 epochs, ~0.5-1 s per problem). :func:`lasso_one` therefore runs CD
+1e4-4e4 epochs, ~0.5-1 s per problem). The lasso (:func:`lasso_batch`) therefore runs CD
 for at most ``SWITCH_EPOCHS`` epochs and only while its iterates have at most
 ``SWITCH_NNZ * m`` nonzeros; otherwise it solves the problem by the exact
 homotopy (:mod:`csbench.kernels.homotopy`, on a working set of columns with a
@@ -52,10 +52,9 @@ import numpy as np
 from numba import njit
 
 from ._linalg import MAX_ITER, NONFINITE_INPUT, OK, at_mul, back_solve, forward_solve, copy_n, residual, sift
-from .homotopy import homotopy_one
 
-#: Internal status of :func:`cd_one`: CD hands over to the homotopy (others in :mod:`._linalg`).
-_SWITCH = -1
+#: Status of :func:`cd_one`: CD hands over to the homotopy (others in :mod:`._linalg`).
+SWITCH = -1
 #: Default smallest working-set size p0 (measured best of 8/16/24/32/64 at (n, m, k) = (1000, 200, 10),
 #: about equal to 32/50 at (10000, 400, 20)).
 WS_START = 16
@@ -66,7 +65,7 @@ WS_START = 16
 WS_GROWTH = 1.5
 #: Inner tolerance (fraction of the outer gap) when epochs are expensive (|W|^2 > m n / 8).
 INNER_FRACTION = 0.3
-#: :func:`lasso_one` hands over from CD to the homotopy after SWITCH_EPOCHS epochs, or as soon as an
+#: The lasso hands over from CD to the homotopy after SWITCH_EPOCHS epochs, or as soon as an
 #: iterate has more than SWITCH_NNZ * m nonzeros. Measured (lam_ratio 1e-3, one thread, 8 trials in each
 #: of 20 cases from (n, m, k) = (1000, 200, 10) to (4096, 150, 32)): total time with 80-200 epochs within
 #: 1 %, 50 epochs +4 %; SWITCH_NNZ 0.25-0.35 within 2 %, 0.15 +6 %, no nnz rule +14 %.
@@ -421,7 +420,7 @@ def _grown(buf, size):
     return buf if buf.shape[0] >= size else np.empty(2 * size)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def cd_one(A, y, c, lam, positive, tol, max_iter, p0, G, x, nnz_stop):
     """Solve one lasso problem by working-set CD; ``x`` holds the start and receives the solution.
 
@@ -445,12 +444,12 @@ def cd_one(A, y, c, lam, positive, tol, max_iter, p0, G, x, nnz_stop):
     x : (n,) float64, in/out
         Warm start and result.
     nnz_stop : int
-        Give up (status ``_SWITCH``) when an unconverged iterate has more nonzeros.
+        Give up (status ``SWITCH``) when an unconverged iterate has more nonzeros.
 
     Returns
     -------
     (n_iter, status) : (int, int)
-        Epochs run; 0 (ok), 1 (max_iter) or -1 (``_SWITCH``).
+        Epochs run; 0 (ok), 1 (max_iter) or -1 (``SWITCH``).
     """
     m, n = A.shape
     yy = 0.0
@@ -489,7 +488,7 @@ def cd_one(A, y, c, lam, positive, tol, max_iter, p0, G, x, nnz_stop):
     threshold = tol * 0.5 * yy
     epochs = 0
     status = OK
-    p_old = 0
+    p_old = np.int64(0)  # typed: a literal 0 would compile the callees twice (see _linalg)
     while True:
         nnz = _support(x, supp)
         l1 = 0.0
@@ -515,7 +514,7 @@ def cd_one(A, y, c, lam, positive, tol, max_iter, p0, G, x, nnz_stop):
         if gap <= threshold:
             break
         if nnz > nnz_stop:
-            status = _SWITCH
+            status = SWITCH
             break
         if epochs >= max_iter:
             status = MAX_ITER
@@ -568,50 +567,29 @@ def cd_one(A, y, c, lam, positive, tol, max_iter, p0, G, x, nnz_stop):
     return epochs, status
 
 
-@njit(cache=True)
-def lasso_one(A, y, c, lam, positive, tol, max_iter, p0, switch_epochs, switch_nnz, G, x):
-    """Solve one lasso problem: working-set CD, handing over to the homotopy when CD struggles.
-
-    Runs :func:`cd_one` for at most ``switch_epochs`` epochs while its
-    iterates have at most ``switch_nnz`` nonzeros. If it has not converged by
-    then, :func:`csbench.kernels.homotopy.homotopy_one` computes the solution
-    from lam_max (the CD iterate is discarded) and :func:`cd_one` checks the
-    duality gap (and polishes if needed). Arguments as in :func:`cd_one`;
-    ``max_iter`` caps epochs plus homotopy steps.
-
-    Returns
-    -------
-    (n_iter, status) : (int, int)
-        CD epochs plus homotopy steps; 0 (ok) or 1 (max_iter).
-    """
-    epochs, status = cd_one(A, y, c, lam, positive, tol, min(max_iter, switch_epochs), p0, G, x, switch_nnz)
-    if status == OK:
-        return epochs, status
-    if epochs >= max_iter:
-        return epochs, MAX_ITER
-    steps, _ = homotopy_one(A, y, c, lam, positive, max_iter - epochs, G, x, int(HOMOTOPY_WS * A.shape[0]),
-                            HOMOTOPY_CHECK)
-    more, status = cd_one(A, y, c, lam, positive, tol, max_iter - epochs - steps, p0, G, x, A.shape[1])
-    return epochs + steps + more, status
-
-
 @njit(cache=True, nogil=True)
-def lasso_batch(A, Y, lams, ratio, positive, tol, max_iter, p0, switch_epochs, switch_nnz, G, X, n_iter, status,
+def lasso_batch(A, Y, trials, lams, ratio, positive, tol, budget, p0, nnz_stop, G, X, n_iter, status, lam_used,
                 t0, t1):
-    """Solve trials ``t0 <= t < t1`` with :func:`lasso_one`; trial t uses ``A[t]``, or ``A[0]`` if ``A`` holds one matrix.
+    """:func:`cd_one` on the trials ``t = trials[q]``, ``t0 <= q < t1``; trial t uses ``A[t]``, or ``A[0]`` if ``A`` holds one matrix.
 
     Trial t uses ``lam = lams[t]``, or ``lams[t] * lam_max(A_t^T y_t)`` if
-    ``ratio``. ``X`` holds warm starts on entry and solutions on exit. Each
-    trial depends only on its own inputs, so results are identical at any
+    ``ratio``, written to ``lam_used[t]``, and at most ``budget[t]`` epochs. ``X`` holds warm starts on entry and
+    solutions on exit. Each trial depends only on its own inputs, so results are identical at any
     thread count and in any batch (``csbench.decoders.base.run_trials`` runs
     ranges of trials on threads; the kernel releases the GIL). The first pass over ``A_t`` (``c = A_t^T y_t``)
     doubles as the finiteness check of ``A_t`` (y_t finite): a NaN or inf in A
     makes c non-finite (``0 * inf`` is NaN), and the trial then gets status
     ``NONFINITE_INPUT`` and x = 0 without being solved.
+
+    The hand-over (``csbench.decoders.lasso``): a first call with ``budget = SWITCH_EPOCHS`` and
+    ``nnz_stop = SWITCH_NNZ * m``; the trials it leaves unsolved (status ``SWITCH`` or ``MAX_ITER``) go to
+    :func:`csbench.kernels.homotopy.homotopy_batch`, a separate kernel compiled only when a trial needs it,
+    and then to a second call with ``nnz_stop = n``, which checks the gap and polishes.
     """
     n = A.shape[2]
     c = np.empty(n)
-    for t in range(t0, t1):
+    for q in range(t0, t1):
+        t = trials[q]
         At = A[t] if A.shape[0] > 1 else A[0]
         at_mul(At, Y[t], c)
         finite = True
@@ -621,8 +599,8 @@ def lasso_batch(A, Y, lams, ratio, positive, tol, max_iter, p0, switch_epochs, s
                 break
         if finite:
             lam = lams[t] * lam_max(c, positive) if ratio else lams[t]
-            n_iter[t], status[t] = lasso_one(At, Y[t], c, lam, positive, tol, max_iter, p0, switch_epochs,
-                                             switch_nnz, G, X[t])
+            lam_used[t] = lam
+            n_iter[t], status[t] = cd_one(At, Y[t], c, lam, positive, tol, budget[t], p0, G, X[t], nnz_stop)
         else:
             X[t] = 0.0
             n_iter[t], status[t] = 0, NONFINITE_INPUT

@@ -312,7 +312,7 @@ def _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, L, w, z, g
                     xs[pp[q]] = z[q]
                 break
             # step towards z until the first coordinate hits zero; drop the zeros
-            keep = 0
+            keep = np.int64(0)
             for q in range(npp):
                 p = pp[q]
                 v = xs[p] + alpha * (z[q] - xs[p])
@@ -327,7 +327,7 @@ def _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, L, w, z, g
             if not _refactor(L, G, Gc, use_gram, S, nsq, pp, npp, w):
                 return npp, DEPENDENT
         # optimality on the non-passive selected positions: gradient a_i.(y - A_P x_P) <= gtol ||a_i||
-        add = -1
+        add = np.int64(-1)
         bestv = gtol
         for p in range(ns):
             if inP[p]:
@@ -343,7 +343,7 @@ def _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, L, w, z, g
             return npp, OK
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def omp_one(A, y, G, s_max, tol, positive, x, sel):
     """OMP on one trial; writes ``x`` (n,) and ``sel[:n_iter]`` (selection order); returns ``(n_iter, status)``.
 
@@ -397,8 +397,8 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
     Gc = np.empty((0 if use_gram else s_max, n))
     chosen = np.zeros(n, np.bool_)
     c = b.copy()
-    ns = 0
-    npp = 0
+    ns = np.int64(0)  # typed: a literal 0 would compile the callees twice (see _linalg)
+    npp = np.int64(0)
     status = OK
     if rr == 0.0 or rr <= tol:
         return 0, OK
@@ -451,12 +451,22 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
 
 
 @njit(cache=True, nogil=True)
-def omp_batch(A, Y, G, s_max, tol, positive, X, n_iter, status, sel, t0, t1):
+def omp_batch(A, Y, G, s_max, tol, X, n_iter, status, sel, t0, t1):
     """Trials ``t0 <= t < t1``: ``omp_one(A[t], Y[t], ...)`` (``A[0]`` if A (1, m, n) is shared); outputs (T, n), (T,), (T,), (T, s_max).
 
     G is ``A[0]^T A[0]`` (shared A only) or empty. The kernel releases the GIL
     (``csbench.decoders.base.run_trials`` runs ranges of trials on threads).
+    ``positive`` is the constant False here and True in :func:`nnomp_batch`: :func:`omp_one` is inlined
+    and numba prunes the branch the constant rules out, so plain OMP never compiles the NNLS code.
     """
     for t in range(t0, t1):
         At = A[t] if A.shape[0] > 1 else A[0]
-        n_iter[t], status[t] = omp_one(At, Y[t], G, s_max, tol, positive, X[t], sel[t])
+        n_iter[t], status[t] = omp_one(At, Y[t], G, s_max, tol, False, X[t], sel[t])
+
+
+@njit(cache=True, nogil=True)
+def nnomp_batch(A, Y, G, s_max, tol, X, n_iter, status, sel, t0, t1):
+    """:func:`omp_batch` for nonnegative OMP (``positive=True``), a kernel compiled only when first used."""
+    for t in range(t0, t1):
+        At = A[t] if A.shape[0] > 1 else A[0]
+        n_iter[t], status[t] = omp_one(At, Y[t], G, s_max, tol, True, X[t], sel[t])
