@@ -157,6 +157,7 @@ def _kill_mid_run(client, run_dir, driver, pid_of=None):
     thread = threading.Thread(target=lambda: outcome.update(result=driver()), daemon=True)
     thread.start()
     db = os.path.join(run_dir, "results.sqlite")
+    pids = _worker_pids(client)  # asked beforehand: the kill follows the busy check at once
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         done = 0
@@ -168,7 +169,7 @@ def _kill_mid_run(client, run_dir, driver, pid_of=None):
                     pass
         busy = [w for w, keys in client.processing().items() if keys] if done else []
         if busy:
-            pid = _worker_pids(client)[busy[0]] if pid_of is None else pid_of(client)
+            pid = (pids.get(busy[0]) or _worker_pids(client)[busy[0]]) if pid_of is None else pid_of(client)
             os.kill(pid, signal.SIGKILL)
             break
         time.sleep(0.02)
