@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 from concurrent.futures.process import BrokenProcessPool
-import math
 import multiprocessing
 import os
 import signal
 import sys
 import threading
-import time
 
 from ._validate import check_choice, check_int
 
@@ -273,19 +271,18 @@ class _DaskExecutor(cf.Executor):
     def __init__(self, client):
         self.client = client
         self._ex = client.get_executor(pure=False)
-        self._workers = (-math.inf, 0)  # (when asked, count)
 
     def submit(self, fn, /, *args, **kwargs):
         return self._ex.submit(run_pinned, fn, *args, **kwargs)
 
     def progress_info(self):
-        """``{"workers": N}`` (workers connected now) for the progress bar; asks the scheduler at most once a second."""
-        asked, count = self._workers
-        now = time.monotonic()
-        if now - asked >= 1:
-            count = len(self.client.nthreads())
-            self._workers = (now, count)
-        return {"workers": count}
+        """``{"workers": N}`` for the progress bar, from the client's view of the cluster.
+
+        distributed refreshes that view in the background (every 2 s); reading it
+        never calls the scheduler, so a lost scheduler cannot block or fail the run here.
+        """
+        count = getattr(self.client, "_scheduler_identity", {}).get("n_workers")
+        return {} if count is None else {"workers": count}
 
     def shutdown(self, wait=True, *, cancel_futures=False):
         self._ex.shutdown(wait=wait and not cancel_futures)  # wait=False cancels the tasks not finished

@@ -157,7 +157,8 @@ def _kill_mid_run(client, run_dir, driver, pid_of=None):
     thread = threading.Thread(target=lambda: outcome.update(result=driver()), daemon=True)
     thread.start()
     db = os.path.join(run_dir, "results.sqlite")
-    deadline = time.monotonic() + 60
+    pids = _worker_pids(client)  # asked beforehand: the kill follows the busy check at once
+    deadline = time.monotonic() + 180  # a cold numba cache (fresh clone) compiles in each worker first
     while time.monotonic() < deadline:
         done = 0
         if os.path.exists(db):
@@ -168,13 +169,13 @@ def _kill_mid_run(client, run_dir, driver, pid_of=None):
                     pass
         busy = [w for w, keys in client.processing().items() if keys] if done else []
         if busy:
-            pid = _worker_pids(client)[busy[0]] if pid_of is None else pid_of(client)
+            pid = (pids.get(busy[0]) or _worker_pids(client)[busy[0]]) if pid_of is None else pid_of(client)
             os.kill(pid, signal.SIGKILL)
             break
         time.sleep(0.02)
     else:
-        pytest.fail("no task finished within 60 s")
-    thread.join(120)
+        pytest.fail("no task finished within 180 s")
+    thread.join(300)
     assert not thread.is_alive()
     return outcome["result"], done, pid
 
