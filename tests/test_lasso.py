@@ -380,9 +380,7 @@ def test_homotopy_working_set_equals_lars_path(positive):
             assert rel_err(x, ref9) < 1e-9 and (n9 == 9 or check_every > 1)
 
 
-@pytest.mark.parametrize("encoder", ["antipodal", pytest.param("rademacher", marks=pytest.mark.xfail(
-    strict=True, reason="kernel bug exposed by the Philox draws: nonneg homotopy returns x_1 = -2.2e-16 on "
-    "the (8, 64) rademacher problem of trial 1 (seed 5); for the owner of kernels/homotopy.py"))])
+@pytest.mark.parametrize("encoder", ["antipodal", "rademacher"])
 def test_homotopy_dependent_columns(encoder):
     # antipodal pairs a_{2i+1} = -a_{2i} tie exactly; +-1/sqrt(m) columns at m = 8 repeat
     meas, _ = make_problem(Cell(n=200, k=12, signal="signed", encoder=encoder), 30, 2, seed=5)

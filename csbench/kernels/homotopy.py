@@ -352,13 +352,14 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x, ws_size=0, check_every
         for b in range(p):
             cw[b] = k_g[ws[b]]
         since = 0
-    # x_S = G_SS^{-1} (A_S^T y - cur s): exact on the final pattern
+    # x_S = G_SS^{-1} (A_S^T y - cur s): exact on the final pattern. An atom at a kink (x_j = 0 on
+    # the path) can come out as -1e-16 times its sign: it is 0 (x >= 0 stays exact when positive).
     for q in range(s):
         d[q] = c[act[q]] - cur * sg[q]
     forward_solve(R, s, d)
     back_solve(R, s, d)
     for q in range(s):
-        x[act[q]] = d[q]
+        x[act[q]] = d[q] if d[q] * sg[q] >= 0.0 else 0.0
     return steps, cur
 
 
