@@ -26,7 +26,8 @@ function of m for each trial, and each trial has a **critical m**:
   A trial's search depends only on its own results. Trials are searched in
   blocks (tasks of :func:`csbench.harness.run_searches`, run on any executor
   and stored like every other task); within a block, trials that need the
-  same m are decoded in one batch. When that batch's dense matrices would
+  same m are decoded in one batch. When that batch's dense matrices (the
+  batch and the trials' master rows) would
   exceed :func:`csbench.problems.memory_budget` (generated encoders), it is
   decoded on matrix-free operators of the same matrices (``decode`` on
   :class:`csbench.operators.Operator`; y equal to rounding).
@@ -214,11 +215,17 @@ class _Trial:
             self.op = draw_operator(self.cell, self.ep, self.seed, self.t, self.m_max, self.key)
         return self.op.raw_rows(i0, i1)
 
+    def rows_after(self, m):
+        """Rows the master holds after :meth:`grow` (m): it grows by half its size at least, up to m_max."""
+        if self.rows >= m:
+            return self.rows
+        return m if self.rows == 0 else min(self.m_max, max(m, int(1.5 * self.rows)))
+
     def grow(self, m):
         """Make sure the master holds at least m rows."""
         if self.rows >= m:
             return
-        M = m if self.rows == 0 else min(self.m_max, max(m, int(1.5 * self.rows)))
+        M = self.rows_after(m)
         if self.mode == "sqrt" and generated(self.cell.encoder):
             new = self.raw_rows(self.rows, M)
             self.master = new if self.rows == 0 else np.concatenate([self.master[:self.rows], new])
@@ -259,6 +266,11 @@ class _Trial:
                 self.z = draw_noise(self.cell, self.seed, self.t, self.m_max, self.key)
             y = y + self.z[:m]
         return op, y
+
+    def release_master(self):
+        """Drop the dense master (the matrix-free path regenerates rows instead)."""
+        self.master = None
+        self.rows = 0
 
     def release(self):
         self.master = None
@@ -603,7 +615,10 @@ def search_block(plan, first_trial, trials):
     budget = memory_budget() if generated(cell.encoder) else math.inf
 
     def evaluate(group, m):
-        if 8 * len(group) * m * cell.n > budget:  # matrix-free: the same matrices, regenerated on demand
+        dense_bytes = 8 * cell.n * sum(m + tr.rows_after(m) for tr in group)  # the batch A and the masters
+        if dense_bytes > budget:  # matrix-free: the same matrices, regenerated on demand
+            for tr in group:
+                tr.release_master()
             A, Y = zip(*(tr.operator(m) for tr in group))
             A, Y = list(A), np.stack(Y)
         else:
