@@ -27,7 +27,7 @@ function of m for each trial, and each trial has a **critical m**:
   blocks (tasks of :func:`csbench.harness.run_searches`, run on any executor
   and stored like every other task); within a block, trials that need the
   same m are decoded in one batch. When that batch's dense matrices (the
-  batch and the trials' master rows) would
+  batch, a decoder's working copy of it, and the trials' master rows) would
   exceed :func:`csbench.problems.memory_budget` (generated encoders), it is
   decoded on matrix-free operators of the same matrices (``decode`` on
   :class:`csbench.operators.Operator`; y equal to rounding).
@@ -615,7 +615,8 @@ def search_block(plan, first_trial, trials):
     budget = memory_budget() if generated(cell.encoder) else math.inf
 
     def evaluate(group, m):
-        dense_bytes = 8 * cell.n * sum(m + tr.rows_after(m) for tr in group)  # the batch A and the masters
+        # the batch A, one working copy of it in the decoder, and the masters (measured: tests/test_operators.py)
+        dense_bytes = 8 * cell.n * sum(2 * m + tr.rows_after(m) for tr in group)
         if dense_bytes > budget:  # matrix-free: the same matrices, regenerated on demand
             for tr in group:
                 tr.release_master()

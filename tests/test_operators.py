@@ -181,3 +181,26 @@ def test_search_over_budget_decodes_matrix_free_with_the_same_result(monkeypatch
     free = minimal_m("omp", **kw)
     np.testing.assert_array_equal(free.critical, dense.critical)
     assert free.n_evaluations == dense.n_evaluations
+
+
+@pytest.mark.filterwarnings("ignore:minimal_m:RuntimeWarning")
+def test_lasso_search_counts_the_masters_in_the_budget(monkeypatch):
+    # n = 2^15, k = 2: the search evaluates m ~ 20-40, where the batch of 2 trials alone (<= 21 MB) is near the
+    # 16 MiB budget and the trials' growing dense masters (1.5x the rows) would add as much again: the budget
+    # covers batch + masters, so those evaluations run matrix-free and the traced peak stays near the budget.
+    import tracemalloc
+
+    from csbench.minimal_m import minimal_m
+
+    if not _decode_takes_operators():
+        pytest.skip("decode() does not accept Operators")
+    kw = dict(n=1 << 15, k=2, trials=2, seed=4, n_jobs=1)
+    for budget in ("1KiB", "16MiB"):  # compile both paths outside the measurement
+        monkeypatch.setenv("CSBENCH_MEMORY_BUDGET", budget)
+        minimal_m("lasso", "rademacher", n=64, k=2, trials=1, n_jobs=1)
+    tracemalloc.start()
+    r = minimal_m("lasso", "rademacher", **kw)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert np.isfinite(r.critical).all() and 10 < r.m_star < 60, r.critical
+    assert peak < 20 * 2**20, peak
