@@ -61,21 +61,6 @@ class Operator(LinearOperator):
         """The full ``(m, n)`` matrix (only for problems that fit in memory)."""
         return self.columns(np.arange(self.shape[1]))
 
-    def _adjoint(self):
-        return _Adjoint(self)
-
-
-class _Adjoint(LinearOperator):
-    def __init__(self, op):
-        self.op = op
-        super().__init__(dtype=np.float64, shape=(op.shape[1], op.shape[0]))
-
-    def _matvec(self, r):
-        return self.op._rmatvec(r)
-
-    def _rmatvec(self, x):
-        return self.op._matvec(x)
-
 
 class DenseOperator(Operator):
     """An ndarray seen as an :class:`Operator` (products by BLAS)."""

@@ -20,8 +20,9 @@ ensemble; say so when quoting it).
 
 Writes ``<out>/seed003_large_n_<N>.csv`` (one row per decoder and k), a JSON of
 the same rows plus the run's wall time and peak memory (``--json``), and a figure
-``<out>/seed003_large_n_<N>.png``. Peak memory is the maximum resident set of
-this process and of its worker processes (``resource.getrusage``). ``--memory-budget``
+``<out>/seed003_large_n_<N>.png``. Peak memory is the largest maximum resident set
+of this process or of one of its worker processes (``resource.getrusage``; with
+``--jobs J`` the machine holds up to J + 1 such processes). ``--memory-budget``
 (default 1 GiB) caps the dense matrices of one decode batch (``CSBENCH_MEMORY_BUDGET``);
 above it the batch runs on operators of the same matrices.
 """
@@ -44,7 +45,7 @@ BPDN_FOLLOW_UP = 0.8  # m ~ 0.8 k log2(eN/k) reported for BPDN at N = 2^16 by se
 
 
 def peak_rss_bytes():
-    """Peak resident set of this process and of its (finished) children, in bytes (Linux: KiB units)."""
+    """Largest peak resident set of this process or any finished child (``ru_maxrss`` is a max, not a sum), bytes."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return 1024 * max(own, kids)
@@ -116,7 +117,7 @@ def main(argv=None):
             "bpdn_0.8", "m_weak", "m_star_over_k_log2_en_k", "m_star_over_8k_ln_n", "time_s", "peak_rss_gib"]
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     peak = peak_rss_bytes() / 2**30
-    print(f"\nN={a.n}: wall {wall:.1f} s, peak memory {peak:.2f} GiB (this process and its workers)")
+    print(f"\nN={a.n}: wall {wall:.1f} s, peak memory {peak:.2f} GiB (largest single process: driver or one worker)")
     table.to_csv(base + ".csv", index=False)
     if a.json:
         with open(a.json, "w") as f:
