@@ -61,13 +61,20 @@ class RunDirError(ValueError):
     """A run directory that cannot be used: held by another run, or a damaged database."""
 
 
-def _check_database(path):
-    """Refuse an empty, truncated or foreign ``results.sqlite`` (naming the file and what to do)."""
+def _check_database(path, readonly):
+    """Refuse a truncated or foreign ``results.sqlite`` (naming the file and what to do).
+
+    A 0-byte file is what SQLite leaves when a run is killed between creating the database and
+    its first write (or when another process merely opened it): it holds nothing, so a run writes
+    into it afresh, and reading it says that it holds no results yet.
+    """
     if not os.path.exists(path):
         return
     if os.path.getsize(path) == 0:
-        raise RunDirError(f"{path} is empty (0 bytes): not a csbench results database. Nothing in it can "
-                          f"be resumed; delete it (or use another --out) to start the run afresh.")
+        if readonly:
+            raise RunDirError(f"{path} is empty (0 bytes): the run holds no results yet (it was stopped "
+                              f"before its first write); run it (again) to compute them.")
+        return
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60) as conn:
             ok = conn.execute("PRAGMA quick_check").fetchone()[0]
@@ -134,7 +141,7 @@ class Store:
             if not readonly:
                 self._lock = _Lock(self.run_dir)
             try:
-                _check_database(path)
+                _check_database(path, readonly)
             except RunDirError:
                 self.close()
                 raise

@@ -75,7 +75,7 @@ def test_auto_sweep_uses_the_driver_and_equals_minimal_m(tmp_path):
 
 def _count(db, sql="SELECT COUNT(*) FROM tasks"):
     try:
-        with sqlite3.connect(db, timeout=30) as c:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as c:  # never creates it
             return c.execute(sql).fetchone()[0]
     except sqlite3.OperationalError:  # not created yet
         return 0
@@ -198,9 +198,12 @@ def test_damaged_or_empty_database_is_named(tmp_path):
     run_sweep(sweep, tmp_path / "good", progress=False)
     db = tmp_path / "good" / "results.sqlite"
     (tmp_path / "empty").mkdir()
-    (tmp_path / "empty" / "results.sqlite").write_bytes(b"")
-    with pytest.raises(RunDirError, match=r"empty \(0 bytes\).*delete it"):
-        run_sweep(sweep, tmp_path / "empty", progress=False)
+    (tmp_path / "empty" / "results.sqlite").write_bytes(b"")  # a run killed before its first write
+    with pytest.raises(RunDirError, match=r"empty \(0 bytes\): the run holds no results yet"):
+        csbench.load_results(tmp_path / "empty")
+    fresh = run_sweep(sweep, tmp_path / "empty", progress=False)  # nothing to lose: it runs afresh
+    good = run_sweep(sweep, tmp_path / "good", progress=False)
+    pd.testing.assert_frame_equal(fresh.drop(columns="time"), good.drop(columns="time"))
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "results.sqlite").write_bytes(b"not a database" * 500)
     with pytest.raises(RunDirError, match="junk/results.sqlite is not a readable csbench results database"):

@@ -77,7 +77,7 @@ params = {{rule = "topk"}}
 
 def _count(db, table):
     try:
-        with sqlite3.connect(db, timeout=30) as c:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as c:  # never creates it
             return c.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
     except sqlite3.OperationalError:  # not created yet
         return 0
