@@ -303,7 +303,7 @@ def _omp_one(op, y, nsq, s_max, tol, positive, x):
     s1 = max(s_max, 1)
     As = np.empty((m, s1))            # the selected columns, in selection order
     Gs = np.zeros((s1, s1))           # their Gram matrix (positive: read by the NNLS kernel)
-    L, w, z, xs = np.empty((s1, s1)), np.empty(s1), np.empty(s1), np.zeros(s1)
+    R, w, z, xs = np.empty((s1, s1)), np.empty(s1), np.empty(s1), np.zeros(s1)
     bs, ds, inv_s = np.empty(s1), np.empty(s1), np.empty(s1)   # A_S^T y, ||a_s||^2, 1/||a_s|| by position
     pos = np.arange(s1, dtype=np.int64)                        # positions index the local arrays
     pp, inP = np.empty(s1, np.int64), np.zeros(s1, np.bool_)
@@ -325,7 +325,7 @@ def _omp_one(op, y, nsq, s_max, tol, positive, x):
             S.append(j)
             chosen[j] = True
             ns += 1
-            npp, st = _ko._nnls(Gs, np.empty((0, 0)), True, pos, ns, bs, ds, inv_s, xs, inP, pp, npp, L, w, z,
+            npp, st = _ko._nnls(Gs, np.empty((0, 0)), True, pos, ns, bs, ds, inv_s, xs, inP, pp, npp, R, w, z,
                                 floor)
             if st == _ko.DEPENDENT and xs[ns - 1] == 0.0:  # the new atom could not enter: drop it
                 ns -= 1
@@ -336,14 +336,16 @@ def _omp_one(op, y, nsq, s_max, tol, positive, x):
                 break
         else:
             w[:ns] = g
-            if not _ko._chol_append(L, ns, w, nsq[j]):
+            if not _ko.chol_append(R, ns, w, nsq[j], _ko.DEP_TOL):
                 status = DEPENDENT_ATOMS
                 break
             As[:, ns], bs[ns] = a, b[j]
             S.append(j)
             chosen[j] = True
             ns += 1
-            _ko._chol_solve(L, ns, bs, xs)
+            xs[:ns] = bs[:ns]
+            _ko.forward_solve(R, ns, xs)
+            _ko.back_solve(R, ns, xs)
         r = y - As[:, :ns] @ xs[:ns]
         rr = float(r @ r)
         if rr == 0.0 or rr <= tol or ns == s_max:

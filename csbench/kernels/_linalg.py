@@ -2,9 +2,9 @@
 
 The upper Cholesky factor R of a Gram matrix ``G_SS = R^T R`` is stored in the
 leading ``s x s`` block of a square array; :func:`forward_solve` and
-:func:`back_solve` solve with ``R^T`` and R in place, :func:`chol_delete`
-downdates it when an atom leaves. Integer constants passed to a kernel are
-written ``np.int64(0)``: a bare literal makes numba compile a second
+:func:`back_solve` solve with ``R^T`` and R in place, :func:`chol_append`
+extends it when an atom enters and :func:`chol_delete` downdates it when one
+leaves. Integer constants passed to a kernel are written ``np.int64(0)``: a bare literal makes numba compile a second
 specialisation of the callee (``Literal[int](0)``); so do loop counters that start at a literal
 (``s = np.int64(0)``, not ``s = 0``). A one-trial solver called from one batch kernel only is
 ``inline="always"``: every ``@njit`` function is an LLVM module of its own into which its callees are
@@ -76,6 +76,28 @@ def back_solve(M, s, b):
     for k in range(s - 1, -1, -1):
         rk = M[k]
         b[k] = (b[k] - dot(rk, b, k + 1, s)) / rk[k]
+
+
+@njit(cache=True)
+def chol_append(R, s, w, diag, tol):
+    """Append column s to the upper Cholesky factor ``R[:s, :s]`` of ``G_SS`` for a new atom j.
+
+    On entry ``w[:s] = G_{S, j}`` and ``diag = G_jj``; ``w`` becomes ``R^{-T} G_{S, j}``
+    (:func:`forward_solve`) and the pivot ``p = diag - ||w||^2`` is the squared distance of
+    a_j to span(A_S) (Golub & Van Loan, sec. 4.2). If ``p > tol * diag`` the factor grows,
+    ``R[:s, s] = w``, ``R[s, s] = sqrt(p)``, and True is returned; otherwise (a_j numerically
+    dependent on A_S, or p NaN) R is unchanged and False is returned.
+    """
+    forward_solve(R, s, w)
+    piv = diag
+    for q in range(s):
+        piv -= w[q] * w[q]
+    if not (piv > tol * diag):
+        return False
+    for q in range(s):
+        R[q, s] = w[q]
+    R[s, s] = np.sqrt(piv)
+    return True
 
 
 @njit(cache=True)

@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._linalg import at_mul, back_solve, chol_delete, copy_n, dot, forward_solve, kth_largest
+from ._linalg import at_mul, back_solve, chol_append, chol_delete, copy_n, dot, forward_solve, kth_largest
 
 #: Relative pivot below which an entering column counts as dependent on the active set.
 DEP_TOL = 1e-12
@@ -257,11 +257,7 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x, ws_size=0, check_every
                     break
                 drop = np.int64(-1)
                 diag = _gram_col(A, G, Ac, act, s, enter, w)
-                forward_solve(R, s, w)
-                piv = diag
-                for q in range(s):
-                    piv -= w[q] * w[q]
-                if piv > DEP_TOL * diag:
+                if chol_append(R, s, w, diag, DEP_TOL):  # R[:s+1, :s+1] is the factor once enter is in
                     break
                 pos[enter] = -2
                 blocked[nb] = enter
@@ -273,9 +269,6 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x, ws_size=0, check_every
             cur -= t
             dropped = np.int64(-1)
             if enter >= 0:
-                for q in range(s):
-                    R[q, s] = w[q]
-                R[s, s] = np.sqrt(piv)
                 act[s] = enter
                 sg[s] = sign
                 xs[s] = 0.0

@@ -6,9 +6,9 @@ selected atoms ``S`` (in selection order)::
     c = b                                          correlations A^T r, r = y - A_S x_S
     repeat:
         j  = argmax_{j not in S} |c_j| / ||a_j||     (positive: c_j / ||a_j||, c_j > 0)
-        L  <- Cholesky factor of G_SS = A_S^T A_S, appended by one row:
-              w = L^{-1} G_{S,j},  pivot p = d_j - ||w||^2  (<= DEP_TOL d_j: dependent atom)
-        x_S = argmin ||y - A_S x_S||   (G_SS x_S = b_S, two triangular solves)
+        R  <- upper Cholesky factor of G_SS = A_S^T A_S (R^T R = G_SS), appended by one column:
+              w = R^{-T} G_{S,j},  pivot p = d_j - ||w||^2  (<= DEP_TOL d_j: dependent atom)
+        x_S = argmin ||y - A_S x_S||   (R^T R x_S = b_S, two triangular solves)
               positive: argmin over x_S >= 0 (Lawson-Hanson active set, warm-started)
         r  = y - A_S x_S ;  c = b - sum_{s in S} x_s G[:, s]
 
@@ -33,10 +33,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._linalg import DEPENDENT, MAX_ITER, NONFINITE_INPUT, OK, colsq_corr, copy_n, residual
+from ._linalg import (DEPENDENT, MAX_ITER, NONFINITE_INPUT, OK, back_solve, chol_append, colsq_corr, copy_n,
+                      forward_solve, residual)
 
 #: An atom is linearly dependent on the selected ones when its Cholesky pivot
-#: ``||a_j||^2 - ||L^{-1} A_S^T a_j||^2`` (its squared distance to span(A_S)) is
+#: ``||a_j||^2 - ||R^{-T} A_S^T a_j||^2`` (its squared distance to span(A_S)) is
 #: at most this fraction of ``||a_j||^2``; the pivot's rounding error is about
 #: ``s * eps`` relative, far below this, and accepting such an atom would make
 #: the Gram condition number exceed ~1e10.
@@ -203,44 +204,6 @@ def _gentry(G, Gc, use_gram, S, p, q):
 
 
 @njit(cache=True)
-def _chol_append(L, k, w, djj):
-    """Append a row to the Cholesky factor ``L[:k, :k]``; ``w[:k]`` holds ``G_{P, j}`` on entry.
-
-    Solves ``L w = G_{P, j}`` in place; the new pivot is ``djj - ||w||^2``.
-    Returns False (and leaves L unchanged) if the pivot is at most ``DEP_TOL * djj``.
-    """
-    for q in range(k):
-        acc = w[q]
-        for t in range(q):
-            acc -= L[q, t] * w[t]
-        w[q] = acc / L[q, q]
-    piv = djj
-    for q in range(k):
-        piv -= w[q] * w[q]
-    if not (piv > DEP_TOL * djj):
-        return False
-    for q in range(k):
-        L[k, q] = w[q]
-    L[k, k] = np.sqrt(piv)
-    return True
-
-
-@njit(cache=True)
-def _chol_solve(L, k, rhs, out):
-    """Solve ``L L^T out = rhs`` for the leading k x k block (forward then back substitution)."""
-    for q in range(k):
-        acc = rhs[q]
-        for t in range(q):
-            acc -= L[q, t] * out[t]
-        out[q] = acc / L[q, q]
-    for q in range(k - 1, -1, -1):
-        acc = out[q]
-        for t in range(q + 1, k):
-            acc -= L[t, q] * out[t]
-        out[q] = acc / L[q, q]
-
-
-@njit(cache=True)
 def _select(c, inv_norm, chosen, positive):
     """Unselected atom with the largest ``|c_j| / ||a_j||`` (positive: ``c_j / ||a_j||``), and that score.
 
@@ -259,23 +222,23 @@ def _select(c, inv_norm, chosen, positive):
 
 
 @njit(cache=True)
-def _refactor(L, G, Gc, use_gram, S, nsq, pp, npp, w):
+def _refactor(R, G, Gc, use_gram, S, nsq, pp, npp, w):
     """Rebuild the Cholesky factor of the Gram of positions ``pp[:npp]``; False if one is dependent."""
     for k in range(npp):
         for q in range(k):
             w[q] = _gentry(G, Gc, use_gram, S, pp[q], pp[k])
-        if not _chol_append(L, k, w, nsq[S[pp[k]]]):
+        if not chol_append(R, k, w, nsq[S[pp[k]]], DEP_TOL):
             return False
     return True
 
 
 @njit(cache=True)
-def _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, L, w, z, gtol):
+def _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, R, w, z, gtol):
     """Warm-started Lawson-Hanson NNLS on the selected positions ``0..ns-1``.
 
     Minimises ``||y - A_S x||^2`` over ``x >= 0`` using only Gram entries and
     ``b_S``. On entry ``xs[:ns-1] >= 0`` is the solution on the previous set with
-    passive set ``pp[:npp]`` (factor L) and the new position ``ns - 1`` has
+    passive set ``pp[:npp]`` (upper Cholesky factor R of its Gram) and the new position ``ns - 1`` has
     positive gradient. Returns ``(npp, status)``.
     """
     add = ns - 1
@@ -286,7 +249,7 @@ def _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, L, w, z, g
         # move `add` into the passive set
         for q in range(npp):
             w[q] = _gentry(G, Gc, use_gram, S, pp[q], add)
-        if not _chol_append(L, npp, w, nsq[S[add]]):
+        if not chol_append(R, npp, w, nsq[S[add]], DEP_TOL):
             return npp, DEPENDENT
         pp[npp] = add
         inP[add] = True
@@ -296,8 +259,9 @@ def _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, L, w, z, g
             if inner > max_inner:
                 return npp, MAX_ITER
             for q in range(npp):
-                w[q] = b[S[pp[q]]]
-            _chol_solve(L, npp, w, z)
+                z[q] = b[S[pp[q]]]
+            forward_solve(R, npp, z)
+            back_solve(R, npp, z)
             alpha = 1.0
             arg = -1
             for q in range(npp):
@@ -324,7 +288,7 @@ def _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, L, w, z, g
                     pp[keep] = p
                     keep += 1
             npp = keep
-            if not _refactor(L, G, Gc, use_gram, S, nsq, pp, npp, w):
+            if not _refactor(R, G, Gc, use_gram, S, nsq, pp, npp, w):
                 return npp, DEPENDENT
         # optimality on the non-passive selected positions: gradient a_i.(y - A_P x_P) <= gtol ||a_i||
         add = np.int64(-1)
@@ -388,7 +352,7 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
     floor = CORR_FLOOR * np.sqrt(rr)
     S = np.empty(max(s_max, 1), np.int64)
     xs = np.zeros(max(s_max, 1))
-    L = np.empty((max(s_max, 1), max(s_max, 1)))
+    R = np.empty((max(s_max, 1), max(s_max, 1)))
     w = np.empty(max(s_max, 1))
     z = np.empty(max(s_max, 1))
     pp = np.empty(max(s_max, 1), np.int64)
@@ -410,7 +374,7 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
             S[ns] = j
             chosen[j] = True
             ns += 1
-            npp, st = _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, L, w, z, floor)
+            npp, st = _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, R, w, z, floor)
             if st == DEPENDENT and xs[ns - 1] == 0.0:  # the new atom could not enter: drop it
                 ns -= 1
                 chosen[j] = False
@@ -421,14 +385,15 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
             S[ns] = j
             for q in range(ns):
                 w[q] = _gentry(G, Gc, use_gram, S, q, ns)
-            if not _chol_append(L, ns, w, nsq[j]):
+            if not chol_append(R, ns, w, nsq[j], DEP_TOL):
                 status = DEPENDENT
                 break
             chosen[j] = True
             ns += 1
             for q in range(ns):
-                w[q] = b[S[q]]
-            _chol_solve(L, ns, w, xs)
+                xs[q] = b[S[q]]
+            forward_solve(R, ns, xs)
+            back_solve(R, ns, xs)
         rr = residual(A, y, S, xs, ns, r)
         if rr == 0.0 or rr <= tol or ns == s_max:
             break
