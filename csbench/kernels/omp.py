@@ -182,10 +182,14 @@ def gram_mirror(G):
 
 
 @njit(cache=True)
-def _gram_col(A, j, g, steps):
-    """``g = A^T a_j`` (one row-major pass over A; ``steps = _row_steps(m)``)."""
+def _gram_col(A, j, g):
+    """``g = A^T a_j`` (one row-major pass over A, in the row blocks of :func:`_row_steps`)."""
+    m = A.shape[0]
+    m8 = m - m % 8
     g[:] = 0.0
-    for i in steps:
+    for i in range(0, m8, 8):
+        _acc_rows(g, A, i, j, np.int64(0), g.shape[0])
+    for i in range(m8, m):
         _acc_rows(g, A, i, j, np.int64(0), g.shape[0])
 
 
@@ -340,7 +344,6 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
     for j in range(n):
         if nsq[j] > 0.0:
             inv_norm[j] = 1.0 / np.sqrt(nsq[j])
-    steps = _row_steps(m)
     x[:] = 0.0
     sel[:] = -1
     for j in range(n):  # the finiteness check of A, done on this pass's output (decode() skips its own)
@@ -398,7 +401,7 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
         if rr == 0.0 or rr <= tol or ns == s_max:
             break
         if not use_gram:
-            _gram_col(A, j, Gc[ns - 1], steps)
+            _gram_col(A, j, Gc[ns - 1])
         copy_n(c, b, n)
         for q in range(ns):
             xq = xs[q]
