@@ -253,3 +253,28 @@ def test_bad_params_need_stopping_rule_and_shapes():
         decode("omp", A[:, :, : N - 100].repeat(3, axis=1), np.tile(Y, 3), n_nonzero_coefs=N - 99)
     with pytest.raises(ValueError, match="gram=True needs one matrix"):
         decode("omp", A, Y, k=K, gram=True)
+
+
+def test_chol_append_builds_the_factor_and_rejects_dependent_columns():
+    # oracle: numpy's Cholesky factor of the same Gram matrix (R upper, R^T R = G)
+    from csbench.kernels._linalg import back_solve, chol_append, forward_solve
+
+    rng = np.random.default_rng(4)
+    B = rng.standard_normal((15, 8))
+    B[:, 7] = B[:, 2] - 0.5 * B[:, 5]  # column 7 lies in the span of 2 and 5
+    G = B.T @ B
+    R = np.full((8, 8), np.nan)
+    for s in range(7):
+        w = G[:s, s].copy()
+        assert chol_append(R, s, w, G[s, s], 1e-10)
+    np.testing.assert_allclose(np.triu(R[:7, :7]), np.linalg.cholesky(G[:7, :7]).T, rtol=1e-12, atol=1e-12)
+    assert np.isnan(R[np.tril_indices(7, -1)]).all()  # nothing written below the diagonal
+    before = R.copy()
+    w = G[:7, 7].copy()
+    assert not chol_append(R, 7, w, G[7, 7], 1e-10)  # pivot ~1e-15 relative: dependent
+    np.testing.assert_array_equal(R, before)
+    assert not chol_append(R, 1, np.array([np.nan]), 1.0, 1e-10)  # a NaN pivot is never accepted
+    z = G[:7, 0] + 2 * G[:7, 3]  # R^T R z = G_S (e_0 + 2 e_3): two triangular solves give e_0 + 2 e_3
+    forward_solve(R, 7, z)
+    back_solve(R, 7, z)
+    np.testing.assert_allclose(z, np.eye(7)[0] + 2 * np.eye(7)[3], rtol=0, atol=1e-12)
