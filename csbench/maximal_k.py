@@ -32,8 +32,8 @@ import numpy as np
 from ._validate import check_float, check_int
 from .encoders import ENCODERS, check_encoder
 from .fits import quantile_ci
-from .minimal_m import (_STEP0, _TASK_BYTES, _check_decoder, _check_problem, _Search, check_search_args, run_search,
-                        study_params)
+from .minimal_m import (_STEP0, _TASK_BYTES, _check_decoder, _check_problem, _Search, check_search_args,
+                        run_search, study_params)
 from .problems import Cell, draw_matrix, draw_nested_support, draw_noise
 from .signals import signal_info
 
