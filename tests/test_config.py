@@ -171,12 +171,13 @@ def test_bad_decoder_value_fails_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match=r"cfg.toml: key 'decoders\[0\]': rule='top' "
                                           r"is not one of \['threshold', 'sign', 'topk', 'raw'\]"):
         load_sweep(path)                # the decoder's declared value checks run when the sweep is built
-    # a rule that needs the problem (a bias of n numbers; the first cell has n = 32) fails before any task
-    native = 'name = "native"\nparams = {activation = "relu", bias = [0.0, 0.0]}'
+    # a rule that needs the problem (a bias of n numbers) fails before any task, in whichever cell: the 32
+    # numbers fit the first cell (n = 32), not the cells with n = 48
+    native = f'name = "native"\nparams = {{activation = "relu", bias = {[0.0] * 32}}}'
     sweep = load_sweep(write(tmp_path, GOOD.replace('name = "matched_filter"\nparams = {rule = "topk"}', native)))
     out = tmp_path / "run"
-    with pytest.raises(ConfigError, match=r"key 'decoders\[0\]\.params': native: bias has 2 entries but A has "
-                                          r"n=32 columns; allowed: a number or n numbers"):
+    with pytest.raises(ConfigError, match=r"key 'decoders\[0\]\.params': native: bias has 32 entries but A has "
+                                          r"n=48 columns; allowed: a number or n numbers. \(in cell n=48, k=1\)"):
         run_sweep(sweep, out, progress=False)
     assert not out.exists()             # nothing was started
 
