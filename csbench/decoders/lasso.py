@@ -84,9 +84,7 @@ def _solve(A, Y, lams, ratio, positive, tol, max_iter, X, G):
     status[unsolved & (n_iter >= max_iter)] = _k.MAX_ITER
     hard = np.flatnonzero(unsolved & (n_iter < max_iter))
     if hard.size:
-        steps = np.zeros(T, np.int64)
-        run_trials(_h.homotopy_batch, hard.size, A3, Y, hard, lam_used, positive, max_iter - n_iter, G, X, steps,
-                   int(_k.HOMOTOPY_WS * m), _k.HOMOTOPY_CHECK)
+        steps = _homotopy(A3, Y, hard, lam_used, positive, max_iter - n_iter, G, X)
         more = np.zeros(T, np.int64)
         run_trials(_k.lasso_batch, hard.size, A3, Y, hard, lam_used, False, positive, tol, max_iter - n_iter - steps,
                    _k.WS_START, n, G, X, more, status, lam_used)
@@ -98,6 +96,14 @@ def _solve(A, Y, lams, ratio, positive, tol, max_iter, X, G):
         check_finite_array("A", A, ndim=(2, 3))
         status[bad] = NONFINITE
     return n_iter, status
+
+
+def _homotopy(A3, Y, hard, lams, positive, budget, G, X):
+    """:func:`csbench.kernels.homotopy.homotopy_batch` on the trials ``hard`` (in place on X); returns steps (T,)."""
+    steps = np.zeros(Y.shape[0], np.int64)
+    run_trials(_h.homotopy_batch, hard.size, A3, Y, hard, lams, positive, budget, G, X, steps,
+               int(_k.HOMOTOPY_WS * A3.shape[1]), _k.HOMOTOPY_CHECK)
+    return steps
 
 
 def debias_support(A, Y, X):
