@@ -101,7 +101,7 @@ def _solve(A, Y, lams, ratio, positive, tol, max_iter, X, G):
 def _homotopy(A3, Y, hard, lams, positive, budget, G, X):
     """:func:`csbench.kernels.homotopy.homotopy_batch` on the trials ``hard`` (in place on X); returns steps (T,)."""
     steps = np.zeros(Y.shape[0], np.int64)
-    run_trials(_h.homotopy_batch, hard.size, A3, Y, hard, lams, positive, budget, G, X, steps,
+    run_trials(_h.homotopy_batch, hard.size, A3, Y, hard, lams, positive, budget, G, X, steps, np.zeros(Y.shape[0]),
                int(_k.HOMOTOPY_WS * A3.shape[1]), _k.HOMOTOPY_CHECK)
     return steps
 
@@ -170,7 +170,7 @@ def lasso(A, Y, k, *, lam=None, lam_ratio=None, positive=False, tol=1e-8, max_it
     (:mod:`csbench.kernels.homotopy`) and the duality gap is checked by CD.
     The homotopy runs on a working set of columns with a KKT check over all
     of A every ``HOMOTOPY_CHECK`` = 16 kinks (exact; see
-    :func:`csbench.kernels.homotopy.homotopy_one`). Measured (n, m) = (1000,
+    :func:`csbench.kernels.homotopy.homotopy_batch`). Measured (n, m) = (1000,
     200), signed x, lam_ratio 1e-3, one thread, 20 trials, per problem: k = 10:
     0.14 ms (CD only); k = 30: 0.65 ms; k = 40: 2.9 ms; k = 50: 10 ms; k = 60:
     14 ms, all status ok (homotopy over all columns: 4.6 / 13 / 17 ms; CD alone: 165 ms, and 525 /
