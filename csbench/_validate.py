@@ -118,6 +118,21 @@ def optional(check):
     return run
 
 
+def or_choice(check, choices):
+    """``check(param, value)`` that also accepts the strings ``choices`` (e.g. ``"minimax"`` or a number)."""
+
+    def run(param, value):
+        if isinstance(value, str):
+            return check_choice(param, value, choices)
+        try:
+            return check(param, value)
+        except TypeError:
+            raise TypeError(f"{param} must be {' or '.join(map(repr, choices))} or a real number, "
+                            f"got {value!r} ({type(value).__name__}).") from None
+
+    return run
+
+
 def check_gram(param, value):
     """``"auto"``, True or False (the decoders' ``gram`` switch)."""
     if isinstance(value, (bool, np.bool_)):

@@ -264,6 +264,17 @@ def _cmd_train(args):
     return 0
 
 
+def _cmd_compile(args):
+    from .precompile import precompile
+
+    t0 = time.perf_counter()
+    table = precompile(jobs=args.jobs, progress=not args.quiet)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    where = os.environ.get("NUMBA_CACHE_DIR") or "__pycache__ beside csbench's kernels"
+    print(f"{int(table['compiled'].sum())} numba compilations in {time.perf_counter() - t0:.1f} s; cache: {where}")
+    return 0
+
+
 def build_parser():
     p = _Parser(prog="csbench", description="Benchmark compressed-sensing decoders.")
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors (also CSBENCH_DEBUG=1)")
@@ -277,6 +288,11 @@ def build_parser():
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=_cmd_demo)
+
+    c = sub.add_parser("compile", help="compile every numba kernel into numba's cache now (once per install)")
+    c.add_argument("--jobs", type=POSITIVE, default=None, help="worker processes (default: the CPU count)")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.set_defaults(func=_cmd_compile)
 
     ls = sub.add_parser("list", help="list encoders, signals and decoders")
     ls.add_argument("-v", "--verbose", action="store_true", help="show parameters and defaults")

@@ -68,7 +68,8 @@ class LogisticFit:
     def m_at(self, q=0.5, conf=0.95):
         """``m_q = exp((logit q - b0) / b1)`` with a delta-method interval on ``ln m_q``.
 
-        Returns ``(m_q, low, high)``; ``nan`` if the slope is not positive.
+        Returns ``(m_q, low, high)``; ``nan`` if the slope is not positive; ``high = inf`` when the
+        interval on ``ln m_q`` exceeds float range (a nearly separated fit with a huge variance).
         """
         q = check_float("q", q, low=0.0, high=1.0, low_open=True, high_open=True)
         if not self.b1 > 0:
@@ -78,7 +79,8 @@ class LogisticFit:
         grad = np.array([-1.0 / self.b1, -t / self.b1])
         se = float(np.sqrt(max(grad @ self.cov @ grad, 0.0)))
         z = stats.norm.ppf(1 - _alpha(conf) / 2)
-        return float(np.exp(t)), float(np.exp(t - z * se)), float(np.exp(t + z * se))
+        with np.errstate(over="ignore"):  # exp(> 709) is inf: an unbounded interval, said in the docstring
+            return float(np.exp(t)), float(np.exp(t - z * se)), float(np.exp(t + z * se))
 
 
 def logistic_fit(m, successes, trials):

@@ -28,7 +28,7 @@ import pandas as pd
 
 from . import seeding
 from .config import ConfigError, DecoderSpec, Sweep, load_sweep, sweep_to_json
-from .decoders import STATUSES, decode
+from .decoders import DECODERS, STATUSES, decode
 from .decoders.base import ERROR, OK, prior_params
 from .metrics import score
 from .problems import Cell, make_problem
@@ -47,7 +47,7 @@ def run_task(cell: Cell, m: int, spec: DecoderSpec, seed: int, first_trial: int,
     meas, truth = make_problem(cell, m, trials, seed, first_trial)
     binary, _ = signal_info(cell.signal, cell.signal_params)
     t0 = time.perf_counter()
-    params = {**prior_params(spec.name, cell.signal, cell.signal_params, cell.noise), **spec.params}
+    params = _decoder_params(spec, cell)
     res = decode(spec.name, meas.A, meas.Y, k=cell.k, **params)
     elapsed = time.perf_counter() - t0
     metrics = score(truth.X, res.X_hat, binary=binary, tol=tol)
@@ -174,6 +174,11 @@ def execute_task(task: Task):
     return rows, error
 
 
+def _decoder_params(spec, cell):
+    """``spec``'s parameters in ``cell``: the cell's prior for decoders that take it, under the spec's own."""
+    return {**prior_params(spec.name, cell.signal, cell.signal_params, cell.noise), **spec.params}
+
+
 def _error_rows(task):
     _, truth = make_problem(task.cell, task.m, task.trials, task.seed, task.first_trial)
     binary, _ = signal_info(task.cell.signal, task.cell.signal_params)
@@ -183,19 +188,30 @@ def _error_rows(task):
 
 
 def check_decoders(sweep: Sweep):
-    """Dry-run every decoder on one trial of the first cell (at its smallest m) before any work.
+    """Check every decoder's declared problem rules at every cell, then dry-run it on one trial of the
+    first cell (at its smallest m), before any work.
 
-    Decoders validate their own parameter *values* when called; this surfaces
-    a bad value (``TypeError``/``ValueError``) as a :class:`~csbench.config.ConfigError`
-    naming the decoder. Other exceptions are left to the run, which records them per trial.
+    Parameter values were checked when the sweep was built (``DecoderSpec``); the
+    rules needing n and k (``Entry.check_problem``) run here for each cell, and
+    the dry run surfaces what needs A itself. A ``TypeError``/``ValueError``
+    becomes a :class:`~csbench.config.ConfigError` naming the decoder. Other
+    exceptions are left to the run, which records them per trial.
     """
+    for c in sweep.cells():
+        for i, spec in enumerate(sweep.decoders):
+            entry = DECODERS.get(spec.name)
+            try:
+                entry.check_problem(entry.check_params(_decoder_params(spec, c)), c.n, c.k)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{spec.display}: {exc} (in cell n={c.n}, k={c.k})",
+                                  key=f"decoders[{i}].params") from None
     cell = sweep.cells()[0]
     ms = sweep.m_values(cell)
     m = ms[0] if ms else max(1, min(cell.n, 2 * cell.k + 1))
     meas, _ = make_problem(cell, m, 1, sweep.seed)
     for i, spec in enumerate(sweep.decoders):
         try:
-            decode(spec.name, meas.A, meas.Y, k=cell.k, **spec.params)
+            decode(spec.name, meas.A, meas.Y, k=cell.k, **_decoder_params(spec, cell))
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{spec.display}: {exc}", key=f"decoders[{i}].params") from None
         except Exception:  # noqa: BLE001 - a crash, not a bad parameter: recorded per trial later

@@ -32,8 +32,8 @@ import numpy as np
 from ._validate import check_float, check_int
 from .encoders import ENCODERS, check_encoder
 from .fits import quantile_ci
-from .minimal_m import (_STEP0, _TASK_BYTES, _check_decoder, _Search, check_search_args, run_search,
-                        study_params)
+from .minimal_m import (_STEP0, _TASK_BYTES, _check_decoder, _check_problem, _Search, check_search_args,
+                        run_search, study_params)
 from .problems import Cell, draw_matrix, draw_nested_support, draw_noise
 from .signals import signal_info
 
@@ -174,6 +174,7 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
     ep = check_encoder(encoder, m, n, ep)
     params = study_params(decoder, params, decoder_params, signal, sp, criterion, encoder=encoder, noise=cell.noise)
     k_max = check_int("k_max", min(n, m) if k_max is None else k_max, low=1, high=n)
+    _check_problem(decoder, params, n, sorted({1, k_max}))
     if k_start is None:
         k_start = round(m / (2 * math.log(max(n, 2))))
     k_start = min(k_max, max(1, check_int("k_start", k_start, low=1)))

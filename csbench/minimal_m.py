@@ -562,6 +562,7 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
                          f"critical m; allowed: {nested}. Use a sweep over m instead.")
     params = study_params(decoder, params, decoder_params, signal, cell.signal_params, criterion,
                           encoder=encoder, noise=cell.noise)
+    _check_problem(decoder, params, n, [k])
     if m_max is None:
         from .theory import chernoff_m
 
@@ -783,12 +784,21 @@ def _censoring_reason(n_cens, trials, m_max, q, binary, criterion, rel_tol, curv
 
 
 def _check_decoder(decoder, decoder_params):
-    """Check decoder name, parameter names, and parameter values on a tiny problem."""
-    from .decoders import DECODERS, decode
+    """Check the decoder name, parameter names and values (its declared checks; nothing is decoded)."""
+    from .decoders import DECODERS
 
-    params = DECODERS.get(decoder).check_params(dict(decoder_params))
-    decode(decoder, np.eye(2, 3), np.ones(2), k=1, **params)  # raises on bad values, before any work
-    return params
+    return DECODERS.get(decoder).check_params(dict(decoder_params))
+
+
+def _check_problem(decoder, params, n, ks):
+    """Run the decoder's declared problem checks (``check_problem``) at n and every k of ``ks``, before any trial.
+
+    ``ks`` are the extreme k a search decodes (its rules on k are ranges).
+    """
+    from .decoders import DECODERS
+
+    for k in ks:
+        DECODERS.get(decoder).check_problem(params, n, k)
 
 
 def _pointwise_quantile(successes, trials, q, conf):

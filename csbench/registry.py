@@ -38,8 +38,8 @@ class Entry:
         Raises ``TypeError`` for keyword names this component does not accept,
         and whatever the component's declared ``checks`` raise for bad values
         (``info["checks"]``: parameter -> ``check(name, value)`` returning the
-        normalised value; values that need the problem's shape are checked by
-        the component itself).
+        normalised value). Rules that need the problem's size, or that link
+        parameters, are declared apart: see :meth:`check_problem`.
         """
         for key in params:
             if key not in self.defaults:
@@ -51,6 +51,18 @@ class Entry:
         for key, check in self.info.get("checks", {}).items():
             out[key] = check(key, out[key])
         return out
+
+    def check_problem(self, params, n, k=None):
+        """Check the rules of checked ``params`` that need the problem; return ``params`` (normalised).
+
+        Runs the component's declared ``info["check_problem"](params, n, k)``
+        (rules that need the number of features ``n`` and the sparsity ``k``,
+        None when not given, or that link parameters to each other), if any.
+        :func:`csbench.decode` runs it after :meth:`check_params`; searches run
+        it before their first trial, so nothing is decoded to find a bad value.
+        """
+        hook = self.info.get("check_problem")
+        return params if hook is None else hook(params, n, k)
 
     @property
     def kind(self):

@@ -21,3 +21,21 @@ def raising_decoder():
 
     yield "_raises_above_12"
     DECODERS._entries.pop("_raises_above_12")
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """Make any decode, decoder call or search run fail: for checks that must raise before any work."""
+    import dataclasses
+
+    import csbench.decoders
+    import csbench.harness
+    from csbench import DECODERS
+
+    def boom(*args, **kwargs):
+        raise AssertionError("work started: a decoder or a search ran during validation")
+
+    monkeypatch.setattr(csbench.decoders, "decode", boom)
+    monkeypatch.setattr(csbench.harness, "run_searches", boom)
+    for entry in list(DECODERS):
+        monkeypatch.setitem(DECODERS._entries, entry.name, dataclasses.replace(entry, func=boom))

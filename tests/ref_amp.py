@@ -22,7 +22,7 @@ def eta(r, theta, denoiser, v=None, eps=None):
 
 
 def ref_amp(A, y, denoiser="soft", tau=1.0, eps=None, damping=0.0, max_iter=1000, tol=1e-9):
-    """Return ``(x, n_iter, status)``; see ``csbench.kernels.amp.amp_one``."""
+    """Return ``(x, n_iter, status)``; see ``csbench.kernels.amp.amp_batch``."""
     m, n = A.shape
     x = np.zeros(n)
     z = y.copy()

@@ -130,3 +130,15 @@ def test_report_on_incomplete_run_says_so(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"incomplete run: {total - 1} of {total} tasks finished" in err
     assert f"{total - 1} of {total} tasks finished" in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.parametrize("params, msg", [
+    (["denoiser=bayes_binary"], "density = k/n = 16/16 must lie in (0, 1); pass density=... explicitly."),
+    (["threshold=-1"], "threshold=-1.0 is out of range; allowed: finite values in [0.0, inf)."),
+])
+def test_minimal_m_bad_decoder_value_is_one_line_before_any_work(tmp_path, capsys, no_decoding, params, msg):
+    argv = ["minimal-m", "--decoder", "amp", "--n", "16", "--k", "16", "--trials", "3", "--quiet",
+            "--out", str(tmp_path / "o")]
+    assert main(argv + [a for p in params for a in ("--param", p)]) == 2
+    cap = one_line_error(capsys, msg)
+    assert cap.out == "" and not (tmp_path / "o").exists()

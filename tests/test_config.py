@@ -168,10 +168,16 @@ def test_cli_run_reports_config_errors(tmp_path, capsys):
 
 def test_bad_decoder_value_fails_before_any_work(tmp_path):
     path = write(tmp_path, GOOD.replace('rule = "topk"', 'rule = "top"'))
-    sweep = load_sweep(path)            # names are fine; the value is checked by the decoder
-    out = tmp_path / "run"
-    with pytest.raises(ConfigError, match=r"key 'decoders\[0\]\.params': matched_filter: rule='top' "
+    with pytest.raises(ConfigError, match=r"cfg.toml: key 'decoders\[0\]': rule='top' "
                                           r"is not one of \['threshold', 'sign', 'topk', 'raw'\]"):
+        load_sweep(path)                # the decoder's declared value checks run when the sweep is built
+    # a rule that needs the problem (a bias of n numbers) fails before any task, in whichever cell: the 32
+    # numbers fit the first cell (n = 32), not the cells with n = 48
+    native = f'name = "native"\nparams = {{activation = "relu", bias = {[0.0] * 32}}}'
+    sweep = load_sweep(write(tmp_path, GOOD.replace('name = "matched_filter"\nparams = {rule = "topk"}', native)))
+    out = tmp_path / "run"
+    with pytest.raises(ConfigError, match=r"key 'decoders\[0\]\.params': native: bias has 32 entries but A has "
+                                          r"n=48 columns; allowed: a number or n numbers. \(in cell n=48, k=1\)"):
         run_sweep(sweep, out, progress=False)
     assert not out.exists()             # nothing was started
 
@@ -198,8 +204,10 @@ def test_auto_dispatch(tmp_path, monkeypatch):
     assert df["m_star"].iloc[3] == direct.m_star and df["critical"].iloc[3] == direct.to_dict()["critical"]
     again = run_sweep(sweep, tmp_path / "auto", progress=False)   # resumes: nothing recomputed
     assert len(calls) == 5 and again.equals(df)
-    bad = Sweep(decoders=[{"name": "matched_filter", "params": {"rule": "median"}}], n=16, k=2, m="auto", trials=2)
-    with pytest.raises(ConfigError, match=r"key 'decoders\[0\]'.*rule"):
+    with pytest.raises(ConfigError, match=r"key 'decoders': rule='median'"):  # refused when the sweep is built
+        Sweep(decoders=[{"name": "matched_filter", "params": {"rule": "median"}}], n=16, k=2, m="auto", trials=2)
+    bad = Sweep(decoders=[{"name": "amp", "params": {"denoiser": "bayes_binary"}}], n=16, k=16, m="auto", trials=2)
+    with pytest.raises(ConfigError, match=r"key 'decoders\[0\]'.*density = k/n = 16/16"):  # before the search
         run_sweep(bad, progress=False)
     assert np.isfinite(df["m_star"]).all()
 

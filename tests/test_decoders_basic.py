@@ -147,10 +147,26 @@ def test_unknown_decoder_and_param(prob):
     ("amp", {"damping": 1.0}, ValueError, "damping=1.0 is out of range"),
     ("amp", {"threshold": True}, TypeError, "threshold must be 'minimax'"),
     ("basis_pursuit", {"nonneg": "yes"}, TypeError, "nonneg must be True or False"),
+    ("matched_filter", {"rule": "top"}, ValueError,
+     r"rule='top' is not one of \['threshold', 'sign', 'topk', 'raw'\]. Did you mean 'topk'\?"),
+    ("matched_filter", {"threshold": "half"}, TypeError, r"threshold must be a real number, got 'half' \(str\)"),
+    ("relu_readout", {"c_prime": -1.0}, ValueError,
+     r"c_prime=-1.0 is out of range; allowed: finite values in \[0.0, inf\)"),
+    ("relu_readout", {"bias": "edmond"}, ValueError, r"bias='edmond' is not one of \['edmonds'\]"),
+    ("relu_readout", {"bias": [0.1]}, TypeError, r"bias must be 'edmonds' or a real number, got \[0.1\] \(list\)"),
+    ("lmmse", {"rule": "mmse"}, ValueError, r"rule='mmse' is not one of \['auto', 'threshold', 'raw'\]"),
+    ("lmmse", {"signal": "binry"}, ValueError, r"unknown signal 'binry'.*Did you mean 'binary'\?"),
+    ("trained_readout", {"n_samples": 0}, ValueError, r"n_samples=0 is out of range; allowed: n_samples >= 1"),
+    ("trained_readout", {"seed": -1}, ValueError, r"seed=-1 is out of range; allowed: seed >= 0"),
+    ("native", {"activation": "tanh"}, ValueError,
+     r"activation='tanh' is not one of \['relu', 'gelu', 'identity', 'model'\]"),
+    ("native", {"bias": [0.0, np.nan]}, ValueError, r"bias contains 1 non-finite value\(s\).*first at index \(1,\)"),
 ])
 def test_declared_checks_reject_at_spec_and_decode(name, params, exc, msg):
-    # the registration's checks run in DecoderSpec's constructor and in decode(), before any work:
-    # a 0 x 0 "matrix" would fail in the decoder, so only the parameter check can raise this message
+    # the registration's checks run in check_params (DecoderSpec's constructor) and in decode(), before any
+    # work: a 2 x 3 identity would decode, so only the parameter check can raise this message
+    with pytest.raises(exc, match=msg):
+        csbench.decoders.DECODERS.get(name).check_params(params)
     with pytest.raises(exc, match=msg):
         csbench.DecoderSpec(name, params)
     with pytest.raises(exc, match=msg):
@@ -163,3 +179,51 @@ def test_spec_key_not_normalised():
     spec = csbench.DecoderSpec("amp", {"threshold": 1})
     assert spec.validate()["threshold"] == 1.0 and isinstance(spec.validate()["threshold"], float)
     assert '"threshold":1,' in spec.key() or '"threshold":1}' in spec.key()
+
+
+@pytest.mark.parametrize("name, params, n, k, msg", [
+    ("matched_filter", {"rule": "topk"}, 5, None, r"matched_filter with rule='topk' needs k \(0 <= k <= n\); got k=None"),
+    ("relu_readout", {"bias": "edmonds"}, 5, None, r"relu_readout with bias='edmonds' needs k"),
+    ("native", {"bias": [0.0, 0.5], "activation": "relu"}, 5, 2,
+     r"bias has 2 entries but A has n=5 columns; allowed: a number or n numbers"),
+    ("lmmse", {}, 5, None, r"lmmse needs k \(0 <= k <= n\) to know the signal prior; got k=None"),
+    ("lmmse", {"signal_params": {"profile": "power"}}, 5, 2, r"profile='power' has no closed-form moments"),
+    ("lmmse", {"signal_params": {"profle": "power"}}, 5, 2, r"unexpected parameter 'profle'.*Did you mean 'profile'"),
+    ("trained_readout", {"signal": "bernoulli", "signal_params": {"p": 2.0}}, 5, 2,
+     r"p=2.0 is out of range; allowed: finite values in \[0.0, 1.0\]"),
+    ("amp", {"denoiser": "bayes_binary"}, 5, 5, r"density = k/n = 5/5 must lie in \(0, 1\)"),
+    ("amp", {"density": 0.2}, 5, 2, r"density is used only by denoiser='bayes_binary'"),
+])
+def test_declared_problem_checks(name, params, n, k, msg):
+    """Rules needing n and k (or linking parameters) are declared too: check_problem raises without decoding,
+    and decode() raises the same message through it."""
+    entry = csbench.decoders.DECODERS.get(name)
+    checked = entry.check_params(params)
+    with pytest.raises((ValueError, TypeError), match=msg):
+        entry.check_problem(checked, n, k)
+    A = np.random.default_rng(0).standard_normal((3, n))
+    with pytest.raises((ValueError, TypeError), match=msg):
+        decode(name, A, np.ones(3), k=k, **params)
+
+
+def test_problem_checks_normalise_once(monkeypatch):
+    """decode() runs every declared check exactly once: the bodies hold none of their own."""
+    from csbench._validate import check_float
+    import csbench.decoders.readouts as ro
+
+    calls = []
+
+    def counting(param, value, **kw):
+        calls.append(param)
+        return check_float(param, value, **kw)
+
+    entry = csbench.decoders.DECODERS.get("lmmse")
+    monkeypatch.setitem(entry.info["checks"], "threshold", counting)
+    meas, _ = make_problem(Cell("gaussian", "binary", 20, 2), 12, 2, seed=1)
+    res = decode("lmmse", meas.A, meas.Y, k=2, threshold=0.25)
+    assert calls == ["threshold"]
+    # check_problem merged the signal's defaults into signal_params for the body
+    assert entry.check_problem(entry.check_params({}), 20, 2)["signal_params"] == {"profile": "uniform", "alpha": 1.0}
+    raw = decode("lmmse", meas.A, meas.Y, k=2, rule="raw").X_hat
+    np.testing.assert_array_equal(res.X_hat, (raw >= 0.25).astype(float))
+    assert ro.prior_moments("binary", 20, 2)[2] == pytest.approx((2 * 1 / (20 * 19) - 0.01), rel=1e-12)

@@ -6,10 +6,19 @@ from sklearn.linear_model import Lasso, lars_path
 
 from csbench import Cell, decode, make_problem, theory
 from csbench.decoders.lasso import debias_support, lasso_path
-from csbench.kernels.homotopy import chol_delete, homotopy_one
+from csbench.kernels.homotopy import chol_delete, homotopy_batch
 from ref_lasso import duality_gap, ref_lasso
 
 TIGHT = dict(tol=1e-14, max_iter=100_000)
+
+
+def homotopy_one(A, y, c, lam, positive, max_steps, G, x, ws_size=0, check_every=8):
+    """One trial of :func:`homotopy_batch`; returns (steps, lam_reached). ``c = A^T y`` is unused: the kernel computes it."""
+    steps, reached = np.zeros(1, np.int64), np.zeros(1)
+    X = x[None]  # a view: the kernel writes the solution into x
+    homotopy_batch(np.ascontiguousarray(A)[None], y[None], np.arange(1), np.array([lam]), positive,
+                   np.array([max_steps], np.int64), G, X, steps, reached, ws_size, check_every, 0, 1)
+    return int(steps[0]), float(reached[0])
 
 
 @pytest.fixture(scope="module")

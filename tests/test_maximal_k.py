@@ -108,3 +108,15 @@ def test_validation_and_cli(capsys):
     d = json.loads(capsys.readouterr().out)
     r = csbench.maximal_k("omp", n=64, m=24, trials=6, n_jobs=1)
     assert d["k_star"] == r.k_star and d["critical"] == [int(c) for c in r.critical]
+
+
+@pytest.mark.parametrize("kw, exc, msg", [
+    ({"decoder": "matched_filter", "rule": "median"}, ValueError, r"rule='median' is not one of"),
+    ({"decoder": "amp", "denoiser": "bayes_binary", "m": 40, "k_max": 40}, ValueError,
+     r"density = k/n = 40/40 must lie in \(0, 1\)"),
+    ({"decoder": "native", "activation": "gelu", "bias": [0.0, 1.0]}, ValueError, r"bias has 2 entries but A has n=40"),
+])
+def test_bad_decoder_values_raise_before_any_decode(no_decoding, kw, exc, msg):
+    kw = {"n": 40, "m": 20, "trials": 3, **kw}
+    with pytest.raises(exc, match=msg):
+        csbench.maximal_k(**kw)

@@ -148,6 +148,36 @@ def test_validation_errors():
         minimal_m("matched_filter", n=50, k=2, trials=2, criterion="n_wrong")
 
 
+@pytest.mark.parametrize("decoder, kw, exc, msg", [
+    ("matched_filter", {"threshold": "half"}, TypeError, r"threshold must be a real number, got 'half'"),
+    ("relu_readout", {"c_prime": -0.5}, ValueError, r"c_prime=-0.5 is out of range; allowed: finite values in \[0.0"),
+    ("native", {"activation": "relu", "bias": [0.0] * 3}, ValueError,
+     r"bias has 3 entries but A has n=64 columns; allowed: a number or n numbers"),
+    ("lmmse", {"signal": "signed", "signal_params": {"profile": "power"}}, ValueError,
+     r"profile='power' has no closed-form moments for the exact-k signal 'signed'"),
+    ("trained_readout", {"max_iter": 0}, ValueError, r"max_iter=0 is out of range; allowed: max_iter >= 1"),
+    ("amp", {"k": 64, "denoiser": "bayes_binary"}, ValueError, r"density = k/n = 64/64 must lie in \(0, 1\)"),
+])
+def test_bad_decoder_values_raise_before_any_decode(no_decoding, decoder, kw, exc, msg):
+    """Declared checks (check_params, check_problem) reject bad values up front: nothing is decoded or run.
+
+    The last three started a search on every trial and failed in each before (the old dry run on a
+    2 x 3 matrix with k = 1 and the default signal could not see them)."""
+    kw = {"n": 64, "k": 2, "trials": 3, **kw}
+    with pytest.raises(exc, match=msg):
+        minimal_m(decoder, **kw)
+
+
+def test_native_with_a_bias_vector_runs():
+    """A bias of n numbers is valid (the old dry run on a 2 x 3 matrix refused it: "A has n=3 columns")."""
+    kw = dict(n=64, k=2, trials=6, seed=1, m_max=64, activation="relu")
+    vec = minimal_m("native", bias=[0.0] * 64, **kw)
+    num = minimal_m("native", bias=0.0, **kw)
+    relu = minimal_m("relu_readout", bias=0.0, **kw)  # the same read-out ReLU(A^T y), through the same search
+    assert vec.to_dict()["critical"] == num.to_dict()["critical"] == relu.to_dict()["critical"]
+    assert np.isfinite(vec.m_star) and 2 < vec.m_star <= 64
+
+
 # --------------------------------------------------------------------------- acceptance
 def _mf_theory():
     try:

@@ -60,7 +60,9 @@ def decode(name, A, Y, *, k=None, **params) -> DecodeResult:
     k : int, optional
         Sparsity, for decoders that use it (top-k rules, OMP, ...).
     **params
-        Decoder parameters; unknown names raise ``TypeError``.
+        Decoder parameters; unknown names raise ``TypeError``. Values are checked
+        by the decoder's declared checks (``Entry.check_params``, then
+        ``Entry.check_problem`` with n and k) before any work.
 
     Returns
     -------
@@ -78,9 +80,11 @@ def decode(name, A, Y, *, k=None, **params) -> DecodeResult:
     params = entry.check_params(params)
     if matrix_free.is_operator(A):
         ops, Y, k = matrix_free.check_operator_inputs(entry, A, Y, k)
+        params = entry.check_problem(params, ops[0].shape[1], k)
         res = entry.info["operator"](ops, Y, k, **params)
     else:
         A, Y, k = check_inputs(A, Y, k, finite_A=not entry.info.get("checks_finite_A", False))
+        params = entry.check_problem(params, A.shape[-1], k)
         res = entry.func(A, Y, k, **params)
     bad = ~np.isfinite(res.X_hat).all(axis=1)
     if bad.any():  # last line of defence: metrics must never see NaN

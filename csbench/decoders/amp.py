@@ -43,33 +43,23 @@ References
 """
 from __future__ import annotations
 
-import numbers
 from functools import partial
 
 import numpy as np
 
 from .._lazy import lazy_module
-from .._validate import check_bool, check_choice, check_float, check_int, optional
+from .._validate import check_bool, check_choice, check_float, check_int, optional, or_choice
 from .base import DECODERS, DecodeResult, run_trials
 
 _k = lazy_module("csbench.kernels.amp")  # numba loads on the first call, not on import
 _DENOISERS = ("soft", "bayes_binary")
 
 
-def _check_threshold(param, value):
-    """``"minimax"`` or a real number >= 0."""
-    if isinstance(value, str):
-        return check_choice(param, value, ["minimax"])
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return check_float(param, value, low=0.0)
-    raise TypeError(f"{param} must be 'minimax' or a number >= 0, got {value!r}.")
-
-
 #: Value checks of AMP's parameters (run by decode() and DecoderSpec).
 CHECKS = {
     "denoiser": partial(check_choice, choices=list(_DENOISERS)),
     "nonneg": check_bool,
-    "threshold": _check_threshold,
+    "threshold": or_choice(partial(check_float, low=0.0), ["minimax"]),
     "density": optional(partial(check_float, low=0.0, high=1.0, low_open=True, high_open=True)),
     "damping": partial(check_float, low=0.0, high=1.0, high_open=True),
     "max_iter": partial(check_int, low=1),
@@ -77,34 +67,36 @@ CHECKS = {
 }
 
 
-def amp_params(m, n, k, denoiser, nonneg, threshold, density):
-    """Kernel arguments ``(code, tau, eps)`` from checked parameters (see :data:`CHECKS`) and the problem size."""
-    tau, eps = 0.0, 0.5
-    if denoiser == "soft":
-        if threshold == "minimax":
-            from ..theory.phase_transition import minimax_threshold
+def check_problem(params, n, k):
+    """AMP's rules on checked ``params`` and the problem (run by decode() and before a search).
 
-            tau = minimax_threshold(min(m / n, 1.0), nonneg=nonneg)  # tau = 0 for m >= n
-        else:
-            tau = threshold
-        code = _k.SOFT_NONNEG if nonneg else _k.SOFT
-        if density is not None:
+    ``density`` belongs to ``denoiser="bayes_binary"`` only, whose default
+    ``density = k/n`` needs ``0 < k < n``.
+    """
+    if params["denoiser"] == "soft":
+        if params["density"] is not None:
             raise ValueError("density is used only by denoiser='bayes_binary'; got density with denoiser='soft'.")
-    else:
-        code = _k.BAYES_BINARY
-        if density is None:
-            if k is None:
-                raise ValueError("amp with denoiser='bayes_binary' needs k (density = k/n) or density=...; got neither.")
-            if not 0 < k < n:
-                raise ValueError(f"density = k/n = {k}/{n} must lie in (0, 1); pass density=... explicitly.")
-            eps = k / n
-        else:
-            eps = density
-    return code, float(tau), float(eps)
+    elif params["density"] is None:
+        if k is None:
+            raise ValueError("amp with denoiser='bayes_binary' needs k (density = k/n) or density=...; got neither.")
+        if not 0 < k < n:
+            raise ValueError(f"density = k/n = {k}/{n} must lie in (0, 1); pass density=... explicitly.")
+    return params
+
+
+def amp_params(m, n, k, denoiser, nonneg, threshold, density):
+    """Kernel arguments ``(code, tau, eps)`` from parameters checked by :data:`CHECKS` and :func:`check_problem`."""
+    if denoiser == "bayes_binary":
+        return _k.BAYES_BINARY, 0.0, float(k / n if density is None else density)
+    if threshold == "minimax":
+        from ..theory.phase_transition import minimax_threshold
+
+        threshold = minimax_threshold(min(m / n, 1.0), nonneg=nonneg)  # tau = 0 for m >= n
+    return (_k.SOFT_NONNEG if nonneg else _k.SOFT), float(threshold), 0.5
 
 
 @DECODERS.register("amp", "approximate message passing: soft threshold (l1, minimax tau) or Bayes {0,1}",
-                   checks=CHECKS)
+                   checks=CHECKS, check_problem=check_problem)
 def amp(A, Y, k, *, denoiser="soft", nonneg=False, threshold="minimax", density=None,
         damping=0.0, max_iter=1000, tol=1e-9):
     """Approximate message passing (see the module docstring for the iteration).

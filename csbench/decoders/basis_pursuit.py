@@ -84,7 +84,6 @@ def basis_pursuit(A, Y, k, *, nonneg=False):
     iteration limit ``max_iter``. This is the reference the iterative l1
     decoders are checked against. ``k`` is ignored.
     """
-    nonneg = check_bool("nonneg", nonneg)
     T, n = Y.shape[0], A.shape[-1]
     X = np.zeros((T, n))
     n_iter = np.zeros(T, np.int64)

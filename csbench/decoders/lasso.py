@@ -84,9 +84,7 @@ def _solve(A, Y, lams, ratio, positive, tol, max_iter, X, G):
     status[unsolved & (n_iter >= max_iter)] = _k.MAX_ITER
     hard = np.flatnonzero(unsolved & (n_iter < max_iter))
     if hard.size:
-        steps = np.zeros(T, np.int64)
-        run_trials(_h.homotopy_batch, hard.size, A3, Y, hard, lam_used, positive, max_iter - n_iter, G, X, steps,
-                   int(_k.HOMOTOPY_WS * m), _k.HOMOTOPY_CHECK)
+        steps = _homotopy(A3, Y, hard, lam_used, positive, max_iter - n_iter, G, X)
         more = np.zeros(T, np.int64)
         run_trials(_k.lasso_batch, hard.size, A3, Y, hard, lam_used, False, positive, tol, max_iter - n_iter - steps,
                    _k.WS_START, n, G, X, more, status, lam_used)
@@ -98,6 +96,14 @@ def _solve(A, Y, lams, ratio, positive, tol, max_iter, X, G):
         check_finite_array("A", A, ndim=(2, 3))
         status[bad] = NONFINITE
     return n_iter, status
+
+
+def _homotopy(A3, Y, hard, lams, positive, budget, G, X):
+    """:func:`csbench.kernels.homotopy.homotopy_batch` on the trials ``hard`` (in place on X); returns steps (T,)."""
+    steps = np.zeros(Y.shape[0], np.int64)
+    run_trials(_h.homotopy_batch, hard.size, A3, Y, hard, lams, positive, budget, G, X, steps, np.zeros(Y.shape[0]),
+               int(_k.HOMOTOPY_WS * A3.shape[1]), _k.HOMOTOPY_CHECK)
+    return steps
 
 
 def debias_support(A, Y, X):
@@ -164,7 +170,7 @@ def lasso(A, Y, k, *, lam=None, lam_ratio=None, positive=False, tol=1e-8, max_it
     (:mod:`csbench.kernels.homotopy`) and the duality gap is checked by CD.
     The homotopy runs on a working set of columns with a KKT check over all
     of A every ``HOMOTOPY_CHECK`` = 16 kinks (exact; see
-    :func:`csbench.kernels.homotopy.homotopy_one`). Measured (n, m) = (1000,
+    :func:`csbench.kernels.homotopy.homotopy_batch`). Measured (n, m) = (1000,
     200), signed x, lam_ratio 1e-3, one thread, 20 trials, per problem: k = 10:
     0.14 ms (CD only); k = 30: 0.65 ms; k = 40: 2.9 ms; k = 50: 10 ms; k = 60:
     14 ms, all status ok (homotopy over all columns: 4.6 / 13 / 17 ms; CD alone: 165 ms, and 525 /

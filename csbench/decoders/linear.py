@@ -18,7 +18,7 @@ from functools import partial
 
 import numpy as np
 
-from .._validate import check_bool, check_choice, check_float
+from .._validate import check_bool, check_choice, check_float, or_choice
 from .._lazy import lazy_module
 from .base import DECODERS, one_shot
 
@@ -102,8 +102,28 @@ def top_k_mask(Xp, k):
     return out
 
 
+def _needs_k(param, value, decoder):
+    """``check_problem`` of a decoder whose ``param=value`` uses k: raise when k is None."""
+
+    def check(params, n, k):
+        if params[param] == value and k is None:
+            raise ValueError(f"{decoder} with {param}={value!r} needs k (0 <= k <= n); got k=None.")
+        return params
+
+    return check
+
+
+#: Value checks of the matched filter's parameters (run by decode() and DecoderSpec).
+MF_CHECKS = {
+    "rule": partial(check_choice, choices=["threshold", "sign", "topk", "raw"]),
+    "threshold": check_float,
+    "normalize": check_bool,
+}
+
+
 @DECODERS.register("matched_filter", "A^T y, then 1[x' >= 1/2] (binary), sign-aware, top-k, or raw",
-                   signals=("binary", "signed"))
+                   signals=("binary", "signed"), checks=MF_CHECKS,
+                   check_problem=_needs_k("rule", "topk", "matched_filter"))
 def matched_filter(A, Y, k, *, rule="threshold", threshold=0.5, normalize=False):
     """Matched filter ``x' = A^T y`` followed by a decision rule.
 
@@ -119,17 +139,11 @@ def matched_filter(A, Y, k, *, rule="threshold", threshold=0.5, normalize=False)
 
 
 def matched_filter_from(scores, k, *, rule, threshold, normalize):
-    """The matched filter's parameter checks and decision rule on ``Xp = scores(normalize)``.
+    """The matched filter's decision rule on ``Xp = scores(normalize)`` (parameters checked by decode()).
 
-    ``scores`` is called after the checks; :func:`matched_filter` passes
-    :func:`correlations`, :mod:`csbench.decoders.matrix_free` its operator
-    products, so both paths decide alike.
+    :func:`matched_filter` passes :func:`correlations`,
+    :mod:`csbench.decoders.matrix_free` its operator products, so both paths decide alike.
     """
-    check_choice("rule", rule, ["threshold", "sign", "topk", "raw"])
-    threshold = check_float("threshold", threshold)
-    normalize = check_bool("normalize", normalize)
-    if rule == "topk" and k is None:
-        raise ValueError("matched_filter with rule='topk' needs k (0 <= k <= n); got k=None.")
     Xp = scores(normalize)
     if rule == "threshold":
         return one_shot((Xp >= threshold).astype(np.float64))
@@ -150,8 +164,18 @@ def edmonds_bias(m, n, k, c_prime=1.0):
     return 2.0 * c_prime * np.sqrt(4.0 * np.log(n) / m) * np.sqrt(k)
 
 
+#: Value checks of the ReLU read-out's parameters (run by decode() and DecoderSpec).
+RELU_CHECKS = {
+    "bias": or_choice(check_float, ["edmonds"]),
+    "c_prime": partial(check_float, low=0.0),
+    "activation": partial(check_choice, choices=["relu", "threshold"]),
+    "normalize": check_bool,
+}
+
+
 @DECODERS.register("relu_readout", "ReLU(A^T y - b), b fixed or Edmonds' 2*eps; or Threshold_1/2",
-                   signals=("binary",))
+                   signals=("binary",), checks=RELU_CHECKS,
+                   check_problem=_needs_k("bias", "edmonds", "relu_readout"))
 def relu_readout(A, Y, k, *, bias=0.0, c_prime=1.0, activation="relu", normalize=False):
     """ReLU read-out ``x_hat = ReLU(A^T y - b)`` (seed 004, Lemma 4).
 
@@ -165,17 +189,8 @@ def relu_readout(A, Y, k, *, bias=0.0, c_prime=1.0, activation="relu", normalize
 
 
 def relu_readout_from(scores, m, n, k, *, bias, c_prime, activation, normalize):
-    """The ReLU read-out's checks and rule on ``scores(normalize)`` (see :func:`matched_filter_from`)."""
-    check_choice("activation", activation, ["relu", "threshold"])
-    check_float("c_prime", c_prime, low=0.0)
-    if isinstance(bias, str):
-        check_choice("bias", bias, ["edmonds"])
-        if k is None:
-            raise ValueError("relu_readout with bias='edmonds' needs k (0 <= k <= n); got k=None.")
-        b = edmonds_bias(m, n, k, c_prime)
-    else:
-        b = check_float("bias", bias)
-    normalize = check_bool("normalize", normalize)
+    """The ReLU read-out's rule on ``scores(normalize)`` (see :func:`matched_filter_from`)."""
+    b = edmonds_bias(m, n, k, c_prime) if bias == "edmonds" else bias
     Z = scores(normalize) - b
     if activation == "relu":
         return one_shot(np.maximum(Z, 0.0))

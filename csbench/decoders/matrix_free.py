@@ -236,7 +236,7 @@ def relu_readout_operator(ops, Y, k, *, bias, c_prime, activation, normalize):
 # ---------------------------------------------------------------- AMP
 
 def _amp_one(op, y, x, code, tau, logit_eps, damping, max_iter, tol):
-    """AMP on one problem (the iteration of :func:`csbench.kernels.amp.amp_one`); writes x, returns (n_iter, status)."""
+    """AMP on one problem (the iteration of :func:`csbench.kernels.amp.amp_batch`); writes x, returns (n_iter, status)."""
     m, n = op.shape
     x[:] = 0.0
     ynorm = np.sqrt(y @ y)

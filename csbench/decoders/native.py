@@ -13,6 +13,8 @@ the read-out's remaining parameters come from one of two places:
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from .._validate import check_choice, check_finite_array, check_float
@@ -31,24 +33,35 @@ def _lookup(A):
     return model
 
 
+def _check_bias(param, value):
+    """``"model"``, a real number (returned as float) or a 1-D array of finite reals (returned as an array)."""
+    if isinstance(value, str):
+        return check_choice(param, value, ["model"])
+    if np.ndim(value) == 0:
+        return check_float(param, value)
+    return check_finite_array(param, value, ndim=1)
+
+
+def _check_problem(params, n, k):
+    """A bias vector must have one entry per feature (n)."""
+    b = params["bias"]
+    if isinstance(b, np.ndarray) and b.shape[0] != n:
+        raise ValueError(f"bias has {b.shape[0]} entries but A has n={n} columns; allowed: a number or n numbers.")
+    return params
+
+
+#: Value checks of the native read-out's parameters (run by decode() and DecoderSpec).
+CHECKS = {"activation": partial(check_choice, choices=ACTIVATIONS + ["model"]), "bias": _check_bias}
+
+
 @DECODERS.register("native", "a toy model's own read-out act(A^T y + b) (bias/activation from the model)",
-                   encoders=("toy",))
+                   encoders=("toy",), checks=CHECKS, check_problem=_check_problem)
 def native(A, Y, k, *, activation="model", bias="model"):
     """``x_hat = act(A^T y + b)``, or the model's own read-out (see the module docstring)."""
     from ..toy.model import activate
 
     n = A.shape[-1]
-    if activation != "model":
-        check_choice("activation", activation, ACTIVATIONS + ["model"])
-    if isinstance(bias, str):
-        check_choice("bias", bias, ["model"])
-        b = None
-    elif np.ndim(bias) == 0:
-        b = np.full(n, check_float("bias", bias))
-    else:
-        b = check_finite_array("bias", bias, ndim=1)
-        if b.shape[0] != n:
-            raise ValueError(f"bias has {b.shape[0]} entries but A has n={n} columns; allowed: a number or n numbers.")
+    b = None if isinstance(bias, str) else np.broadcast_to(bias, (n,))
     T = Y.shape[0]
     out = np.empty((T, n))
     for t in range(T):

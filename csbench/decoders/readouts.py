@@ -17,6 +17,8 @@ on another signal model must pass the same model to these decoders.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from .._lazy import lazy_module
@@ -34,13 +36,57 @@ _VALUE_MOMENTS = {"binary": (1.0, 1.0), "signed": (0.0, 1.0), "gaussian": (0.0, 
 _BERNOULLI_MOMENTS = {"signed": (0.0, 1.0 / 3.0), "positive": (0.5, 1.0 / 3.0), "one": (1.0, 1.0)}
 
 
-def _prior(signal, signal_params, n, k, decoder):
-    """Validated signal parameters (with defaults); raise if the decoder needs k and has none."""
-    if k is None:
-        raise ValueError(f"{decoder} needs k (0 <= k <= n) to know the signal prior; got k=None.")
-    if signal_params is not None and not isinstance(signal_params, dict):
-        raise TypeError(f"signal_params must be a dict of signal parameters or None, got {signal_params!r}.")
-    return check_signal(signal, n, k, dict(signal_params or {}))
+def _check_signal_params(param, value):
+    """None or a dict of the signal model's parameters."""
+    if value is not None and not isinstance(value, dict):
+        raise TypeError(f"{param} must be a dict of signal parameters or None, got {value!r}.")
+    return value
+
+
+def _check_signal_name(param, value):
+    """A registered signal model (unknown names get a "did you mean")."""
+    return SIGNALS.get(value).name
+
+
+#: Value checks shared by the decoders that take the signal prior (``signal``, ``signal_params``, ``noise``).
+PRIOR_CHECKS = {"signal": _check_signal_name, "signal_params": _check_signal_params,
+                "noise": partial(check_float, low=0.0)}
+
+
+def _prior_checker(decoder, moments):
+    """``check_problem`` of ``decoder``: it needs k; ``signal_params`` checked for (n, k) and merged with defaults.
+
+    With ``moments`` the prior must also have closed-form moments (see :func:`prior_moments`).
+    """
+
+    def check(params, n, k):
+        if k is None:
+            raise ValueError(f"{decoder} needs k (0 <= k <= n) to know the signal prior; got k=None.")
+        sp = check_signal(params["signal"], n, k, dict(params["signal_params"] or {}))
+        if moments:
+            _value_moments(params["signal"], sp)
+        return {**params, "signal_params": sp}
+
+    return check
+
+
+def _value_moments(signal, sp):
+    """``(E v, E v^2)`` of the nonzero values of signal model ``signal`` with checked parameters ``sp``.
+
+    Raises ValueError for priors without closed-form moments (see :func:`prior_moments`).
+    """
+    if signal == "bernoulli":
+        if sp["values"] not in _BERNOULLI_MOMENTS:
+            raise ValueError(f"no prior moments for bernoulli values={sp['values']!r}; "
+                             f"allowed: {sorted(_BERNOULLI_MOMENTS)}.")
+        return _BERNOULLI_MOMENTS[sp["values"]]
+    if signal not in _VALUE_MOMENTS:
+        raise ValueError(f"no prior moments for signal={signal!r}; allowed: "
+                         f"{sorted(_VALUE_MOMENTS) + ['bernoulli']}.")
+    if sp["profile"] != "uniform":
+        raise ValueError(f"profile={sp['profile']!r} has no closed-form moments for the exact-k "
+                         f"signal {signal!r}; allowed: 'uniform' (or use signal='bernoulli').")
+    return _VALUE_MOMENTS[signal]
 
 
 def prior_moments(signal, n, k, signal_params=None):
@@ -55,22 +101,16 @@ def prior_moments(signal, n, k, signal_params=None):
     features, ``p_i = min(1, p n w_i)``, ``mu_i = p_i a``,
     ``d_i = p_i b - p_i^2 a^2``, ``beta = 0``.
     """
-    sp = check_signal(signal, n, k, dict(signal_params or {}))
+    return _moments(signal, n, k, check_signal(signal, n, k, dict(signal_params or {})))
+
+
+def _moments(signal, n, k, sp):
+    """:func:`prior_moments` for checked parameters ``sp``."""
+    a, b = _value_moments(signal, sp)
     if signal == "bernoulli":
-        if sp["values"] not in _BERNOULLI_MOMENTS:
-            raise ValueError(f"no prior moments for bernoulli values={sp['values']!r}; "
-                             f"allowed: {sorted(_BERNOULLI_MOMENTS)}.")
-        a, b = _BERNOULLI_MOMENTS[sp["values"]]
         p = k / n if sp["p"] is None else sp["p"]
         pi = np.minimum(1.0, p * n * feature_weights(n, sp["profile"], sp["alpha"]))
         return pi * a, pi * b - (pi * a) ** 2, 0.0
-    if signal not in _VALUE_MOMENTS:
-        raise ValueError(f"no prior moments for signal={signal!r}; allowed: "
-                         f"{sorted(_VALUE_MOMENTS) + ['bernoulli']}.")
-    if sp["profile"] != "uniform":
-        raise ValueError(f"profile={sp['profile']!r} has no closed-form moments for the exact-k "
-                         f"signal {signal!r}; allowed: 'uniform' (or use signal='bernoulli').")
-    a, b = _VALUE_MOMENTS[signal]
     q = k / n
     q2 = k * (k - 1) / (n * (n - 1)) if n > 1 else 0.0
     return np.full(n, q * a), np.full(n, q * b - q2 * a * a), (q2 - q * q) * a * a
@@ -87,8 +127,13 @@ def _decide(X_hat, rule, binary, threshold):
     return X_hat
 
 
+#: Value checks of the LMMSE estimator's parameters (run by decode() and DecoderSpec).
+LMMSE_CHECKS = {**PRIOR_CHECKS, "rule": partial(check_choice, choices=["auto", "threshold", "raw"]),
+                "threshold": check_float}
+
+
 @DECODERS.register("lmmse", "linear MMSE mu + S A^T (A S A^T + noise^2 I)^+ (y - A mu) for the prior; "
-                   "binary: >= 1/2")
+                   "binary: >= 1/2", checks=LMMSE_CHECKS, check_problem=_prior_checker("lmmse", moments=True))
 def lmmse(A, Y, k, *, signal="binary", signal_params=None, noise=0.0, rule="auto", threshold=0.5):
     """Linear minimum-mean-squared-error estimate of x for a csbench signal prior.
 
@@ -103,12 +148,8 @@ def lmmse(A, Y, k, *, signal="binary", signal_params=None, noise=0.0, rule="auto
     threshold 1/2) and returns the estimate itself otherwise; ``"threshold"`` /
     ``"raw"`` force either.
     """
-    check_choice("rule", rule, ["auto", "threshold", "raw"])
-    threshold = check_float("threshold", threshold)
-    noise = check_float("noise", noise, low=0.0)
     m, n = A.shape[-2:]
-    sp = _prior(signal, signal_params, n, k, "lmmse")
-    mu, d, beta = prior_moments(signal, n, k, sp)
+    mu, d, beta = _moments(signal, n, k, signal_params)
     At = np.swapaxes(A, -1, -2)
     R = Y - _apply(A, np.broadcast_to(mu, (Y.shape[0], n)))  # y - A mu
     u = A.sum(axis=-1)  # A 1
@@ -118,7 +159,7 @@ def lmmse(A, Y, k, *, signal="binary", signal_params=None, noise=0.0, rule="auto
     winv = np.where(keep, 1.0 / np.where(keep, w, 1.0), 0.0)
     W = _apply(V, winv * _apply(np.swapaxes(V, -1, -2), R))  # M^+ (y - A mu)
     X_hat = mu + d * _apply(At, W) + beta * (u * W).sum(axis=-1)[:, None]  # mu + S A^T W
-    return one_shot(_decide(X_hat, rule, signal_info(signal, sp)[0], threshold))
+    return one_shot(_decide(X_hat, rule, signal_info(signal, signal_params)[0], threshold))
 
 
 #: Entropy tag of the training-sample streams: disjoint from every problem stream
@@ -202,8 +243,15 @@ def _whitener(A):
     return (U * (np.sqrt(np.mean(s * s)) / s)) @ U.T
 
 
+#: Value checks of the trained read-out's parameters (run by decode() and DecoderSpec).
+TRAINED_CHECKS = {**PRIOR_CHECKS, "activation": partial(check_choice, choices=["relu", "threshold"]),
+                  "n_samples": partial(check_int, low=1), "max_iter": partial(check_int, low=1),
+                  "tol": partial(check_float, low=0.0), "seed": partial(check_int, low=0)}
+
+
 @DECODERS.register("trained_readout", "ReLU(E y + c), E and c fitted on seeded samples of the prior "
-                   "with A known (amortised SAE encoder)")
+                   "with A known (amortised SAE encoder)", checks=TRAINED_CHECKS,
+                   check_problem=_prior_checker("trained_readout", moments=False))
 def trained_readout(A, Y, k, *, signal="binary", signal_params=None, noise=0.0, activation="relu",
                     n_samples=16384, max_iter=300, tol=1e-10, seed=0):
     """Learned linear+ReLU read-out ``x_hat = ReLU(E y + c)`` (or ``1[E y + c >= 1/2]``).
@@ -221,15 +269,8 @@ def trained_readout(A, Y, k, *, signal="binary", signal_params=None, noise=0.0, 
     status ``max_iter`` when ``max_iter`` stopped it. ``activation="threshold"``
     returns ``1[E y + c >= 1/2]``.
     """
-    check_choice("activation", activation, ["relu", "threshold"])
-    noise = check_float("noise", noise, low=0.0)
-    n_samples = check_int("n_samples", n_samples, low=1)
-    max_iter = check_int("max_iter", max_iter, low=1)
-    tol = check_float("tol", tol, low=0.0)
-    seed = check_int("seed", seed, low=0)
     m, n = A.shape[-2:]
-    sp = _prior(signal, signal_params, n, k, "trained_readout")
-    X, Z = training_samples(signal, sp, n, k, m, noise, n_samples, seed)
+    X, Z = training_samples(signal, signal_params, n, k, m, noise, n_samples, seed)
     T = Y.shape[0]
     S = np.empty((T, n))
     n_iter = np.zeros(T, np.int64)

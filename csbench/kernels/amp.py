@@ -1,6 +1,6 @@
 """Numba kernels for approximate message passing (AMP); see ``csbench.decoders.amp``.
 
-One trial: :func:`amp_one`; batches: :func:`amp_batch` (A of shape (T, m, n),
+Batches of trials: :func:`amp_batch` (A of shape (T, m, n),
 or (1, m, n) shared by all trials) over a range of trials, so each trial's
 output depends only on its own inputs.
 
@@ -238,10 +238,11 @@ def _denoise(r, theta, v, logit_eps, denoiser, damping, x, xn, idx):
     return nnz, dsum
 
 
-@njit(cache=True, inline="always")
-def amp_one(A, y, x, denoiser, tau, eps, damping, max_iter, tol):
-    """AMP on one problem ``y = A x``; writes the estimate into ``x`` (length n).
+@njit(cache=True, nogil=True)
+def amp_batch(A3, Y, X, n_iter, status, denoiser, tau, eps, damping, max_iter, tol, t0, t1):
+    """AMP on the trials ``t0 <= t < t1``: ``y = Y[t] = A x`` with ``A = A3[t]`` (A3: (T, m, n)), or ``A3[0]`` if (1, m, n).
 
+    Writes the estimate into ``X[t]``, the iterations into ``n_iter[t]`` and the status into ``status[t]``.
     Iteration (Donoho, Maleki & Montanari 2009), from ``x^0 = 0``, ``z^0 = y``::
 
         sigma_t^2 = ||z^t||^2 / m
@@ -255,66 +256,69 @@ def amp_one(A, y, x, denoiser, tau, eps, damping, max_iter, tol):
     Stops when ``||x^{t+1} - x^t|| <= tol ||x^{t+1}||`` or
     ``||y - A x^{t+1}|| <= tol ||y||`` (status OK), at ``max_iter`` (MAX_ITER),
     or when ``z`` or ``x`` stops being finite or ``||z|| > BLOWUP ||y||``
-    (DIVERGED; ``x`` keeps the last finite iterate). Returns ``(n_iter, status)``.
-    """
-    m, n = A.shape
-    for j in range(n):
-        x[j] = 0.0
-    ynorm = 0.0
-    for i in range(m):
-        ynorm += y[i] * y[i]
-    ynorm = np.sqrt(ynorm)
-    if ynorm == 0.0:
-        return 0, OK
-    logit_eps = np.log(eps / (1.0 - eps)) if denoiser == BAYES_BINARY else 0.0
-    z = y.copy()
-    zn = np.empty(m)
-    r = np.empty(n)
-    xn = np.empty(n)
-    idx = np.empty(n, dtype=np.int64)
-    xc = np.empty(n)
-    u = np.empty(m)
-    AT = np.empty((n if m * n * 8 <= AT_MAX_BYTES else 0, m))
-    if AT.shape[0] == n:
-        _transpose(A, AT)
-    # r = x^0 + A^T z^0 (x^0 = 0, nnz = 0, z^0 = y, so zn = y)
-    _sweep(A, AT, y, x, idx, np.int64(0), xc, u, 0.0, 0.0, z, zn, r, np.bool_(False))  # typed: no literal specialisation
-    for it in range(1, max_iter + 1):
-        s2 = 0.0
-        for i in range(m):
-            s2 += z[i] * z[i]
-        s2 /= m
-        v = max(s2, 1e-300)
-        nnz, dsum = _denoise(r, tau * np.sqrt(s2), v, logit_eps, denoiser, damping, x, xn, idx)
-        dx2 = 0.0
-        xn2 = 0.0
-        for j in range(n):
-            d = xn[j] - x[j]
-            dx2 += d * d
-            xn2 += xn[j] * xn[j]
-        if not np.isfinite(dx2 + xn2 + dsum):
-            return it - 1, DIVERGED
-        # z^{t+1} and, in the same pass over A, r = x^{t+1} + A^T z^{t+1} for the next iteration
-        res2, zn2 = _sweep(A, AT, y, xn, idx, nnz, xc, u, dsum / m, damping, z, zn, r, it % 2 == 1)
-        if not np.isfinite(zn2 + res2):
-            return it - 1, DIVERGED
-        for j in range(n):
-            x[j] = xn[j]
-        for i in range(m):
-            z[i] = zn[i]
-        if np.sqrt(zn2) > BLOWUP * ynorm:
-            return it, DIVERGED
-        if np.sqrt(dx2) <= tol * np.sqrt(xn2) or np.sqrt(res2) <= tol * ynorm:
-            return it, OK
-    return max_iter, MAX_ITER
-
-
-@njit(cache=True, nogil=True)
-def amp_batch(A, Y, X, n_iter, status, denoiser, tau, eps, damping, max_iter, tol, t0, t1):
-    """:func:`amp_one` for trials ``t0 <= t < t1``, each with ``A[t]`` (A: (T, m, n)), or ``A[0]`` if A is (1, m, n).
+    (DIVERGED; ``x`` keeps the last finite iterate).
 
     The kernel releases the GIL (``csbench.decoders.base.run_trials`` runs ranges of trials on threads).
+    One trial's iteration is written out in the loop over trials rather than in a function of its own
+    (see :func:`csbench.kernels.homotopy.homotopy_batch`).
     """
     for t in range(t0, t1):
-        At = A[t] if A.shape[0] > 1 else A[0]
-        n_iter[t], status[t] = amp_one(At, Y[t], X[t], denoiser, tau, eps, damping, max_iter, tol)
+        A = A3[t] if A3.shape[0] > 1 else A3[0]
+        y = Y[t]
+        x = X[t]
+        m, n = A.shape
+        for j in range(n):
+            x[j] = 0.0
+        ynorm = 0.0
+        for i in range(m):
+            ynorm += y[i] * y[i]
+        ynorm = np.sqrt(ynorm)
+        if ynorm == 0.0:
+            n_iter[t], status[t] = 0, OK
+            continue
+        logit_eps = np.log(eps / (1.0 - eps)) if denoiser == BAYES_BINARY else 0.0
+        z = y.copy()
+        zn = np.empty(m)
+        r = np.empty(n)
+        xn = np.empty(n)
+        idx = np.empty(n, dtype=np.int64)
+        xc = np.empty(n)
+        u = np.empty(m)
+        AT = np.empty((n if m * n * 8 <= AT_MAX_BYTES else 0, m))
+        if AT.shape[0] == n:
+            _transpose(A, AT)
+        # r = x^0 + A^T z^0 (x^0 = 0, nnz = 0, z^0 = y, so zn = y)
+        _sweep(A, AT, y, x, idx, np.int64(0), xc, u, 0.0, 0.0, z, zn, r, np.bool_(False))  # typed: no literal specialisation
+        n_it, st = max_iter, MAX_ITER
+        for it in range(1, max_iter + 1):
+            s2 = 0.0
+            for i in range(m):
+                s2 += z[i] * z[i]
+            s2 /= m
+            v = max(s2, 1e-300)
+            nnz, dsum = _denoise(r, tau * np.sqrt(s2), v, logit_eps, denoiser, damping, x, xn, idx)
+            dx2 = 0.0
+            xn2 = 0.0
+            for j in range(n):
+                d = xn[j] - x[j]
+                dx2 += d * d
+                xn2 += xn[j] * xn[j]
+            if not np.isfinite(dx2 + xn2 + dsum):
+                n_it, st = it - 1, DIVERGED
+                break
+            # z^{t+1} and, in the same pass over A, r = x^{t+1} + A^T z^{t+1} for the next iteration
+            res2, zn2 = _sweep(A, AT, y, xn, idx, nnz, xc, u, dsum / m, damping, z, zn, r, it % 2 == 1)
+            if not np.isfinite(zn2 + res2):
+                n_it, st = it - 1, DIVERGED
+                break
+            for j in range(n):
+                x[j] = xn[j]
+            for i in range(m):
+                z[i] = zn[i]
+            if np.sqrt(zn2) > BLOWUP * ynorm:
+                n_it, st = it, DIVERGED
+                break
+            if np.sqrt(dx2) <= tol * np.sqrt(xn2) or np.sqrt(res2) <= tol * ynorm:
+                n_it, st = it, OK
+                break
+        n_iter[t], status[t] = n_it, st

@@ -16,7 +16,7 @@ The next kink is the smallest t > 0 at which an inactive ``|c_j|`` reaches
 counts) or an active ``x_j`` reaches 0 (j leaves). Each step costs one pass
 over A for ``a`` (``O(n |S|)`` from ``G = A^T A`` in Gram mode; ``O(m |W|)``
 on a working set W of columns, with a KKT check over all of A every few
-steps, see :func:`homotopy_one`) plus ``O(|S|^2)`` for the triangular solves
+steps, see :func:`homotopy_batch`) plus ``O(|S|^2)`` for the triangular solves
 and ``O(m |S|)`` for an entering column; the upper Cholesky factor R of
 ``G_SS`` is updated when a feature enters (a new column, one triangular solve)
 and downdated when one leaves (Givens rotations). The path is
@@ -123,42 +123,50 @@ def _add_columns(A, g, cur, pos, positive, count, inw, ws, p, Aw, cw):
     return p
 
 
-@njit(cache=True, inline="always")
-def homotopy_one(A, y, c, lam, positive, max_steps, G, x, ws_size=0, check_every=8):
-    """Follow the lasso path from ``lam_max`` down to ``lam``; ``x`` receives the solution.
+@njit(cache=True, nogil=True)
+def homotopy_batch(A3, Y, trials, lams, positive, budget, G, X, n_steps, lam_reached, ws_size, check_every, t0, t1):
+    """Follow the lasso path of each trial ``trial = trials[q]``, ``t0 <= q < t1``, from ``lam_max`` down to ``lams[trial]``.
 
     Parameters
     ----------
-    A : (m, n) float64
-    y : (m,) float64
-    c : (n,) float64
-        ``A^T y``.
-    lam : float > 0
-        Target regularisation.
+    A3 : (T, m, n) or (1, m, n) float64
+        Trial t uses ``A3[t]`` (``A3[0]`` if A is shared); below, ``A`` is that (m, n) matrix.
+    Y : (T, m) float64
+    trials : (T',) int64
+        The trials to solve.
+    lams : (T,) float64, > 0
+        Target regularisation of each trial.
     positive : bool
         Constrain x >= 0.
-    max_steps : int
-        Cap on the number of path steps (kinks).
+    budget : (T,) int64
+        Cap on the number of path steps (kinks) of each trial.
     G : (n, n) or (0, 0) float64
-        ``A^T A`` (Gram mode) or an empty array.
-    x : (n,) float64, out
-        The path solution at the smallest lam reached (overwritten).
+        ``A^T A`` (Gram mode, shared A) or an empty array.
+    X : (T, n) float64, out
+        ``X[trial]`` receives the path solution at the smallest lam reached (overwritten).
+    n_steps : (T,) int64, out
+        Kinks of the path of each solved trial.
+    lam_reached : (T,) float64, out
+        ``lams[trial]`` if the path got there, larger if it stopped after ``budget[trial]`` steps
+        (``X[trial]`` is then the solution at ``lam_reached[trial]``).
     ws_size : int
         Without G, ``0 < ws_size < n``: follow the path on a working set W of
         columns (see below), adding ``ws_size`` candidates at each check.
         Otherwise all columns are scanned at every step.
     check_every : int >= 1
         Working-set mode: steps between KKT checks over all columns.
-
-    Returns
-    -------
-    (steps, lam_reached) : (int, float)
-        Kinks of the path to ``lam_reached``; ``lam_reached == lam`` if the
-        path got there, larger if it stopped after ``max_steps`` steps (x is
-        then the solution at ``lam_reached``).
+    t0, t1 : int
+        The range of positions in ``trials`` (``csbench.decoders.base.run_trials`` runs ranges on
+        threads; the kernel releases the GIL).
 
     Notes
     -----
+    A kernel of its own, so that it is compiled only when some trial needs it (the lasso's hand-over,
+    :func:`csbench.kernels.lasso.lasso_batch`). One trial's path is written out in the loop over trials
+    rather than in a function of its own: a separate function is one more LLVM module to link and
+    optimise again, and numba's IR inliner (``inline="always"``) deep-copies the callee's whole scope
+    for each of its blocks (~2 CPU s of compilation for this kernel; ``docs/benchmarks.md``, "Cold start").
+
     Working-set mode. Steps only scan the columns of W (``O(m |W|)`` per step
     instead of a pass over A); W starts as the ``ws_size`` columns with the
     largest ``|c_j|``. Every ``check_every`` steps, and before returning, the
@@ -170,204 +178,199 @@ def homotopy_one(A, y, c, lam, positive, max_steps, G, x, ws_size=0, check_every
     solution), the violators join W and the steps are redone. Each failed
     check enlarges W, so the path ends; the result is the exact solution.
     """
-    m, n = A.shape
-    x[:] = 0.0
-    cur = 0.0  # lam_max
-    for j in range(n):
-        cur = max(cur, c[j] if positive else abs(c[j]))
-    if cur <= lam:
-        return 0, lam
-    gram = G.shape[0] > 0
-    wsm = not gram and 0 < ws_size < n
-    cap = min(m, n)
-    R = np.zeros((cap, cap))  # upper Cholesky factor of G_SS in R[:s, :s]
-    Ac = np.empty((0 if gram else cap, m))  # a_j for the active j (row s: an entering candidate)
-    act = np.empty(cap, np.int64)
-    sg = np.empty(cap)
-    xs = np.empty(cap)
-    d = np.empty(cap)
-    w = np.empty(cap)
-    pos = np.full(n, -1, np.int64)  # position in the active set, -1 if inactive, -2 if blocked
-    blocked = np.empty(n, np.int64)
-    nb = np.int64(0)
-    # working set W = ws[:p] (inw[j]: position in W or -1), columns gathered in Aw, correlations cw
-    ws = np.arange(n)
-    inw = np.full(n, -1, np.int64)
-    Aw = np.empty((m, n if wsm else 0))
-    cw = c.copy()
-    p = n
-    if wsm:
-        p = _add_columns(A, c, cur, pos, positive, ws_size, inw, ws, np.int64(0), Aw, cw)
-    a = np.zeros(n)
-    u = np.empty(m)
-    r = np.empty(m)
-    g = np.empty(n if wsm else 0)
-    # checkpoint: the last state verified to be the exact solution of the full problem
-    k_act = np.empty(cap, np.int64)
-    k_sg = np.empty(cap)
-    k_xs = np.empty(cap)
-    k_R = np.empty((cap, cap) if wsm else (0, 0))
-    k_g = c.copy()
-    k_s = np.int64(0)
-    k_cur = cur
-    k_steps = 0
-    k_dropped = np.int64(-1)
-    s = np.int64(0)  # typed: a literal 0 would compile the callees twice (see _linalg)
-    dropped = np.int64(-1)
-    steps = 0
-    since = 0  # steps since the checkpoint
-    while True:
-        final = False
-        if s > 0:  # the first feature enters at lam_max without a step
-            if steps >= max_steps:
-                final = True
-            else:
-                steps += 1
-                since += 1
-                _direction(A, G, Ac, Aw, ws, p, act, R, sg, s, d, u, a)
-        else:
-            a[:p] = 0.0
-        if not final:
-            # next kink t <= cur - lam; an entering column dependent on A_S is blocked and the search repeated
-            while True:
-                t = cur - lam
-                enter = np.int64(-1)
-                drop = np.int64(-1)
-                sign = 1.0
-                for q in range(s):  # x_q moves against its sign (at once if it has just entered, or by a tie)
-                    if sg[q] * d[q] < 0.0 and max(-xs[q] / d[q], 0.0) < t:
-                        t = max(-xs[q] / d[q], 0.0)
-                        drop = q
-                if s < cap:
-                    for b in range(p):
-                        j = ws[b]
-                        if pos[j] != -1 or j == dropped:
-                            continue
-                        aj = a[b]
-                        cj = cw[b]
-                        if aj < 1.0 and max(cur - cj, 0.0) < t * (1.0 - aj):
-                            t = max(cur - cj, 0.0) / (1.0 - aj)
-                            enter = j
-                            sign = 1.0
-                        if not positive and aj > -1.0 and max(cur + cj, 0.0) < t * (1.0 + aj):
-                            t = max(cur + cj, 0.0) / (1.0 + aj)
-                            enter = j
-                            sign = -1.0
-                if enter < 0:
-                    break
-                drop = np.int64(-1)
-                diag = _gram_col(A, G, Ac, act, s, enter, w)
-                if chol_append(R, s, w, diag, DEP_TOL):  # R[:s+1, :s+1] is the factor once enter is in
-                    break
-                pos[enter] = -2
-                blocked[nb] = enter
-                nb += 1
-            for q in range(s):
-                xs[q] += t * d[q]
-            for b in range(p):
-                cw[b] -= t * a[b]
-            cur -= t
-            dropped = np.int64(-1)
-            if enter >= 0:
-                act[s] = enter
-                sg[s] = sign
-                xs[s] = 0.0
-                pos[enter] = s
-                s += 1
-            elif drop >= 0:  # leaves with c_j = s_j lam; the span shrinks, so blocked columns may enter again
-                j = act[drop]
-                dropped = j
-                pos[j] = -1
-                if wsm:
-                    cw[inw[j]] = sg[drop] * cur
-                else:
-                    cw[j] = sg[drop] * cur
-                chol_delete(R, s, drop)
-                for q in range(drop, s - 1):
-                    act[q] = act[q + 1]
-                    sg[q] = sg[q + 1]
-                    xs[q] = xs[q + 1]
-                    pos[act[q]] = q
-                    if not gram:
-                        copy_n(Ac[q], Ac[q + 1], m)
-                s -= 1
-                for b in range(nb):
-                    pos[blocked[b]] = -1
-                nb = np.int64(0)
-            else:
-                cur = lam
-                final = True
-        if not wsm or (not final and since < check_every):
-            if final:
-                break
-            continue
-        # KKT check over all columns at cur: g = A^T (y - A_S x_S)
-        _combine(Ac, xs, s, r)
-        for i in range(m):
-            r[i] = y[i] - r[i]
-        at_mul(A, r, g)
-        ok = True
+    n = A3.shape[2]
+    c = np.empty(n)
+    for q_trial in range(t0, t1):
+        trial = trials[q_trial]
+        A = A3[trial] if A3.shape[0] > 1 else A3[0]
+        y = Y[trial]
+        x = X[trial]
+        lam = lams[trial]
+        max_steps = budget[trial]
+        at_mul(A, y, c)
+        m, n = A.shape
+        x[:] = 0.0
+        cur = 0.0  # lam_max
         for j in range(n):
-            if inw[j] < 0 and (g[j] if positive else abs(g[j])) > cur:
-                ok = False
-                break
-        if ok:  # checkpoint; W gains the closest outside columns
-            k_s, k_cur, k_steps, k_dropped = s, cur, steps, dropped
-            copy_n(k_act, act, s)
-            copy_n(k_sg, sg, s)
-            copy_n(k_xs, xs, s)
+            cur = max(cur, c[j] if positive else abs(c[j]))
+        if cur <= lam:
+            n_steps[trial], lam_reached[trial] = 0, lam
+            continue
+        gram = G.shape[0] > 0
+        wsm = not gram and 0 < ws_size < n
+        cap = min(m, n)
+        R = np.zeros((cap, cap))  # upper Cholesky factor of G_SS in R[:s, :s]
+        Ac = np.empty((0 if gram else cap, m))  # a_j for the active j (row s: an entering candidate)
+        act = np.empty(cap, np.int64)
+        sg = np.empty(cap)
+        xs = np.empty(cap)
+        d = np.empty(cap)
+        w = np.empty(cap)
+        pos = np.full(n, -1, np.int64)  # position in the active set, -1 if inactive, -2 if blocked
+        blocked = np.empty(n, np.int64)
+        nb = np.int64(0)
+        # working set W = ws[:p] (inw[j]: position in W or -1), columns gathered in Aw, correlations cw
+        ws = np.arange(n)
+        inw = np.full(n, -1, np.int64)
+        Aw = np.empty((m, n if wsm else 0))
+        cw = c.copy()
+        p = n
+        if wsm:
+            p = _add_columns(A, c, cur, pos, positive, ws_size, inw, ws, np.int64(0), Aw, cw)
+        a = np.zeros(n)
+        u = np.empty(m)
+        r = np.empty(m)
+        g = np.empty(n if wsm else 0)
+        # checkpoint: the last state verified to be the exact solution of the full problem
+        k_act = np.empty(cap, np.int64)
+        k_sg = np.empty(cap)
+        k_xs = np.empty(cap)
+        k_R = np.empty((cap, cap) if wsm else (0, 0))
+        k_g = c.copy()
+        k_s = np.int64(0)
+        k_cur = cur
+        k_steps = 0
+        k_dropped = np.int64(-1)
+        s = np.int64(0)  # typed: a literal 0 would compile the callees twice (see _linalg)
+        dropped = np.int64(-1)
+        steps = 0
+        since = 0  # steps since the checkpoint
+        while True:
+            final = False
+            if s > 0:  # the first feature enters at lam_max without a step
+                if steps >= max_steps:
+                    final = True
+                else:
+                    steps += 1
+                    since += 1
+                    _direction(A, G, Ac, Aw, ws, p, act, R, sg, s, d, u, a)
+            else:
+                a[:p] = 0.0
+            if not final:
+                # next kink t <= cur - lam; an entering column dependent on A_S is blocked and the search repeated
+                while True:
+                    t = cur - lam
+                    enter = np.int64(-1)
+                    drop = np.int64(-1)
+                    sign = 1.0
+                    for q in range(s):  # x_q moves against its sign (at once if it has just entered, or by a tie)
+                        if sg[q] * d[q] < 0.0 and max(-xs[q] / d[q], 0.0) < t:
+                            t = max(-xs[q] / d[q], 0.0)
+                            drop = q
+                    if s < cap:
+                        for b in range(p):
+                            j = ws[b]
+                            if pos[j] != -1 or j == dropped:
+                                continue
+                            aj = a[b]
+                            cj = cw[b]
+                            if aj < 1.0 and max(cur - cj, 0.0) < t * (1.0 - aj):
+                                t = max(cur - cj, 0.0) / (1.0 - aj)
+                                enter = j
+                                sign = 1.0
+                            if not positive and aj > -1.0 and max(cur + cj, 0.0) < t * (1.0 + aj):
+                                t = max(cur + cj, 0.0) / (1.0 + aj)
+                                enter = j
+                                sign = -1.0
+                    if enter < 0:
+                        break
+                    drop = np.int64(-1)
+                    diag = _gram_col(A, G, Ac, act, s, enter, w)
+                    if chol_append(R, s, w, diag, DEP_TOL):  # R[:s+1, :s+1] is the factor once enter is in
+                        break
+                    pos[enter] = -2
+                    blocked[nb] = enter
+                    nb += 1
+                for q in range(s):
+                    xs[q] += t * d[q]
+                for b in range(p):
+                    cw[b] -= t * a[b]
+                cur -= t
+                dropped = np.int64(-1)
+                if enter >= 0:
+                    act[s] = enter
+                    sg[s] = sign
+                    xs[s] = 0.0
+                    pos[enter] = s
+                    s += 1
+                elif drop >= 0:  # leaves with c_j = s_j lam; the span shrinks, so blocked columns may enter again
+                    j = act[drop]
+                    dropped = j
+                    pos[j] = -1
+                    if wsm:
+                        cw[inw[j]] = sg[drop] * cur
+                    else:
+                        cw[j] = sg[drop] * cur
+                    chol_delete(R, s, drop)
+                    for q in range(drop, s - 1):
+                        act[q] = act[q + 1]
+                        sg[q] = sg[q + 1]
+                        xs[q] = xs[q + 1]
+                        pos[act[q]] = q
+                        if not gram:
+                            copy_n(Ac[q], Ac[q + 1], m)
+                    s -= 1
+                    for b in range(nb):
+                        pos[blocked[b]] = -1
+                    nb = np.int64(0)
+                else:
+                    cur = lam
+                    final = True
+            if not wsm or (not final and since < check_every):
+                if final:
+                    break
+                continue
+            # KKT check over all columns at cur: g = A^T (y - A_S x_S)
+            _combine(Ac, xs, s, r)
+            for i in range(m):
+                r[i] = y[i] - r[i]
+            at_mul(A, r, g)
+            ok = True
+            for j in range(n):
+                if inw[j] < 0 and (g[j] if positive else abs(g[j])) > cur:
+                    ok = False
+                    break
+            if ok:  # checkpoint; W gains the closest outside columns
+                k_s, k_cur, k_steps, k_dropped = s, cur, steps, dropped
+                copy_n(k_act, act, s)
+                copy_n(k_sg, sg, s)
+                copy_n(k_xs, xs, s)
+                for q in range(s):
+                    for u2 in range(q, s):
+                        k_R[q, u2] = R[q, u2]
+                copy_n(k_g, g, n)
+                since = 0
+                if final:
+                    break
+                p = _add_columns(A, g, cur, pos, positive, ws_size, inw, ws, p, Aw, cw)
+                continue
+            # back to the checkpoint; the violators (|g_j| > cur) join W
+            p = _add_columns(A, g, cur, pos, positive, np.int64(0), inw, ws, p, Aw, cw)
+            s, cur, steps = k_s, k_cur, k_steps
+            copy_n(act, k_act, s)
+            copy_n(sg, k_sg, s)
+            copy_n(xs, k_xs, s)
             for q in range(s):
                 for u2 in range(q, s):
-                    k_R[q, u2] = R[q, u2]
-            copy_n(k_g, g, n)
+                    R[q, u2] = k_R[q, u2]
+            pos[:] = -1
+            nb = np.int64(0)
+            dropped = k_dropped
+            for q in range(s):
+                pos[act[q]] = q
+                col = Ac[q]
+                for i in range(m):
+                    col[i] = A[i, act[q]]
+            for b in range(p):
+                cw[b] = k_g[ws[b]]
             since = 0
-            if final:
-                break
-            p = _add_columns(A, g, cur, pos, positive, ws_size, inw, ws, p, Aw, cw)
-            continue
-        # back to the checkpoint; the violators (|g_j| > cur) join W
-        p = _add_columns(A, g, cur, pos, positive, np.int64(0), inw, ws, p, Aw, cw)
-        s, cur, steps = k_s, k_cur, k_steps
-        copy_n(act, k_act, s)
-        copy_n(sg, k_sg, s)
-        copy_n(xs, k_xs, s)
+        # x_S = G_SS^{-1} (A_S^T y - cur s): exact on the final pattern. An atom at a kink (x_j = 0 on
+        # the path) can come out as -1e-16 times its sign: it is 0 (x >= 0 stays exact when positive).
         for q in range(s):
-            for u2 in range(q, s):
-                R[q, u2] = k_R[q, u2]
-        pos[:] = -1
-        nb = np.int64(0)
-        dropped = k_dropped
+            d[q] = c[act[q]] - cur * sg[q]
+        forward_solve(R, s, d)
+        back_solve(R, s, d)
         for q in range(s):
-            pos[act[q]] = q
-            col = Ac[q]
-            for i in range(m):
-                col[i] = A[i, act[q]]
-        for b in range(p):
-            cw[b] = k_g[ws[b]]
-        since = 0
-    # x_S = G_SS^{-1} (A_S^T y - cur s): exact on the final pattern. An atom at a kink (x_j = 0 on
-    # the path) can come out as -1e-16 times its sign: it is 0 (x >= 0 stays exact when positive).
-    for q in range(s):
-        d[q] = c[act[q]] - cur * sg[q]
-    forward_solve(R, s, d)
-    back_solve(R, s, d)
-    for q in range(s):
-        x[act[q]] = d[q] if d[q] * sg[q] >= 0.0 else 0.0
-    return steps, cur
-
-
-@njit(cache=True, nogil=True)
-def homotopy_batch(A, Y, trials, lams, positive, budget, G, X, steps, ws_size, check_every, t0, t1):
-    """:func:`homotopy_one` on the trials ``t = trials[q]``, ``t0 <= q < t1``, with ``A[t]`` (``A[0]`` if A is shared).
-
-    Trial t follows the path down to ``lams[t]`` in at most ``budget[t]`` steps; ``X[t]`` receives the
-    solution and ``steps[t]`` the kinks. A kernel of its own, so that it is compiled only when some trial
-    needs it (the lasso's hand-over, :func:`csbench.kernels.lasso.lasso_batch`); releases the GIL.
-    """
-    n = A.shape[2]
-    c = np.empty(n)
-    for q in range(t0, t1):
-        t = trials[q]
-        At = A[t] if A.shape[0] > 1 else A[0]
-        at_mul(At, Y[t], c)
-        steps[t], _ = homotopy_one(At, Y[t], c, lams[t], positive, budget[t], G, X[t], ws_size, check_every)
+            x[act[q]] = d[q] if d[q] * sg[q] >= 0.0 else 0.0
+        n_steps[trial] = steps
+        lam_reached[trial] = cur

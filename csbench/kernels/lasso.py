@@ -12,7 +12,7 @@ A feasible dual point is the rescaled residual ``theta = s r``,
 ``s = min(1, lam / max_j |a_j.r|)`` (``max_j a_j.r`` if x >= 0), and the gap
 ``P(x) - D(theta) >= 0`` bounds the suboptimality of x.
 
-Coordinate descent (:func:`cd_one`). An outer step computes the full gradient
+Coordinate descent (:func:`lasso_batch`). An outer step computes the full gradient
 ``g = A^T r`` (one pass over A; ``g = A^T y`` is reused at x = 0) and the gap,
 and stops if ``gap <= tol * ||y||^2 / 2``. Otherwise it picks a working set W:
 the support of x plus the features with the largest KKT violation ``|g_j|``
@@ -53,7 +53,7 @@ from numba import njit
 
 from ._linalg import MAX_ITER, NONFINITE_INPUT, OK, at_mul, back_solve, forward_solve, copy_n, residual, sift
 
-#: Status of :func:`cd_one`: CD hands over to the homotopy (others in :mod:`._linalg`).
+#: Status of :func:`lasso_batch`: CD hands over to the homotopy (others in :mod:`._linalg`).
 SWITCH = -1
 #: Default smallest working-set size p0 (measured best of 8/16/24/32/64 at (n, m, k) = (1000, 200, 10),
 #: about equal to 32/50 at (10000, 400, 20)).
@@ -71,7 +71,7 @@ INNER_FRACTION = 0.3
 #: 1 %, 50 epochs +4 %; SWITCH_NNZ 0.25-0.35 within 2 %, 0.15 +6 %, no nnz rule +14 %.
 SWITCH_EPOCHS = 100
 SWITCH_NNZ = 0.3
-#: Homotopy working set (:func:`csbench.kernels.homotopy.homotopy_one`): ``HOMOTOPY_WS * m`` candidate columns
+#: Homotopy working set (:func:`csbench.kernels.homotopy.homotopy_batch`): ``HOMOTOPY_WS * m`` candidate columns
 #: added at each KKT check, one check every HOMOTOPY_CHECK steps. Measured (36 problems near the transition,
 #: (n, m) = (4096, 60-215) and (1000, 200), lam_ratio 1e-3, one thread): 0.5 / 16 took 0.5 of the time of
 #: scanning all columns at every step; 0.25 / 8 0.54, 1 / 8 0.6, 0.125 / 16 0.85.
@@ -420,187 +420,183 @@ def _grown(buf, size):
     return buf if buf.shape[0] >= size else np.empty(2 * size)
 
 
-@njit(cache=True, inline="always")
-def cd_one(A, y, c, lam, positive, tol, max_iter, p0, G, x, nnz_stop):
-    """Solve one lasso problem by working-set CD; ``x`` holds the start and receives the solution.
+@njit(cache=True, nogil=True)
+def lasso_batch(A3, Y, trials, lams, ratio, positive, tol, budget, p0, nnz_stop, G, X, n_iter, status, lam_used,
+                t0, t1):
+    """Working-set CD on the trials ``t = trials[q]``, ``t0 <= q < t1``; trial t uses ``A3[t]``, or ``A3[0]`` if it holds one matrix.
 
     Parameters
     ----------
-    A : (m, n) float64
-    y : (m,) float64
-    c : (n,) float64
-        ``A^T y`` (see :func:`gradient`).
-    lam : float > 0
-    positive : bool
-        Constrain x >= 0 (negative start values are set to 0).
+    A3 : (T, m, n) or (1, m, n) float64
+        Below, ``A`` is the trial's (m, n) matrix, ``y = Y[t]`` and ``x = X[t]``.
+    Y : (T, m) float64
+    trials : (T',) int64
+    lams : (T,) float64
+        Trial t uses ``lam = lams[t]``, or ``lams[t] * lam_max(A^T y)`` if ``ratio``; written to ``lam_used[t]``.
+    ratio, positive : bool
+        ``positive``: constrain x >= 0 (negative start values are set to 0).
     tol : float
         Stop when ``P(x) - D(s r) <= tol * ||y||^2 / 2``.
-    max_iter : int
-        Cap on the total number of working-set epochs.
+    budget : (T,) int64
+        Cap on the total number of working-set epochs of each trial.
     p0 : int >= 1
         Smallest working-set size.
-    G : (n, n) or (0, 0) float64
-        ``A^T A`` for Gram mode, or an empty array.
-    x : (n,) float64, in/out
-        Warm start and result.
     nnz_stop : int
         Give up (status ``SWITCH``) when an unconverged iterate has more nonzeros.
+    G : (n, n) or (0, 0) float64
+        ``A^T A`` for Gram mode, or an empty array.
+    X : (T, n) float64, in/out
+        Warm starts on entry, solutions on exit.
+    n_iter, status, lam_used : (T,) int64, int8, float64, out
+        Epochs run; 0 (ok), 1 (max_iter), -1 (``SWITCH``) or ``NONFINITE_INPUT``; the lam used.
+    t0, t1 : int
+        The range of positions in ``trials``.
 
-    Returns
-    -------
-    (n_iter, status) : (int, int)
-        Epochs run; 0 (ok), 1 (max_iter) or -1 (``SWITCH``).
-    """
-    m, n = A.shape
-    yy = 0.0
-    for i in range(m):
-        yy += y[i] * y[i]
-    if yy == 0.0 or lam >= lam_max(c, positive):
-        x[:] = 0.0
-        return 0, OK
-    gram = G.shape[0] > 0
-    nnz = 0
-    for j in range(n):
-        if positive and x[j] < 0.0:
-            x[j] = 0.0
-        if x[j] != 0.0:
-            nnz += 1
-    # the support always lies in the working set, whose size is at most cap
-    cap = min(n, max(p0, 2 * m, nnz))
-    r = np.empty(m)
-    g = np.empty(n)
-    supp = np.empty(n, np.int64)
-    sel = np.empty(n, np.int64)
-    ws = np.empty(cap, np.int64)
-    ws_old = np.empty(cap, np.int64)
-    kpos = np.empty(cap, np.int64)
-    flag = np.zeros(n, np.bool_)
-    hv = np.empty(n)
-    buf_g, buf_gold = np.empty(0), np.empty(0)
-    buf_a, buf_aold = np.empty(0), np.empty(0)
-    gw = np.empty(cap)
-    xw = np.empty(cap)
-    cw = np.empty(cap)
-    idx = np.empty(cap, np.int64)
-    zs = np.empty(cap)
-    buf_m = np.empty(0)
-    _support_residual(A, y, x, supp, zs, r)
-    threshold = tol * 0.5 * yy
-    epochs = 0
-    status = OK
-    p_old = np.int64(0)  # typed: a literal 0 would compile the callees twice (see _linalg)
-    while True:
-        nnz = _support(x, supp)
-        l1 = 0.0
-        for q in range(nnz):
-            l1 += abs(x[supp[q]])
-        if nnz == 0:
-            copy_n(g, c, n)
-        elif gram:
-            copy_n(g, c, n)
-            for q in range(nnz):
-                xj = x[supp[q]]
-                Gj = G[supp[q]]
-                for b in range(n):
-                    g[b] -= xj * Gj[b]
-        else:
-            at_mul(A, r, g)
-        rr = 0.0
-        yr = 0.0
-        for i in range(m):
-            rr += r[i] * r[i]
-            yr += y[i] * r[i]
-        gap = _gap(rr, yr, l1, lam_max(g, positive), lam)
-        if gap <= threshold:
-            break
-        if nnz > nnz_stop:
-            status = SWITCH
-            break
-        if epochs >= max_iter:
-            status = MAX_ITER
-            break
-        p = _select(g, x, positive, min(cap, max(p0, int(WS_GROWTH * nnz))), hv, sel, flag)
-        kept = _order_ws(sel, p, ws_old, p_old, flag, ws, kpos)
-        buf_g = _grown(buf_g, p * p)
-        Gw = buf_g[: p * p].reshape((p, p))
-        Gold = buf_gold[: p_old * p_old].reshape((p_old, p_old))
-        if gram:
-            Aw = buf_a[:0].reshape((0, p + 3))
-            Awold = Aw
-        else:
-            buf_a = _grown(buf_a, m * (p + 3))
-            Aw = buf_a[: m * (p + 3)].reshape((m, p + 3))
-            Awold = buf_aold[: m * (p_old + 3)].reshape((m, p_old + 3)) if p_old > 0 else Aw
-        _ws_gram(A, G, ws, p, kept, kpos, Gold, Awold, Gw, Aw)
-        # subproblem on W: y_W = r + A_W x_W (= y, as supp(x) is in W), c_W = g_W + G_W x_W,
-        # ||y_W||^2 = ||r||^2 + x_W.(g_W + c_W)
-        yw = rr
-        for a in range(p):
-            xw[a] = x[ws[a]]
-            gw[a] = g[ws[a]]
-        for a in range(p):
-            s = gw[a]
-            for b in range(p):
-                s += Gw[a, b] * xw[b]
-            cw[a] = s
-            yw += xw[a] * (gw[a] + s)
-        target = 0.5 * threshold if p * p <= m * n // 8 else max(INNER_FRACTION * gap, 0.5 * threshold)
-        buf_m = _grown(buf_m, p * p)
-        epochs += cd_epochs(Gw, gw[:p], xw[:p], cw[:p], yw, lam, positive, target, max_iter - epochs,
-                            buf_m, idx, zs)
-        for a in range(p):
-            x[ws[a]] = xw[a]
-        if gram:
-            _support_residual(A, y, x, supp, zs, r)
-        else:  # r = y - A_W x_W from the gathered columns
-            for i in range(m):
-                s = y[i]
-                row = Aw[i]
-                for a in range(p):
-                    s -= row[a] * xw[a]
-                r[i] = s
-        # keep G_W and A_W for the next working set
-        copy_n(ws_old, ws, p)
-        p_old = p
-        buf_g, buf_gold = buf_gold, buf_g
-        buf_a, buf_aold = buf_aold, buf_a
-    return epochs, status
-
-
-@njit(cache=True, nogil=True)
-def lasso_batch(A, Y, trials, lams, ratio, positive, tol, budget, p0, nnz_stop, G, X, n_iter, status, lam_used,
-                t0, t1):
-    """:func:`cd_one` on the trials ``t = trials[q]``, ``t0 <= q < t1``; trial t uses ``A[t]``, or ``A[0]`` if ``A`` holds one matrix.
-
-    Trial t uses ``lam = lams[t]``, or ``lams[t] * lam_max(A_t^T y_t)`` if
-    ``ratio``, written to ``lam_used[t]``, and at most ``budget[t]`` epochs. ``X`` holds warm starts on entry and
-    solutions on exit. Each trial depends only on its own inputs, so results are identical at any
+    Each trial depends only on its own inputs, so results are identical at any
     thread count and in any batch (``csbench.decoders.base.run_trials`` runs
-    ranges of trials on threads; the kernel releases the GIL). The first pass over ``A_t`` (``c = A_t^T y_t``)
-    doubles as the finiteness check of ``A_t`` (y_t finite): a NaN or inf in A
+    ranges of trials on threads; the kernel releases the GIL). The first pass over ``A`` (``c = A^T y``)
+    doubles as the finiteness check of ``A`` (y finite): a NaN or inf in A
     makes c non-finite (``0 * inf`` is NaN), and the trial then gets status
-    ``NONFINITE_INPUT`` and x = 0 without being solved.
+    ``NONFINITE_INPUT`` and x = 0 without being solved. One trial's CD is written out in the loop
+    over trials rather than in a function of its own (see :func:`csbench.kernels.homotopy.homotopy_batch`).
 
     The hand-over (``csbench.decoders.lasso``): a first call with ``budget = SWITCH_EPOCHS`` and
     ``nnz_stop = SWITCH_NNZ * m``; the trials it leaves unsolved (status ``SWITCH`` or ``MAX_ITER``) go to
     :func:`csbench.kernels.homotopy.homotopy_batch`, a separate kernel compiled only when a trial needs it,
     and then to a second call with ``nnz_stop = n``, which checks the gap and polishes.
     """
-    n = A.shape[2]
+    n = A3.shape[2]
     c = np.empty(n)
-    for q in range(t0, t1):
-        t = trials[q]
-        At = A[t] if A.shape[0] > 1 else A[0]
-        at_mul(At, Y[t], c)
+    for q_trial in range(t0, t1):
+        t = trials[q_trial]
+        A = A3[t] if A3.shape[0] > 1 else A3[0]
+        y = Y[t]
+        x = X[t]
+        at_mul(A, y, c)
         finite = True
         for j in range(n):
             if not np.isfinite(c[j]):
                 finite = False
                 break
-        if finite:
-            lam = lams[t] * lam_max(c, positive) if ratio else lams[t]
-            lam_used[t] = lam
-            n_iter[t], status[t] = cd_one(At, Y[t], c, lam, positive, tol, budget[t], p0, G, X[t], nnz_stop)
-        else:
-            X[t] = 0.0
+        if not finite:
+            x[:] = 0.0
             n_iter[t], status[t] = 0, NONFINITE_INPUT
+            continue
+        lam = lams[t] * lam_max(c, positive) if ratio else lams[t]
+        lam_used[t] = lam
+        max_iter = budget[t]
+        m, n = A.shape
+        yy = 0.0
+        for i in range(m):
+            yy += y[i] * y[i]
+        if yy == 0.0 or lam >= lam_max(c, positive):
+            x[:] = 0.0
+            n_iter[t], status[t] = 0, OK
+            continue
+        gram = G.shape[0] > 0
+        nnz = 0
+        for j in range(n):
+            if positive and x[j] < 0.0:
+                x[j] = 0.0
+            if x[j] != 0.0:
+                nnz += 1
+        # the support always lies in the working set, whose size is at most cap
+        cap = min(n, max(p0, 2 * m, nnz))
+        r = np.empty(m)
+        g = np.empty(n)
+        supp = np.empty(n, np.int64)
+        sel = np.empty(n, np.int64)
+        ws = np.empty(cap, np.int64)
+        ws_old = np.empty(cap, np.int64)
+        kpos = np.empty(cap, np.int64)
+        flag = np.zeros(n, np.bool_)
+        hv = np.empty(n)
+        buf_g, buf_gold = np.empty(0), np.empty(0)
+        buf_a, buf_aold = np.empty(0), np.empty(0)
+        gw = np.empty(cap)
+        xw = np.empty(cap)
+        cw = np.empty(cap)
+        idx = np.empty(cap, np.int64)
+        zs = np.empty(cap)
+        buf_m = np.empty(0)
+        _support_residual(A, y, x, supp, zs, r)
+        threshold = tol * 0.5 * yy
+        epochs = 0
+        st = OK
+        p_old = np.int64(0)  # typed: a literal 0 would compile the callees twice (see _linalg)
+        while True:
+            nnz = _support(x, supp)
+            l1 = 0.0
+            for q in range(nnz):
+                l1 += abs(x[supp[q]])
+            if nnz == 0:
+                copy_n(g, c, n)
+            elif gram:
+                copy_n(g, c, n)
+                for q in range(nnz):
+                    xj = x[supp[q]]
+                    Gj = G[supp[q]]
+                    for b in range(n):
+                        g[b] -= xj * Gj[b]
+            else:
+                at_mul(A, r, g)
+            rr = 0.0
+            yr = 0.0
+            for i in range(m):
+                rr += r[i] * r[i]
+                yr += y[i] * r[i]
+            gap = _gap(rr, yr, l1, lam_max(g, positive), lam)
+            if gap <= threshold:
+                break
+            if nnz > nnz_stop:
+                st = SWITCH
+                break
+            if epochs >= max_iter:
+                st = MAX_ITER
+                break
+            p = _select(g, x, positive, min(cap, max(p0, int(WS_GROWTH * nnz))), hv, sel, flag)
+            kept = _order_ws(sel, p, ws_old, p_old, flag, ws, kpos)
+            buf_g = _grown(buf_g, p * p)
+            Gw = buf_g[: p * p].reshape((p, p))
+            Gold = buf_gold[: p_old * p_old].reshape((p_old, p_old))
+            if gram:
+                Aw = buf_a[:0].reshape((0, p + 3))
+                Awold = Aw
+            else:
+                buf_a = _grown(buf_a, m * (p + 3))
+                Aw = buf_a[: m * (p + 3)].reshape((m, p + 3))
+                Awold = buf_aold[: m * (p_old + 3)].reshape((m, p_old + 3)) if p_old > 0 else Aw
+            _ws_gram(A, G, ws, p, kept, kpos, Gold, Awold, Gw, Aw)
+            # subproblem on W: y_W = r + A_W x_W (= y, as supp(x) is in W), c_W = g_W + G_W x_W,
+            # ||y_W||^2 = ||r||^2 + x_W.(g_W + c_W)
+            yw = rr
+            for a in range(p):
+                xw[a] = x[ws[a]]
+                gw[a] = g[ws[a]]
+            for a in range(p):
+                s = gw[a]
+                for b in range(p):
+                    s += Gw[a, b] * xw[b]
+                cw[a] = s
+                yw += xw[a] * (gw[a] + s)
+            target = 0.5 * threshold if p * p <= m * n // 8 else max(INNER_FRACTION * gap, 0.5 * threshold)
+            buf_m = _grown(buf_m, p * p)
+            epochs += cd_epochs(Gw, gw[:p], xw[:p], cw[:p], yw, lam, positive, target, max_iter - epochs,
+                                buf_m, idx, zs)
+            for a in range(p):
+                x[ws[a]] = xw[a]
+            if gram:
+                _support_residual(A, y, x, supp, zs, r)
+            else:  # r = y - A_W x_W from the gathered columns
+                for i in range(m):
+                    s = y[i]
+                    row = Aw[i]
+                    for a in range(p):
+                        s -= row[a] * xw[a]
+                    r[i] = s
+            # keep G_W and A_W for the next working set
+            copy_n(ws_old, ws, p)
+            p_old = p
+            buf_g, buf_gold = buf_gold, buf_g
+            buf_a, buf_aold = buf_aold, buf_a
+        n_iter[t], status[t] = epochs, st
