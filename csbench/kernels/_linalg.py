@@ -1,16 +1,16 @@
 """Numba helpers shared by the lasso, homotopy and OMP kernels: status codes, products, residuals, Cholesky, heaps.
 
-The upper Cholesky factor R of a Gram matrix ``G_SS = R^T R`` is stored in the
-leading ``s x s`` block of a square array; :func:`forward_solve` and
-:func:`back_solve` solve with ``R^T`` and R in place, :func:`chol_append`
-extends it when an atom enters and :func:`chol_delete` downdates it when one
-leaves. Integer constants passed to a kernel are written ``np.int64(0)``: a bare literal makes numba compile a second
-specialisation of the callee (``Literal[int](0)``); so do loop counters that start at a literal
-(``s = np.int64(0)``, not ``s = 0``). A one-trial solver called from one batch kernel only is
-``inline="always"``: every ``@njit`` function is an LLVM module of its own into which its callees are
-linked and optimised again, so a wrapper level costs as much compile time as its call tree
-(``docs/benchmarks.md``, "Cold start"). Kernels take arrays and scalars and write
-into preallocated outputs; no Python objects, RNG or I/O; no fastmath.
+The upper Cholesky factor R of a Gram matrix ``G_SS = R^T R`` is stored in the leading ``s x s``
+block of a square array; :func:`forward_solve` and :func:`back_solve` solve with ``R^T`` and R in
+place, :func:`chol_append` extends it when an atom enters and :func:`chol_delete` downdates it when
+one leaves. Integer constants passed to a kernel are written ``np.int64(0)``: a bare literal makes
+numba compile a second specialisation of the callee (``Literal[int](0)``); so do loop counters that
+start at a literal (``s = np.int64(0)``, not ``s = 0``). One trial's algorithm is written out in its
+batch kernel's loop (OMP's ``omp_one`` is ``inline="always"`` into its two batch kernels instead):
+every ``@njit`` function is an LLVM module of its own into which its callees are linked and
+optimised again, so a wrapper level costs as much compile time as its call tree
+(``docs/benchmarks.md``, "Cold start"). Kernels take arrays and scalars and write into preallocated
+outputs; no Python objects, RNG or I/O; no fastmath.
 """
 from __future__ import annotations
 
