@@ -233,7 +233,7 @@ def test_stopping_rules_and_trivial_cases():
 
 @pytest.mark.parametrize("params, exc, msg", [
     ({"n_nonzero_coefs": 0}, ValueError, "n_nonzero_coefs=0"),
-    ({"n_nonzero_coefs": M + 1}, ValueError, f"1 <= n_nonzero_coefs <= {M}"),
+    ({"n_nonzero_coefs": N + 1}, ValueError, f"1 <= n_nonzero_coefs <= {N}"),  # above m: capped
     ({"n_nonzero_coefs": 2.5}, TypeError, "n_nonzero_coefs must be an integer"),
     ({"tol": -1.0}, ValueError, "tol=-1.0"),
     ({"positive": "yes"}, TypeError, "positive must be True or False"),
@@ -278,3 +278,21 @@ def test_chol_append_builds_the_factor_and_rejects_dependent_columns():
     forward_solve(R, 7, z)
     back_solve(R, 7, z)
     np.testing.assert_allclose(z, np.eye(7)[0] + 2 * np.eye(7)[3], rtol=0, atol=1e-12)
+
+
+def test_n_nonzero_coefs_capped_at_m_checked_against_n():
+    # more atoms than rows: capped at m (as the default k is), identical to asking for m atoms;
+    # a minimal-m search can then start below n_nonzero_coefs instead of failing in every trial
+    from csbench import minimal_m
+
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((5, 40)) / np.sqrt(5)
+    Y = rng.standard_normal((3, 5))
+    capped = decode("omp", A, Y, n_nonzero_coefs=10)
+    exact = decode("omp", A, Y, n_nonzero_coefs=5)
+    assert np.array_equal(capped.X_hat, exact.X_hat) and capped.n_iter.max() <= 5
+    with pytest.raises(ValueError, match="n_nonzero_coefs=41 is out of range; allowed: 1 <= n_nonzero_coefs <= 40"):
+        decode("omp", A, Y, n_nonzero_coefs=41)
+    res = minimal_m("omp", n=64, k=2, trials=6, seed=1, n_nonzero_coefs=10)
+    assert res.censored_reason == "" and np.isfinite(res.m_star) and 2 <= res.m_star <= 30
+    assert np.all(np.isfinite(res.critical))

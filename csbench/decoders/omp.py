@@ -92,7 +92,7 @@ def omp_solve(A, Y, s_max, tol=None, positive=False, gram="auto"):
 
 
 #: Value checks of OMP's parameters (run by decode() and DecoderSpec); the bound
-#: ``n_nonzero_coefs <= min(m, n)`` needs A and is checked by :func:`omp`.
+#: ``n_nonzero_coefs <= n`` needs the problem: :func:`check_problem`.
 CHECKS = {
     "n_nonzero_coefs": optional(partial(check_int, low=1)),
     "tol": optional(partial(check_float, low=0.0)),
@@ -101,8 +101,15 @@ CHECKS = {
 }
 
 
+def check_problem(params, n, k):
+    """``n_nonzero_coefs <= n`` (more atoms than features cannot be selected at any m)."""
+    if params["n_nonzero_coefs"] is not None:
+        check_int("n_nonzero_coefs", params["n_nonzero_coefs"], low=1, high=n)
+    return params
+
+
 @DECODERS.register("omp", "orthogonal matching pursuit: k atoms or ||r||^2 <= tol; positive=True: NNOMP",
-                   checks_finite_A=True, checks=CHECKS)
+                   checks_finite_A=True, checks=CHECKS, check_problem=check_problem)
 def omp(A, Y, k, *, n_nonzero_coefs=None, tol=None, positive=False, gram="auto"):
     """Orthogonal matching pursuit (Pati et al. 1993; Tropp & Gilbert 2007).
 
@@ -115,9 +122,10 @@ def omp(A, Y, k, *, n_nonzero_coefs=None, tol=None, positive=False, gram="auto")
     Parameters
     ----------
     n_nonzero_coefs : int, optional
-        Maximum atoms, ``1 <= n_nonzero_coefs <= min(m, n)``. Default: ``k``
-        (capped at m, since more than m atoms are dependent) when ``tol`` is
-        None, else ``min(m, n)`` (``tol`` alone decides, as in scikit-learn).
+        Maximum atoms, ``1 <= n_nonzero_coefs <= n``, capped at m (more than m
+        atoms are dependent; so a minimal-m search can start below it). Default:
+        ``k`` (capped at m) when ``tol`` is None, else ``min(m, n)`` (``tol``
+        alone decides, as in scikit-learn).
     tol : float >= 0, optional
         Bound on the **squared** residual norm ``||y - A x||^2`` (scikit-learn's
         convention). Checked before the first atom too, so ``||y||^2 <= tol``
@@ -147,12 +155,12 @@ def omp(A, Y, k, *, n_nonzero_coefs=None, tol=None, positive=False, gram="auto")
     """
     m, n = A.shape[-2:]
     if n_nonzero_coefs is not None:
-        s_max = check_int("n_nonzero_coefs", n_nonzero_coefs, low=1, high=min(m, n))
+        s_max = min(n_nonzero_coefs, m)  # checked against n by check_problem
     elif tol is not None:
         s_max = min(m, n)
     elif k is None:
         raise ValueError("omp needs a stopping rule: pass k (to decode), n_nonzero_coefs "
-                         f"(1 <= n_nonzero_coefs <= min(m, n) = {min(m, n)}) or tol >= 0; got none.")
+                         f"(1 <= n_nonzero_coefs <= n = {n}) or tol >= 0; got none.")
     else:
         s_max = min(k, m)
     X, n_iter, status, _ = omp_solve(A, Y, s_max, tol, positive, gram)
