@@ -25,6 +25,12 @@ NONFINITE_INPUT = -2
 
 
 @njit(cache=True)
+def trial_views(A3, Y, X, t):
+    """``(A, y, x)`` of trial t of a batch: ``A3[t]`` (``A3[0]`` when one A is shared), ``Y[t]``, ``X[t]``."""
+    return (A3[t] if A3.shape[0] > 1 else A3[0]), Y[t], X[t]
+
+
+@njit(cache=True)
 def dot(u, v, lo, hi):
     """``sum_{lo <= i < hi} u_i v_i`` with four partial sums (four independent add chains)."""
     s0 = s1 = s2 = s3 = 0.0

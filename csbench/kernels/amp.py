@@ -30,7 +30,7 @@ bit-identical at any thread count and whatever the memory layout.
 import numpy as np
 from numba import njit
 
-from ._linalg import DIVERGED, MAX_ITER, OK
+from ._linalg import DIVERGED, MAX_ITER, OK, trial_views
 
 #: Denoiser codes.
 SOFT, SOFT_NONNEG, BAYES_BINARY = 0, 1, 2
@@ -263,9 +263,7 @@ def amp_batch(A3, Y, X, n_iter, status, denoiser, tau, eps, damping, max_iter, t
     (see :func:`csbench.kernels.homotopy.homotopy_batch`).
     """
     for t in range(t0, t1):
-        A = A3[t] if A3.shape[0] > 1 else A3[0]
-        y = Y[t]
-        x = X[t]
+        A, y, x = trial_views(A3, Y, X, t)
         m, n = A.shape
         for j in range(n):
             x[j] = 0.0

@@ -36,7 +36,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._linalg import at_mul, back_solve, chol_append, chol_delete, copy_n, dot, forward_solve, kth_largest
+from ._linalg import (at_mul, back_solve, chol_append, chol_delete, copy_n, dot, forward_solve, kth_largest,
+                      trial_views)
 
 #: Relative pivot below which an entering column counts as dependent on the active set.
 DEP_TOL = 1e-12
@@ -182,9 +183,7 @@ def homotopy_batch(A3, Y, trials, lams, positive, budget, G, X, n_steps, lam_rea
     c = np.empty(n)
     for q_trial in range(t0, t1):
         trial = trials[q_trial]
-        A = A3[trial] if A3.shape[0] > 1 else A3[0]
-        y = Y[trial]
-        x = X[trial]
+        A, y, x = trial_views(A3, Y, X, trial)
         lam = lams[trial]
         max_steps = budget[trial]
         at_mul(A, y, c)

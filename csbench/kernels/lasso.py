@@ -51,7 +51,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._linalg import MAX_ITER, NONFINITE_INPUT, OK, at_mul, back_solve, forward_solve, copy_n, residual, sift
+from ._linalg import (MAX_ITER, NONFINITE_INPUT, OK, at_mul, back_solve, forward_solve,
+                      copy_n, residual, sift, trial_views)
 
 #: Status of :func:`lasso_batch`: CD hands over to the homotopy (others in :mod:`._linalg`).
 SWITCH = -1
@@ -469,9 +470,7 @@ def lasso_batch(A3, Y, trials, lams, ratio, positive, tol, budget, p0, nnz_stop,
     c = np.empty(n)
     for q_trial in range(t0, t1):
         t = trials[q_trial]
-        A = A3[t] if A3.shape[0] > 1 else A3[0]
-        y = Y[t]
-        x = X[t]
+        A, y, x = trial_views(A3, Y, X, t)
         at_mul(A, y, c)
         finite = True
         for j in range(n):
