@@ -2,7 +2,7 @@
 
 numba compiles a kernel on its first call and, with ``cache=True``, keeps the machine code on disk
 (``__pycache__`` beside the sources, or ``NUMBA_CACHE_DIR``); later processes load it in ~0.01 s
-per kernel. A cold first call pays the compile itself: about 34 CPU s for the lasso, OMP and AMP
+per kernel. A cold first call pays the compile itself: about 37 CPU s for the lasso, OMP and AMP
 together on the reference machine (``docs/benchmarks.md``, "Cold start"). :func:`precompile` pays it once,
 at install time, on every core: each :data:`TASKS` entry calls the public functions on a tiny problem
 in a worker process of its own, which compiles exactly the signatures real calls use, and writes them to
@@ -85,8 +85,8 @@ def _readouts_and_draws():
     decode("trained_readout", A, Y, k=3, n_samples=256, max_iter=3)
 
 
-#: name -> function compiling one group of kernels; ordered longest first (measured cold CPU seconds,
-#: reference machine: 15, 10, 5, 7, 5), so a pool of two finishes in about half the serial time.
+#: name -> function compiling one group of kernels, in the order a pool hands them out (cold CPU seconds
+#: of each in its own process, reference machine: about 16, 13, 8, 14, 8; two workers finish in ~29 s).
 TASKS = {
     "lasso (coordinate descent)": _lasso_cd,
     "lasso (homotopy)": _lasso_homotopy,
