@@ -55,9 +55,14 @@ print(json.dumps(out))
 """
 
 
+def _env(cache_dir):
+    """The subprocesses' environment: numba cache ``cache_dir``, one numba and one BLAS thread."""
+    return dict(os.environ, NUMBA_CACHE_DIR=cache_dir, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+                OMP_NUM_THREADS="1")
+
+
 def run(decoders, cache_dir, src, problem="20,40,3,2"):
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-               OMP_NUM_THREADS="1")
+    env = _env(cache_dir)
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", CHILD, ",".join(decoders), problem], env=env, capture_output=True,
                           text=True, check=True, cwd=src)
@@ -68,7 +73,7 @@ def run(decoders, cache_dir, src, problem="20,40,3,2"):
 
 def precompile(cache_dir, src):
     """Run ``csbench compile`` into ``cache_dir``; return its wall seconds and the CPU seconds of its processes."""
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    env = _env(cache_dir)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "csbench", "compile", "--quiet"], env=env, capture_output=True, text=True,

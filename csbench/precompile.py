@@ -137,13 +137,12 @@ def precompile(jobs=None, progress=True):
     from tqdm.auto import tqdm
 
     from ._validate import check_int
-    from .executors import make_executor, pin_threads
+    from .executors import make_executor
 
     jobs = min(check_int("jobs", (os.cpu_count() or 1) if jobs is None else jobs, low=1), len(TASKS))
     rows = []
     bar = tqdm(total=len(TASKS), desc="compiling numba kernels", unit="task", disable=not progress)
-    if jobs == 1:
-        pin_threads()
+    if jobs == 1:  # here; the kernels' signatures do not depend on thread counts, so nothing is pinned
         for name in TASKS:
             rows.append(_run(name))
             bar.update()
