@@ -8,8 +8,6 @@ The public names below are imported lazily (PEP 562 module ``__getattr__``), so
 each name's module (numba kernels, SciPy, pandas) loads on first use.
 """
 import importlib
-import sys
-import types
 
 __version__ = "0.1.0"
 
@@ -18,42 +16,22 @@ _EXPORTS = {
     "ConfigError": "config", "DecoderSpec": "config", "MRange": "config", "Sweep": "config",
     "load_sweep": "config",
     "DECODERS": "decoders", "DecodeResult": "decoders", "STATUSES": "decoders", "decode": "decoders",
-    "ENCODERS": "encoders", "coherence_stats": "encoders",
-    "run_grid": "harness", "run_sweep": "harness", "run_task": "harness", "success_table": "harness",
+    "ENCODERS": "encoders", "coherence_stats": "diagnostics",
+    "run_grid": "harness", "run_sweep": "harness", "run_task": "harness", "success_table": "analysis",
     "score": "metrics", "wilson_interval": "metrics",
     "Cell": "problems", "Measurements": "problems", "Truth": "problems", "make_problem": "problems",
     "SIGNALS": "signals",
     "load_results": "store",
     "fit_constant": "fits", "fit_scaling": "fits", "logistic_fit": "fits", "quantile_ci": "fits",
-    "MinimalMResult": "minimal_m", "m_star_table": "minimal_m", "minimal_m": "minimal_m",
-    "minimal_m_table": "minimal_m",
-    "MaximalKResult": "maximal_k", "maximal_k": "maximal_k",
+    "MinimalMResult": "studies.minimal_m", "m_star_table": "analysis", "minimal_m": "studies.minimal_m",
+    "minimal_m_table": "studies.minimal_m",
+    "MaximalKResult": "studies.maximal_k", "maximal_k": "studies.maximal_k",
+    "use_backend": "decoders.backend",
     "write_report": "report",
-    "load_matrix": "weights", "load_tensor": "weights", "tensor_names": "weights",
-    "MLP": "mlp",
+    "load_matrix": "tensors", "load_tensor": "tensors", "tensor_names": "tensors",
+    "MLP": "real.mlp",
 }
 _SUBMODULES = {"theory"}
-
-
-#: public functions named like the submodule that defines them
-_SHADOWED = {"minimal_m", "maximal_k"}
-
-
-class _Package(types.ModuleType):
-    """Keeps ``csbench.minimal_m`` (and ``maximal_k``) the function once its submodule is imported.
-
-    Importing ``csbench.minimal_m`` binds the package attribute ``minimal_m`` to the
-    submodule; the eager ``from .minimal_m import minimal_m`` this package once had
-    re-bound it to the function, which this keeps true under lazy imports.
-    """
-
-    def __setattr__(self, name, value):
-        if name in _SHADOWED and isinstance(value, types.ModuleType) and hasattr(value, name):
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name):
@@ -77,6 +55,6 @@ __all__ = [
     "Sweep", "MRange", "ConfigError", "load_sweep", "run_sweep", "load_results",
     "minimal_m", "MinimalMResult", "minimal_m_table", "m_star_table", "quantile_ci", "logistic_fit",
     "fit_constant", "fit_scaling", "write_report",
-    "maximal_k", "MaximalKResult",
+    "maximal_k", "MaximalKResult", "use_backend",
     "load_matrix", "load_tensor", "tensor_names", "MLP",
 ]

@@ -11,6 +11,9 @@ cell at a given m. Trial ``t`` of a cell uses the streams
 * results do not depend on how trials are split into blocks.
 
 Decoders get :class:`Measurements` only; :class:`Truth` goes to scoring.
+This module also owns the nested designs of the studies (:class:`NestedTrial`:
+a trial's problems at every m; :class:`SupportTrial`: at every k) and the one
+rule choosing a dense matrix or a matrix-free operator (:func:`use_operator`).
 """
 from __future__ import annotations
 
@@ -20,7 +23,9 @@ import numpy as np
 
 from . import seeding
 from ._validate import check_float, check_int
-from .encoders import ENCODERS, check_encoder
+import math
+
+from .encoders import ENCODERS, check_encoder, identity_params, nested_mode, rows_of_master
 from .signals import SIGNALS, check_signal, nested_draw
 
 
@@ -56,7 +61,7 @@ class Cell:
 
     def as_dict(self):
         """Canonical description with every default filled in (the basis of :meth:`key`)."""
-        ep = ENCODERS.get(self.encoder).check_params(dict(self.encoder_params))
+        ep = identity_params(self.encoder, ENCODERS.get(self.encoder).check_params(dict(self.encoder_params)))
         sp = SIGNALS.get(self.signal).check_params(dict(self.signal_params))
         return {
             "encoder": self.encoder,
@@ -86,6 +91,9 @@ class Measurements:
 
     A: np.ndarray
     Y: np.ndarray
+    #: Per trial, what produced its A (the ``toy`` encoder's trained model), or None when the
+    #: encoder declares no source; decoders that take it get it (``decode(..., source=...)``).
+    source: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -95,8 +103,9 @@ class Truth:
     X: np.ndarray
 
 
-#: Fraction of physical memory the dense matrices of one problem may use by default.
-MEMORY_FRACTION = 0.25
+#: Bytes the dense matrices of one problem (or one block of a study) may use by default: a fixed number, so
+#: that whether a study runs dense or matrix-free does not depend on the machine (it is recorded with the study).
+DEFAULT_MEMORY_BUDGET = 4 * 2**30
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 10**6, "mib": 2**20,
           "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
 
@@ -126,7 +135,7 @@ def memory_budget(budget=None) -> int:
 
     ``budget`` (bytes or a string like ``"4GiB"``) if given, else the
     environment variable ``CSBENCH_MEMORY_BUDGET``, else
-    ``MEMORY_FRACTION`` (1/4) of the machine's physical memory.
+    :data:`DEFAULT_MEMORY_BUDGET` (4 GiB). Studies resolve it once and record it.
     """
     import os
 
@@ -135,7 +144,13 @@ def memory_budget(budget=None) -> int:
     env = os.environ.get("CSBENCH_MEMORY_BUDGET")
     if env:
         return parse_bytes("CSBENCH_MEMORY_BUDGET", env)
-    return int(MEMORY_FRACTION * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    return DEFAULT_MEMORY_BUDGET
+
+
+def use_operator(encoder, nbytes, budget) -> bool:
+    """THE dense-or-operator rule: a matrix-free operator when the dense matrices (``nbytes``) exceed
+    ``budget`` and the encoder is generated (its operator gives the same matrix); else dense."""
+    return ENCODERS.get(encoder).generated and nbytes > budget
 
 
 def make_problem(cell: Cell, m: int, trials: int, seed: int, first_trial: int = 0, memory_budget=None):
@@ -172,11 +187,11 @@ def make_problem(cell: Cell, m: int, trials: int, seed: int, first_trial: int = 
     seed = check_int("seed", seed, low=0)
     ep, sp = cell.validate(m)
     key = cell.key()
-    enc = ENCODERS.get(cell.encoder).func
     n = cell.n
     budget = _memory_budget(memory_budget)  # validated whatever the encoder
-    free = generated(cell.encoder) and 8 * trials * m * n > budget
+    free = use_operator(cell.encoder, 8 * trials * m * n, budget)
     A = [None] * trials if free else np.empty((trials, m, n))
+    source = [None] * trials if ENCODERS.get(cell.encoder).has_source else None
     X = np.empty((trials, n))
     Y = np.empty((trials, m))
     for i in range(trials):
@@ -186,19 +201,16 @@ def make_problem(cell: Cell, m: int, trials: int, seed: int, first_trial: int = 
             A[i] = draw_operator(cell, ep, seed, t, m, key)
             Y[i] = A[i].matvec(X[i])
         else:
-            A[i] = draw_matrix(cell, ep, seed, t, m, key, enc)
+            A[i], src = draw_matrix(cell, ep, seed, t, m, key, with_source=True)
+            if source is not None:
+                source[i] = src
             Y[i] = A[i] @ X[i]
         if cell.noise > 0:
             Y[i] += draw_noise(cell, seed, t, m, key)
-    return Measurements(tuple(A) if free else A, Y), Truth(X)
+    return Measurements(tuple(A) if free else A, Y, None if source is None else tuple(source)), Truth(X)
 
 
 _memory_budget = memory_budget  # make_problem's parameter of the same name shadows the function
-
-
-def generated(encoder) -> bool:
-    """Whether ``encoder``'s matrices can be regenerated matrix-free (``gaussian``, ``rademacher``, ``dct``)."""
-    return bool(ENCODERS.get(encoder).info.get("generated"))
 
 
 def draw_signal(cell, signal_params, seed, trial, key=None):
@@ -213,43 +225,30 @@ def draw_noise(cell, seed, trial, m, key=None):
     return cell.noise * rng.standard_normal(m)
 
 
-def draw_matrix(cell, encoder_params, seed, trial, m, key=None, enc=None):
-    """Trial ``trial``'s ``(m, n)`` matrix, from its MATRIX stream."""
+def draw_matrix(cell, encoder_params, seed, trial, m, key=None, with_source=False):
+    """Trial ``trial``'s ``(m, n)`` matrix, from its MATRIX stream (``(A, source)`` with ``with_source``;
+    ``source`` is None unless the encoder declares one)."""
     rng = seeding.trial_rng(seed, cell.key() if key is None else key, trial, seeding.MATRIX)
-    enc = ENCODERS.get(cell.encoder).func if enc is None else enc
-    return enc(rng, m, cell.n, **encoder_params)
+    entry = ENCODERS.get(cell.encoder)
+    out = entry.func(rng, m, cell.n, **encoder_params)
+    A, source = out if entry.has_source else (out, None)
+    return (A, source) if with_source else A
 
 
 def draw_operator(cell, encoder_params, seed, trial, m, key=None):
     """Trial ``trial``'s ``(m, n)`` matrix as an :class:`csbench.operators.Operator`.
 
-    Generated encoders give matrix-free operators equal entry for entry to
-    :func:`draw_matrix` (``gaussian``/``rademacher``: :class:`~csbench.operators.GeneratedOperator`;
-    ``dct``: :class:`~csbench.operators.DCTOperator`), memory O(n); any other
-    encoder its dense draw wrapped in a :class:`~csbench.operators.DenseOperator`.
+    Generated encoders give their matrix-free operator, equal entry for entry to
+    :func:`draw_matrix` (same stream), memory O(n); any other encoder its dense
+    draw wrapped in a :class:`~csbench.operators.DenseOperator`.
     """
-    from . import operators
-    from .encoders import dct_draw, philox_key
+    from .operators import DenseOperator
 
-    if not generated(cell.encoder):
-        return operators.DenseOperator(draw_matrix(cell, encoder_params, seed, trial, m, key))
+    entry = ENCODERS.get(cell.encoder)
+    if entry.operator is None:
+        return DenseOperator(draw_matrix(cell, encoder_params, seed, trial, m, key))
     rng = seeding.trial_rng(seed, cell.key() if key is None else key, trial, seeding.MATRIX)
-    if cell.encoder == "dct":
-        return operators.DCTOperator(*dct_draw(rng, cell.n), m)
-    return operators.GeneratedOperator(cell.encoder, philox_key(rng), m, cell.n)
-
-
-def draw_rows(cell, encoder_params, seed, trial, i0, i1, key=None):
-    """Rows ``i0 .. i1-1`` of trial ``trial``'s raw master ``Z`` of a generated encoder.
-
-    The trial's m-row matrix is ``Z[:m] / sqrt(m)`` for every m (nested mode
-    ``"sqrt"``), equal bit for bit to :func:`draw_matrix` at m; any block of
-    rows costs only its own generation (plus O(n log n) once for ``dct``).
-    """
-    if not generated(cell.encoder):
-        raise ValueError(f"encoder={cell.encoder!r} has no addressable master rows; allowed: "
-                         f"{[e.name for e in ENCODERS if e.info.get('generated')]}.")
-    return draw_operator(cell, encoder_params, seed, trial, 1, key).raw_rows(i0, i1)
+    return entry.operator(rng, m, cell.n, **encoder_params)
 
 
 def draw_nested_support(cell, signal_params, seed, trial, key=None):
@@ -261,3 +260,111 @@ def draw_nested_support(cell, signal_params, seed, trial, key=None):
     """
     rng = seeding.trial_rng(seed, cell.key() if key is None else key, trial, seeding.SIGNAL)
     return nested_draw(cell.signal, rng, cell.n, signal_params)
+
+
+# --------------------------------------------------------------------------- nested designs
+class NestedTrial:
+    """One trial of a cell: its signal, noise and master matrix, all drawn by this module.
+
+    Generated "sqrt" encoders (gaussian, rademacher, dct) hold the trial's
+    operator (:func:`draw_operator`, O(n) state) whose raw master
+    rows ``Z`` (``A_m = Z[:m] / sqrt(m)``) are addressable: the master grows by
+    regenerating only the new rows. Other modes redraw the master
+    (:func:`draw_matrix`) when it grows.
+    """
+
+    def __init__(self, cell, ep, sp, seed, t, mode, m_max):
+        self.cell, self.ep, self.seed, self.t, self.mode, self.m_max = cell, ep, seed, t, mode, m_max
+        self.key = cell.key()
+        self.x = draw_signal(cell, sp, seed, t, self.key)
+        self.master = None
+        self.rows = 0      # rows of the master in use
+        self.op = None     # generated encoders: the operator whose raw rows form the master
+        self.z = None
+
+    def raw_rows(self, i0, i1):
+        """Rows ``i0 .. i1-1`` of the raw master ``Z`` of a generated "sqrt" encoder."""
+        if self.op is None:
+            self.op = draw_operator(self.cell, self.ep, self.seed, self.t, self.m_max, self.key)
+        return self.op.raw_rows(i0, i1)
+
+    def rows_after(self, m):
+        """Rows the master holds after :meth:`grow` (m): it grows by half its size at least, up to m_max."""
+        if self.rows >= m:
+            return self.rows
+        return m if self.rows == 0 else min(self.m_max, max(m, int(1.5 * self.rows)))
+
+    def grow(self, m):
+        """Make sure the master holds at least m rows."""
+        if self.rows >= m:
+            return
+        M = self.rows_after(m)
+        if self.mode == "sqrt" and ENCODERS.get(self.cell.encoder).generated:
+            new = self.raw_rows(self.rows, M)
+            self.master = new if self.rows == 0 else np.concatenate([self.master[:self.rows], new])
+        else:
+            self.master = draw_matrix(self.cell, self.ep, self.seed, self.t, M, self.key)
+        self.rows = M
+
+    def problem(self, m, out=None):
+        """``(A_m, y_m)`` equal (to rounding) to ``make_problem(cell, m, ...)`` for this trial.
+
+        ``A_m`` is written into ``out`` (an (m, n) array) if given.
+        """
+        if self.mode == "call":
+            A = draw_matrix(self.cell, self.ep, self.seed, self.t, m, self.key)
+        elif self.mode == "sqrt" and ENCODERS.get(self.cell.encoder).generated:
+            self.grow(m)
+            A = np.divide(self.master[:m], math.sqrt(m), out=out)
+        else:
+            self.grow(m)
+            A = rows_of_master(self.master[:self.rows], m, self.mode)
+        if out is not None and A is not out:
+            out[...] = A
+            A = out
+        y = A @ self.x
+        if self.cell.noise > 0:
+            if self.z is None:  # nested: the first m draws of the stream, for every m
+                self.z = draw_noise(self.cell, self.seed, self.t, self.m_max, self.key)
+            y = y + self.z[:m]
+        return A, y
+
+    def operator(self, m):
+        """``(A_m, y_m)`` with ``A_m`` matrix-free (:func:`draw_operator`): the same matrix as
+        :meth:`problem`, for problems whose dense matrices exceed the memory budget; y to rounding."""
+        op = draw_operator(self.cell, self.ep, self.seed, self.t, m, self.key)
+        y = op.matvec(self.x)
+        if self.cell.noise > 0:
+            if self.z is None:
+                self.z = draw_noise(self.cell, self.seed, self.t, self.m_max, self.key)
+            y = y + self.z[:m]
+        return op, y
+
+    def release_master(self):
+        """Drop the dense master (the matrix-free path regenerates rows instead)."""
+        self.master = None
+        self.rows = 0
+
+    def release(self):
+        self.master = None
+        self.op = None
+        self.rows = 0
+        self.z = None
+
+
+class SupportTrial:
+    """One trial of a study over k at a fixed m: its matrix, its nested supports and its noise.
+
+    ``plan`` holds the checked ``ep`` (encoder parameters), ``sp`` (signal parameters), ``seed`` and ``m``.
+    """
+
+    def __init__(self, plan, cell, t):
+        key = cell.key()
+        self.A, self.source = draw_matrix(cell, plan["ep"], plan["seed"], t, plan["m"], key, with_source=True)
+        self.order, self.values = draw_nested_support(cell, plan["sp"], plan["seed"], t, key)
+        self.z = draw_noise(cell, plan["seed"], t, plan["m"], key) if cell.noise > 0 else None
+
+    def signal(self, k):
+        x = np.zeros(self.A.shape[1])
+        x[self.order[:k]] = self.values[:k]
+        return x

@@ -11,9 +11,20 @@ from __future__ import annotations
 import numpy as np
 
 from ._validate import check_choice, check_float, check_int
-from .registry import Registry
+from dataclasses import dataclass
 
-SIGNALS = Registry("signal")
+from .registry import Entry, Registry
+
+
+@dataclass(frozen=True)
+class SignalEntry(Entry):
+    """A registered signal model: whether its nonzeros are all 1 (``binary``) and all >= 0 (``nonneg``)."""
+
+    binary: bool = False
+    nonneg: bool = False
+
+
+SIGNALS = Registry("signal", SignalEntry)
 
 PROFILES = ["uniform", "power"]
 
@@ -106,4 +117,4 @@ def signal_info(name, params=None):
     if name == "bernoulli":
         values = (params or {}).get("values", "signed")
         return values == "one", values in ("positive", "one")
-    return bool(entry.info.get("binary")), bool(entry.info.get("nonneg"))
+    return entry.binary, entry.nonneg

@@ -47,11 +47,11 @@ from functools import partial
 
 import numpy as np
 
-from .._lazy import lazy_module
 from .._validate import check_bool, check_choice, check_float, check_int, optional, or_choice
-from .base import DECODERS, DecodeResult, run_trials
+from .backend import kernels
+from .base import DECODERS, DIVERGED, MAX_ITER, OK, DecodeResult, outputs, run_trials
 
-_k = lazy_module("csbench.kernels.amp")  # numba loads on the first call, not on import
+_k = kernels("amp")  # numba loads on the first call, not on import
 _DENOISERS = ("soft", "bayes_binary")
 
 
@@ -96,7 +96,7 @@ def amp_params(m, n, k, denoiser, nonneg, threshold, density):
 
 
 @DECODERS.register("amp", "approximate message passing: soft threshold (l1, minimax tau) or Bayes {0,1}",
-                   checks=CHECKS, check_problem=check_problem)
+                   checks=CHECKS, problem_check=check_problem)
 def amp(A, Y, k, *, denoiser="soft", nonneg=False, threshold="minimax", density=None,
         damping=0.0, max_iter=1000, tol=1e-9):
     """Approximate message passing (see the module docstring for the iteration).
@@ -138,3 +138,53 @@ def amp(A, Y, k, *, denoiser="soft", nonneg=False, threshold="minimax", density=
     run_trials(_k.amp_batch, T, A if A.ndim == 3 else A[None], Y, X, n_iter, status, code, tau, eps, damping,
                max_iter, tol)
     return DecodeResult(X, n_iter, status)
+
+
+# ---------------------------------------------------------------- operator path
+def _amp_one(op, y, x, code, tau, logit_eps, damping, max_iter, tol):
+    """AMP on one problem (the iteration of :func:`csbench.kernels.amp.amp_batch`); writes x, returns (n_iter, status)."""
+    m, n = op.shape
+    x[:] = 0.0
+    ynorm = np.sqrt(y @ y)
+    if ynorm == 0.0:
+        return 0, OK
+    z = y.copy()
+    xn = np.empty(n)
+    idx = np.empty(n, np.int64)
+    r = op.rmatvec(z)  # x^0 + A^T z^0
+    for it in range(1, max_iter + 1):
+        s2 = (z @ z) / m
+        _, dsum = _k._denoise(r, tau * np.sqrt(s2), max(s2, 1e-300), logit_eps, code, damping, x, xn, idx)
+        d = xn - x
+        dx2, xn2 = d @ d, xn @ xn
+        if not np.isfinite(dx2 + xn2 + dsum):
+            return it - 1, DIVERGED
+        res = y - op.matvec(xn)
+        zn = res + (dsum / m) * z
+        if damping > 0.0:
+            zn = (1.0 - damping) * zn + damping * z
+        res2, zn2 = res @ res, zn @ zn
+        if not np.isfinite(zn2 + res2):
+            return it - 1, DIVERGED
+        x[:] = xn
+        z = zn
+        if np.sqrt(zn2) > _k.BLOWUP * ynorm:
+            return it, DIVERGED
+        if np.sqrt(dx2) <= tol * np.sqrt(xn2) or np.sqrt(res2) <= tol * ynorm:
+            return it, OK
+        r = x + op.rmatvec(z)
+    return max_iter, MAX_ITER
+
+
+def amp_operator(ops, Y, k, *, denoiser, nonneg, threshold, density, damping, max_iter, tol):
+    """AMP on operators: two products per iteration (:func:`csbench.decoders.amp.amp`'s iteration and rules)."""
+    m, n = ops[0].shape
+    code, tau, eps = amp_params(m, n, k, denoiser, nonneg, threshold, density)
+    logit_eps = float(np.log(eps / (1.0 - eps))) if code == _k.BAYES_BINARY else 0.0
+    X, n_iter, status = outputs(Y.shape[0], n)
+    for t, op in enumerate(ops):
+        n_iter[t], status[t] = _amp_one(op, Y[t], X[t], code, tau, logit_eps, float(damping), max_iter, tol)
+    return DecodeResult(X, n_iter, status)
+
+
+DECODERS.update("amp", operator=amp_operator)

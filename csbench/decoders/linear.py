@@ -18,15 +18,17 @@ from functools import partial
 
 import numpy as np
 
-from .._validate import check_bool, check_choice, check_float, or_choice
-from .._lazy import lazy_module
-from .base import DECODERS, one_shot
+from .._validate import check_bool, check_choice, check_float, check_int, or_choice
+from .backend import kernels
+from .base import DECODERS, PerOperator, col_norms_sq, one_shot
 
-_lattice = lazy_module("csbench.kernels.lattice")  # numba loads on the first call, not on import
+_lattice = kernels("lattice")  # numba loads on the first call, not on import
 
 
 #: An entry of A within this relative distance of +-c counts as the lattice value +-c.
 LATTICE_RTOL = 1e-12
+#: ``sqrt(d) A^T Z`` of a lattice operator must lie this close to an integer vector (it is ~1e-10 away).
+LATTICE_ITOL = 1e-3
 #: ``y sqrt(d)`` within this distance of an integer vector (relative to max(1, |.|)) is on the lattice.
 LATTICE_YTOL = 1e-8
 
@@ -121,9 +123,21 @@ MF_CHECKS = {
 }
 
 
+def mf_study_defaults(params, given, study):
+    """``signal="signed"`` (values in {-1, 0, 1}): ``rule="sign"``; the 0/1 rules cannot decode -1 entries."""
+    if study.signal == "signed" and not study.binary:
+        if "rule" not in given:
+            params["rule"] = "sign"
+        elif params["rule"] != "sign":
+            raise ValueError(f"matched_filter rule={params['rule']!r} cannot decode the entries of signal='signed' "
+                             "(values in {-1, 0, 1}) exactly; use rule='sign' (sign(x') 1[|x'| >= 1/2]).")
+    return params
+
+
 @DECODERS.register("matched_filter", "A^T y, then 1[x' >= 1/2] (binary), sign-aware, top-k, or raw",
-                   signals=("binary", "signed"), checks=MF_CHECKS,
-                   check_problem=_needs_k("rule", "topk", "matched_filter"))
+                   signals=("binary", "signed"), checks=MF_CHECKS, linear_readout=True,
+                   study_defaults=mf_study_defaults,
+                   problem_check=_needs_k("rule", "topk", "matched_filter"))
 def matched_filter(A, Y, k, *, rule="threshold", threshold=0.5, normalize=False):
     """Matched filter ``x' = A^T y`` followed by a decision rule.
 
@@ -142,7 +156,7 @@ def matched_filter_from(scores, k, *, rule, threshold, normalize):
     """The matched filter's decision rule on ``Xp = scores(normalize)`` (parameters checked by decode()).
 
     :func:`matched_filter` passes :func:`correlations`,
-    :mod:`csbench.decoders.matrix_free` its operator products, so both paths decide alike.
+    :func:`matched_filter_operator` its operator products, so both paths decide alike.
     """
     Xp = scores(normalize)
     if rule == "threshold":
@@ -174,8 +188,8 @@ RELU_CHECKS = {
 
 
 @DECODERS.register("relu_readout", "ReLU(A^T y - b), b fixed or Edmonds' 2*eps; or Threshold_1/2",
-                   signals=("binary",), checks=RELU_CHECKS,
-                   check_problem=_needs_k("bias", "edmonds", "relu_readout"))
+                   signals=("binary",), checks=RELU_CHECKS, linear_readout=True,
+                   problem_check=_needs_k("bias", "edmonds", "relu_readout"))
 def relu_readout(A, Y, k, *, bias=0.0, c_prime=1.0, activation="relu", normalize=False):
     """ReLU read-out ``x_hat = ReLU(A^T y - b)`` (seed 004, Lemma 4).
 
@@ -195,3 +209,69 @@ def relu_readout_from(scores, m, n, k, *, bias, c_prime, activation, normalize):
     if activation == "relu":
         return one_shot(np.maximum(Z, 0.0))
     return one_shot((Z >= 0.5).astype(np.float64))
+
+
+# ---------------------------------------------------------------- operator path
+def _lattice_d(op):
+    """d if ``op`` is ``S / sqrt(d)`` with S in {-1, 0, 1}: tested for a DenseOperator, else ``op.lattice_d``."""
+    from ..operators import DenseOperator
+
+    if isinstance(op, DenseOperator):
+        lat = lattice_matrix(op.A)
+        return None if lat is None else lat[1]
+    d = getattr(op, "lattice_d", None)
+    return None if d is None else check_int("A.lattice_d", d, low=1)
+
+
+def operator_correlations(ops, Y, normalize=False):
+    """``X'[t] = A_t^T Y[t]`` (one ``rmatvec`` per trial), as :func:`csbench.decoders.linear.correlations`.
+
+    With ``normalize`` coordinate j is divided by ``||a_j||^2``. A lattice trial
+    (``A_t = S / sqrt(d)``, see the module docstring, and ``Y[t] sqrt(d)`` integer
+    to ``LATTICE_YTOL``) gets the exact ``(S^T Z)_j / d`` (normalised: ``/ nnz(s_j)``),
+    bit for bit the dense path's value. The lattice test is per trial (the dense
+    path tests the whole batch), so the two differ only on batches mixing
+    lattice and non-lattice measurements.
+    """
+    T, n = Y.shape[0], ops[0].shape[1]
+    lattice = PerOperator(_lattice_d)
+    norms = PerOperator(col_norms_sq)
+    out = np.empty((T, n))
+    for t, op in enumerate(ops):
+        d = lattice(op)
+        Z = lattice_vector(Y[t], d) if d is not None else None
+        if Z is None:
+            out[t] = op.rmatvec(Y[t])
+            if normalize:
+                sq = norms(op)
+                out[t] /= np.where(sq > 0, sq, 1.0)
+            continue
+        V = np.sqrt(d) * op.rmatvec(Z)
+        W = np.rint(V)
+        err = np.abs(V - W).max(initial=0.0)
+        if not err <= LATTICE_ITOL:
+            raise ValueError(f"A (trial {t}) declares lattice_d={d}, but sqrt(d) A^T z for integer z is {err:.3g} "
+                             "away from an integer vector: its entries are not 0 or +-1/sqrt(d).")
+        if normalize:
+            nnz = np.rint(norms(op) * d)
+            out[t] = W / np.where(nnz > 0, nnz, 1.0)
+        else:
+            out[t] = W / d
+    return out
+
+
+def matched_filter_operator(ops, Y, k, *, rule, threshold, normalize):
+    """Matched filter on operators (:func:`csbench.decoders.linear.matched_filter`'s rule)."""
+    return matched_filter_from(lambda norm: operator_correlations(ops, Y, norm), k, rule=rule,
+                               threshold=threshold, normalize=normalize)
+
+
+def relu_readout_operator(ops, Y, k, *, bias, c_prime, activation, normalize):
+    """ReLU read-out on operators (:func:`csbench.decoders.linear.relu_readout`'s rule)."""
+    m, n = ops[0].shape
+    return relu_readout_from(lambda norm: operator_correlations(ops, Y, norm), m, n, k, bias=bias,
+                             c_prime=c_prime, activation=activation, normalize=normalize)
+
+
+DECODERS.update("matched_filter", operator=matched_filter_operator)
+DECODERS.update("relu_readout", operator=relu_readout_operator)

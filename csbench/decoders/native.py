@@ -6,8 +6,8 @@ the read-out is ``x_hat = act(A^T y + b)``; for an untied one with
 the read-out's remaining parameters come from one of two places:
 
 * ``bias="model"`` / ``activation="model"`` (default): the model that produced
-  A, looked up by the exact matrix (the ``toy`` encoder records every matrix it
-  returns in this process, see :func:`csbench.toy.encoder.model_for_matrix`);
+  A, which the problem hands over (:attr:`csbench.problems.Measurements.source`,
+  filled by the ``toy`` encoder; ``decode(..., source=...)``);
 * explicit ``bias`` (a number or a list of n numbers) and ``activation``
   (``relu``, ``gelu``, ``identity``): the tied read-out for any A.
 """
@@ -23,13 +23,13 @@ from .base import DECODERS, one_shot
 ACTIVATIONS = ["relu", "gelu", "identity"]
 
 
-def _lookup(A):
-    from ..toy.encoder import model_for_matrix
-
-    model = model_for_matrix(A)
+def _model(source, t):
+    """Trial t's toy model from the problem's ``source`` (ValueError when the problem has none)."""
+    model = None if source is None else source[t]
     if model is None:
-        raise ValueError("native decoder with bias='model' or activation='model': A was not produced by the "
-                         "'toy' encoder in this process; pass bias=<number or list of n> and activation=<name>.")
+        raise ValueError("native decoder with bias='model' or activation='model' needs the toy model that produced "
+                         "A (a problem of the 'toy' encoder: decode(..., source=measurements.source)); "
+                         "otherwise pass bias=<number or list of n> and activation=<name>.")
     return model
 
 
@@ -55,8 +55,8 @@ CHECKS = {"activation": partial(check_choice, choices=ACTIVATIONS + ["model"]), 
 
 
 @DECODERS.register("native", "a toy model's own read-out act(A^T y + b) (bias/activation from the model)",
-                   encoders=("toy",), checks=CHECKS, check_problem=_check_problem)
-def native(A, Y, k, *, activation="model", bias="model"):
+                   encoders=("toy",), takes_source=True, checks=CHECKS, problem_check=_check_problem)
+def native(A, Y, k, source=None, *, activation="model", bias="model"):
     """``x_hat = act(A^T y + b)``, or the model's own read-out (see the module docstring)."""
     from ..toy.model import activate
 
@@ -69,7 +69,7 @@ def native(A, Y, k, *, activation="model", bias="model"):
         if b is not None and activation != "model":
             out[t] = activate(activation, Y[t] @ At + b)
             continue
-        model = _lookup(At)
+        model = _model(source, t)
         if model.spec.family == "untied":
             if b is not None or activation != "model":
                 raise ValueError("native decoder: an untied model's read-out W_out act(y + b1) + b2 takes "

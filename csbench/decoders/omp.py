@@ -17,11 +17,12 @@ import numpy as np
 
 from functools import partial
 
-from .._lazy import lazy_module
 from .._validate import check_bool, check_finite_array, check_float, check_gram, check_int, optional
-from .base import DECODERS, NONFINITE, DecodeResult, run_trials
+from .backend import kernels
+from .base import (DECODERS, DEPENDENT_ATOMS, MAX_ITER, NONFINITE, OK, DecodeResult, PerOperator, col_norms_sq,
+                   outputs, run_trials)
 
-_k = lazy_module("csbench.kernels.omp")  # numba loads on the first call, not on import
+_k = kernels("omp")  # numba loads on the first call, not on import
 
 __all__ = ["omp", "omp_solve"]
 
@@ -108,8 +109,34 @@ def check_problem(params, n, k):
     return params
 
 
+def atoms(m, n, k, n_nonzero_coefs, tol):
+    """Most atoms a trial may select (both paths): ``n_nonzero_coefs`` (checked against n by
+    :func:`check_problem`) capped at m; else ``min(m, n)`` with ``tol``; else ``min(k, m)``."""
+    if n_nonzero_coefs is not None:
+        return min(n_nonzero_coefs, m)  # more than m atoms are dependent; a minimal-m search starts below it
+    if tol is not None:
+        return min(m, n)
+    if k is None:
+        raise ValueError("omp needs a stopping rule: pass k (to decode), n_nonzero_coefs "
+                         f"(1 <= n_nonzero_coefs <= n = {n}) or tol >= 0; got none.")
+    return min(k, m)
+
+
+#: Residual tolerance ``||r||^2 <= BERNOULLI_TOL`` of studies of signals without a fixed k (``bernoulli``).
+BERNOULLI_TOL = 1e-20
+
+
+def study_defaults(params, given, study):
+    """On ``signal="bernoulli"`` (the number of active features varies, so k atoms is wrong for most trials):
+    ``tol = BERNOULLI_TOL``, stopping on the residual instead."""
+    if study.signal == "bernoulli" and "tol" not in given and "n_nonzero_coefs" not in given:
+        params["tol"] = BERNOULLI_TOL
+    return params
+
+
 @DECODERS.register("omp", "orthogonal matching pursuit: k atoms or ||r||^2 <= tol; positive=True: NNOMP",
-                   checks_finite_A=True, checks=CHECKS, check_problem=check_problem)
+                   checks_finite_A=True, checks=CHECKS, problem_check=check_problem,
+                   study_defaults=study_defaults)
 def omp(A, Y, k, *, n_nonzero_coefs=None, tol=None, positive=False, gram="auto"):
     """Orthogonal matching pursuit (Pati et al. 1993; Tropp & Gilbert 2007).
 
@@ -154,14 +181,100 @@ def omp(A, Y, k, *, n_nonzero_coefs=None, tol=None, positive=False, gram="auto")
         (3 s + 10) is hit.
     """
     m, n = A.shape[-2:]
-    if n_nonzero_coefs is not None:
-        s_max = min(n_nonzero_coefs, m)  # checked against n by check_problem
-    elif tol is not None:
-        s_max = min(m, n)
-    elif k is None:
-        raise ValueError("omp needs a stopping rule: pass k (to decode), n_nonzero_coefs "
-                         f"(1 <= n_nonzero_coefs <= n = {n}) or tol >= 0; got none.")
-    else:
-        s_max = min(k, m)
+    s_max = atoms(m, n, k, n_nonzero_coefs, tol)
     X, n_iter, status, _ = omp_solve(A, Y, s_max, tol, positive, gram)
     return DecodeResult(X, n_iter, status)
+
+
+# ---------------------------------------------------------------- operator path
+def _omp_one(op, y, nsq, s_max, tol, positive, x):
+    """OMP on one trial with products and regenerated columns (rules of :func:`csbench.kernels.omp.omp_one`).
+
+    Writes x; returns ``(n_iter, status)``. ``nsq`` = ``||a_j||^2``.
+    """
+    m, n = op.shape
+    x[:] = 0.0
+    c = op.rmatvec(y)
+    if not np.isfinite(c).all():
+        return 0, NONFINITE
+    inv_norm = np.zeros(n)
+    np.divide(1.0, np.sqrt(nsq), out=inv_norm, where=nsq > 0)
+    rr = float(y @ y)
+    floor = _k.CORR_FLOOR * np.sqrt(rr)
+    if rr == 0.0 or rr <= tol:
+        return 0, OK
+    s1 = max(s_max, 1)
+    As = np.empty((m, s1))            # the selected columns, in selection order
+    Gs = np.zeros((s1, s1))           # their Gram matrix (positive: read by the NNLS kernel)
+    R, w, z, xs = np.empty((s1, s1)), np.empty(s1), np.empty(s1), np.zeros(s1)
+    bs, ds, inv_s = np.empty(s1), np.empty(s1), np.empty(s1)   # A_S^T y, ||a_s||^2, 1/||a_s|| by position
+    pos = np.arange(s1, dtype=np.int64)                        # positions index the local arrays
+    pp, inP = np.empty(s1, np.int64), np.zeros(s1, np.bool_)
+    chosen = np.zeros(n, np.bool_)
+    b = c.copy()
+    S = []
+    ns = npp = 0
+    status = OK
+    while ns < s_max:
+        j, v = _k._select(c, inv_norm, chosen, positive)
+        if j < 0 or v <= floor:
+            break
+        a = op.columns(np.array([j]))[:, 0]
+        g = As[:, :ns].T @ a
+        if positive:
+            As[:, ns], bs[ns], ds[ns], inv_s[ns] = a, b[j], nsq[j], inv_norm[j]
+            Gs[:ns, ns] = Gs[ns, :ns] = g
+            Gs[ns, ns] = nsq[j]
+            S.append(j)
+            chosen[j] = True
+            ns += 1
+            npp, st = _k._nnls(Gs, np.empty((0, 0)), True, pos, ns, bs, ds, inv_s, xs, inP, pp, npp, R, w, z,
+                                floor)
+            if st == _k.DEPENDENT and xs[ns - 1] == 0.0:  # the new atom could not enter: drop it
+                ns -= 1
+                S.pop()
+                chosen[j] = False
+            if st != OK:  # the kernels' codes are base.STATUSES indices
+                status = st
+                break
+        else:
+            w[:ns] = g
+            if not _k.chol_append(R, ns, w, nsq[j], _k.DEP_TOL):
+                status = DEPENDENT_ATOMS
+                break
+            As[:, ns], bs[ns] = a, b[j]
+            S.append(j)
+            chosen[j] = True
+            ns += 1
+            xs[:ns] = bs[:ns]
+            _k.forward_solve(R, ns, xs)
+            _k.back_solve(R, ns, xs)
+        r = y - As[:, :ns] @ xs[:ns]
+        rr = float(r @ r)
+        if rr == 0.0 or rr <= tol or ns == s_max:
+            break
+        c = op.rmatvec(r)
+    if status == OK and tol >= 0.0 and rr > tol and ns == s_max:
+        status = MAX_ITER
+    x[S] = xs[:ns]
+    return ns, status
+
+
+def omp_operator(ops, Y, k, *, n_nonzero_coefs, tol, positive, gram):
+    """OMP on operators: an ``rmatvec`` per atom, columns regenerated (:func:`csbench.decoders.omp.omp`'s rules).
+
+    ``gram`` has no effect (there is no dense A to take ``A^T A`` of); ``gram=True`` raises.
+    """
+    m, n = ops[0].shape
+    if gram is True:
+        raise ValueError("gram=True needs a dense A (G = A^T A); on an operator use gram='auto' or False.")
+    s_max = atoms(m, n, k, n_nonzero_coefs, tol)
+    norms = PerOperator(col_norms_sq)
+    X, n_iter, status = outputs(Y.shape[0], n)
+    tol_k = -1.0 if tol is None else float(tol)
+    for t, op in enumerate(ops):
+        n_iter[t], status[t] = _omp_one(op, Y[t], norms(op), s_max, tol_k, positive, X[t])
+    return DecodeResult(X, n_iter, status)
+
+
+DECODERS.update("omp", operator=omp_operator)

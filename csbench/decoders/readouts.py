@@ -21,13 +21,13 @@ from functools import partial
 
 import numpy as np
 
-from .._lazy import lazy_module
 from .._validate import check_choice, check_float, check_int
 from ..seeding import key_words
 from ..signals import SIGNALS, check_signal, feature_weights, signal_info
+from .backend import kernels
 from .base import DECODERS, MAX_ITER, DecodeResult, one_shot
 
-_k = lazy_module("csbench.kernels.readout")  # numba loads on the first call, not on import
+_k = kernels("readout")  # numba loads on the first call, not on import
 
 #: (E v, E v^2) of the nonzero values of the exact-k signal models.
 _VALUE_MOMENTS = {"binary": (1.0, 1.0), "signed": (0.0, 1.0), "gaussian": (0.0, 1.0),
@@ -133,7 +133,7 @@ LMMSE_CHECKS = {**PRIOR_CHECKS, "rule": partial(check_choice, choices=["auto", "
 
 
 @DECODERS.register("lmmse", "linear MMSE mu + S A^T (A S A^T + noise^2 I)^+ (y - A mu) for the prior; "
-                   "binary: >= 1/2", checks=LMMSE_CHECKS, check_problem=_prior_checker("lmmse", moments=True))
+                   "binary: >= 1/2", checks=LMMSE_CHECKS, problem_check=_prior_checker("lmmse", moments=True))
 def lmmse(A, Y, k, *, signal="binary", signal_params=None, noise=0.0, rule="auto", threshold=0.5):
     """Linear minimum-mean-squared-error estimate of x for a csbench signal prior.
 
@@ -251,7 +251,7 @@ TRAINED_CHECKS = {**PRIOR_CHECKS, "activation": partial(check_choice, choices=["
 
 @DECODERS.register("trained_readout", "ReLU(E y + c), E and c fitted on seeded samples of the prior "
                    "with A known (amortised SAE encoder)", checks=TRAINED_CHECKS,
-                   check_problem=_prior_checker("trained_readout", moments=False))
+                   problem_check=_prior_checker("trained_readout", moments=False))
 def trained_readout(A, Y, k, *, signal="binary", signal_params=None, noise=0.0, activation="relu",
                     n_samples=16384, max_iter=300, tol=1e-10, seed=0):
     """Learned linear+ReLU read-out ``x_hat = ReLU(E y + c)`` (or ``1[E y + c >= 1/2]``).

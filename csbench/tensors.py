@@ -29,7 +29,7 @@ ATOMS = ("rows", "columns")
 NORMALIZE = ("none", "unit", "mean")
 
 
-def _check_path(path, param="path"):
+def check_path(path, param="path"):
     if path is None:
         raise ValueError(f"{param}=None: pass a weight file; allowed: a {', '.join(SUFFIXES)} file.")
     path = os.fspath(path)
@@ -53,7 +53,7 @@ def _safetensors_open(path):
 
 def tensor_names(path):
     """Names of the tensors stored in ``path`` (``[]`` for a ``.npy`` file, which holds one unnamed array)."""
-    path = _check_path(path)
+    path = check_path(path)
     return list(_names(path, os.path.getmtime(path)))
 
 
@@ -103,7 +103,7 @@ def load_tensor(path, name=None, *, ndim=None, param="name"):
     ImportError
         ``.safetensors`` without the ``safetensors`` package.
     """
-    path = _check_path(path)
+    path = check_path(path)
     mtime = os.path.getmtime(path)
     names = _names(path, mtime)
     if path.endswith(".npy"):
@@ -202,55 +202,3 @@ def load_matrix(path, name=None, *, atoms="rows", normalize="none"):
     W = load_tensor(path, name, ndim=2)
     A = np.array(W.T if atoms == "rows" else W, dtype=np.float64, order="C")  # a writable copy
     return normalize_atoms(A, normalize)
-
-
-def model_matrix(m, n, *, dictionary=None, path=None, tensor=None, atoms=None, normalize="unit"):
-    """The fixed dictionary of the ``model`` encoder, validated against ``(m, n)``.
-
-    Exactly one source: ``dictionary`` (a built-in name, see
-    :data:`csbench.minilm.DICTIONARIES`, whose atom orientation is fixed) or
-    ``path`` (+ ``tensor``, the tensor name; ``atoms`` "rows" (default) or "columns",
-    see :func:`load_matrix`). The dictionary's shape fixes m and n: both must
-    equal it. Returns a cached read-only ``(m, n)`` array.
-    """
-    check_choice("normalize", normalize, NORMALIZE)
-    if atoms is not None:
-        check_choice("atoms", atoms, ATOMS)
-    if (dictionary is None) == (path is None):
-        raise ValueError(f"encoder 'model' needs exactly one of dictionary=... or path=..., got "
-                         f"dictionary={dictionary!r}, path={path!r}.")
-    if dictionary is not None:
-        from . import minilm
-
-        check_choice("dictionary", dictionary, list(minilm.DICTIONARIES))
-        own = minilm.DICTIONARIES[dictionary][1]
-        if tensor is not None or atoms not in (None, own):
-            raise ValueError(f"dictionary={dictionary!r} has fixed atoms={own!r} and no tensor=...; "
-                             f"got tensor={tensor!r}, atoms={atoms!r}.")
-        A = _named_matrix(dictionary, normalize)
-        source = f"dictionary={dictionary!r}"
-    else:
-        path = _check_path(path)
-        load_tensor(path, tensor, ndim=2, param="tensor")  # validates before the cached transform
-        A = _file_matrix(path, os.path.getmtime(path), tensor, atoms or "rows", normalize)
-        source = f"tensor {tensor!r} of {path!r} (atoms={atoms or 'rows'!r})"
-    if A.shape != (m, n):
-        raise ValueError(f"(m, n)=({m}, {n}) does not match the fixed {A.shape[0]} x {A.shape[1]} dictionary "
-                         f"{source}; allowed: m = {A.shape[0]}, n = {A.shape[1]} (a fixed dictionary fixes m).")
-    return A
-
-
-@functools.lru_cache(maxsize=4)
-def _named_matrix(dictionary, normalize):
-    from . import minilm
-
-    A = minilm.dictionary(dictionary, normalize)
-    A.setflags(write=False)
-    return A
-
-
-@functools.lru_cache(maxsize=4)
-def _file_matrix(path, _mtime, tensor, atoms, normalize):
-    A = load_matrix(path, tensor, atoms=atoms, normalize=normalize)
-    A.setflags(write=False)
-    return A

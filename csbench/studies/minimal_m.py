@@ -24,7 +24,7 @@ function of m for each trial, and each trial has a **critical m**:
   m - 2 (must fail), reusing results the search already has, and counts
   trials contradicting monotonicity (a lower bound on how often it happens).
   A trial's search depends only on its own results. Trials are searched in
-  blocks (tasks of :func:`csbench.harness.run_searches`, run on any executor
+  blocks (tasks of :func:`csbench.driver.run_searches`, run on any executor
   and stored like every other task); within a block, trials that need the
   same m are decoded in one batch. When that batch's dense matrices (the
   batch, a decoder's working copy of it, and the trials' master rows) would
@@ -55,23 +55,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._lazy import lazy_module
-from ._validate import check_choice, check_float, check_int
-from .encoders import ENCODERS, check_encoder, nested_mode, rows_of_master
-from .fits import logistic_fit, quantile_ci
-from .problems import Cell, draw_matrix, draw_noise, draw_operator, draw_signal, generated, memory_budget
-from .signals import signal_info
+from .._lazy import lazy_module
+from .._validate import check_float, check_int
+from ..analysis import pointwise_quantile
+from ..encoders import ENCODERS, check_encoder, nested_mode
+from ..fits import logistic_fit, quantile_ci
+from ..decoders.base import DECODERS
+from ..driver import KINDS
+from ..problems import Cell, NestedTrial, memory_budget as _memory_budget, use_operator
+from ..signals import signal_info
+from .search import (STEP0, TASK_BYTES, Search, check_decoder, check_problem, check_search_args,
+                     merge_decoder_params, run_search, search_rows, search_totals, study_params)
 
 _kmf = lazy_module("csbench.kernels.mf_curve")  # numba loads on the first exact-path call
 
-#: First galloping step of the search: ``ceil(_STEP0 * sqrt(m_start))``; steps then double.
-_STEP0 = 0.5
 #: Rows of the master matrix drawn at once by the exact matched-filter pass ("sqrt" encoders): ~1 MiB.
 _CHUNK_BYTES = 1 << 20
 #: Trials per task of the search (one block of trials is searched together; results do not depend on it).
 _BLOCK_TRIALS = 10
-#: Memory budget of the matrices of one task decoded at once (bytes).
-_TASK_BYTES = 1 << 28
 
 
 # --------------------------------------------------------------------------- result
@@ -165,7 +166,7 @@ class MinimalMResult:
             d[f] = num(d[f])
         d.pop("curve")
         d["critical"] = [int(c) if math.isfinite(c) else None for c in self.critical]
-        from .theory import log2_binom
+        from ..theory import log2_binom
 
         d["log2_binom"] = float(log2_binom(self.n, self.k))
         d["bits_per_dimension"] = num(d["log2_binom"] / self.m_star)
@@ -190,95 +191,6 @@ def minimal_m_table(results):
 
 
 # --------------------------------------------------------------------------- problems
-class _Trial:
-    """One trial of a cell: its signal, noise and master matrix, all drawn by :mod:`csbench.problems`.
-
-    Generated "sqrt" encoders (gaussian, rademacher, dct) hold the trial's
-    operator (:func:`problems.draw_operator`, O(n) state) whose raw master
-    rows ``Z`` (``A_m = Z[:m] / sqrt(m)``) are addressable: the master grows by
-    regenerating only the new rows. Other modes redraw the master
-    (:func:`problems.draw_matrix`) when it grows.
-    """
-
-    def __init__(self, cell, ep, sp, seed, t, mode, m_max):
-        self.cell, self.ep, self.seed, self.t, self.mode, self.m_max = cell, ep, seed, t, mode, m_max
-        self.key = cell.key()
-        self.x = draw_signal(cell, sp, seed, t, self.key)
-        self.master = None
-        self.rows = 0      # rows of the master in use
-        self.op = None     # generated encoders: the operator whose raw rows form the master
-        self.z = None
-
-    def raw_rows(self, i0, i1):
-        """Rows ``i0 .. i1-1`` of the raw master ``Z`` of a generated "sqrt" encoder."""
-        if self.op is None:
-            self.op = draw_operator(self.cell, self.ep, self.seed, self.t, self.m_max, self.key)
-        return self.op.raw_rows(i0, i1)
-
-    def rows_after(self, m):
-        """Rows the master holds after :meth:`grow` (m): it grows by half its size at least, up to m_max."""
-        if self.rows >= m:
-            return self.rows
-        return m if self.rows == 0 else min(self.m_max, max(m, int(1.5 * self.rows)))
-
-    def grow(self, m):
-        """Make sure the master holds at least m rows."""
-        if self.rows >= m:
-            return
-        M = self.rows_after(m)
-        if self.mode == "sqrt" and generated(self.cell.encoder):
-            new = self.raw_rows(self.rows, M)
-            self.master = new if self.rows == 0 else np.concatenate([self.master[:self.rows], new])
-        else:
-            self.master = draw_matrix(self.cell, self.ep, self.seed, self.t, M, self.key)
-        self.rows = M
-
-    def problem(self, m, out=None):
-        """``(A_m, y_m)`` equal (to rounding) to ``make_problem(cell, m, ...)`` for this trial.
-
-        ``A_m`` is written into ``out`` (an (m, n) array) if given.
-        """
-        if self.mode == "call":
-            A = draw_matrix(self.cell, self.ep, self.seed, self.t, m, self.key)
-        elif self.mode == "sqrt" and generated(self.cell.encoder):
-            self.grow(m)
-            A = np.divide(self.master[:m], math.sqrt(m), out=out)
-        else:
-            self.grow(m)
-            A = rows_of_master(self.master[:self.rows], m, self.mode)
-        if out is not None and A is not out:
-            out[...] = A
-            A = out
-        y = A @ self.x
-        if self.cell.noise > 0:
-            if self.z is None:  # nested: the first m draws of the stream, for every m
-                self.z = draw_noise(self.cell, self.seed, self.t, self.m_max, self.key)
-            y = y + self.z[:m]
-        return A, y
-
-    def operator(self, m):
-        """``(A_m, y_m)`` with ``A_m`` matrix-free (:func:`problems.draw_operator`): the same matrix as
-        :meth:`problem`, for problems whose dense matrices exceed the memory budget; y to rounding."""
-        op = draw_operator(self.cell, self.ep, self.seed, self.t, m, self.key)
-        y = op.matvec(self.x)
-        if self.cell.noise > 0:
-            if self.z is None:
-                self.z = draw_noise(self.cell, self.seed, self.t, self.m_max, self.key)
-            y = y + self.z[:m]
-        return op, y
-
-    def release_master(self):
-        """Drop the dense master (the matrix-free path regenerates rows instead)."""
-        self.master = None
-        self.rows = 0
-
-    def release(self):
-        self.master = None
-        self.op = None
-        self.rows = 0
-        self.z = None
-
-
 def _nested_mode(encoder, ep):
     return nested_mode(encoder, ep) or "call"
 
@@ -295,7 +207,7 @@ def _mf_curve(trial, m_max, params, chunk_bytes=None):
     ``s_j(m) = sum_{i<m} Z_ij (Z_i . x)``, decided as ``s >= thr m`` (exact on
     the +-1 rows of rademacher). Other modes use the whole master at once.
     """
-    from .decoders.linear import lattice_matrix
+    from ..decoders.linear import lattice_matrix
 
     x = trial.x
     n = x.size
@@ -352,95 +264,7 @@ def _mf_exact_ok(decoder, params, cell, mode, criterion):
     binary, _ = signal_info(cell.signal, cell.signal_params)
     values_ok = (params["rule"] in ("threshold", "topk", "sign") and binary) or (
         params["rule"] == "sign" and cell.signal == "signed" and criterion == "exact")
-    return values_ok and cell.noise == 0 and (mode in ("columns", "none") or (mode == "sqrt" and generated(cell.encoder)))
-
-
-# --------------------------------------------------------------------------- search
-class _Search:
-    """Per-trial galloping + bisection over m, with trials needing the same m batched.
-
-    ``step0`` is the first galloping step; the step doubles with each further
-    galloping evaluation (it is the distance from ``m_start`` to the last m
-    tried, so the next m depends only on the trial's own bracket).
-    """
-
-    def __init__(self, trials, evaluate, m_start, m_max, check_monotone, resolution=1, step0=1):
-        self.trials = trials
-        self.resolution = resolution
-        self.evaluate = evaluate
-        self.m_start = m_start
-        self.m_max = m_max
-        self.step0 = max(1, int(step0))
-        T = len(trials)
-        self.lo = np.zeros(T, np.int64)        # largest m known to fail (0: none yet)
-        self.hi = np.zeros(T, np.int64)        # smallest m known to succeed (0: none yet)
-        self.next = np.full(T, m_start, np.int64)
-        self.crit = np.full(T, np.nan)
-        self.check = check_monotone
-        self.nonmono = np.zeros(T, bool)
-        self.known = [{} for _ in range(T)]    # m -> success, per trial
-
-    def _propose(self, i):
-        lo, hi = int(self.lo[i]), int(self.hi[i])
-        if hi == 0:  # only failures so far: gallop up
-            if lo >= self.m_max:
-                return None, np.inf
-            return min(self.m_max, lo + max(self.step0, lo - self.m_start)), None
-        if lo == 0:  # only successes so far: gallop down
-            if hi == 1:
-                return None, 1.0
-            return max(1, hi - max(self.step0, self.m_start - hi)), None
-        if hi - lo <= self.resolution:
-            return None, float(hi)
-        mid = round(math.sqrt(lo * hi)) if hi > 2 * lo else (lo + hi) // 2
-        return min(hi - 1, max(lo + 1, mid)), None
-
-    def _evaluate(self, items):
-        """Evaluate (trial index, m) pairs, grouped by m; record and return their success."""
-        groups = {}
-        for i, m in items:
-            groups.setdefault(m, []).append(i)
-        for m, idx in sorted(groups.items()):
-            ok = self.evaluate([self.trials[i] for i in idx], m)
-            for i, s in zip(idx, ok):
-                self.known[i][m] = bool(s)
-
-    def run(self):
-        active = list(range(len(self.trials)))
-        while active:
-            self._evaluate([(i, int(self.next[i])) for i in active])
-            still = []
-            for i in active:
-                m = int(self.next[i])
-                if self.known[i][m]:
-                    self.hi[i] = m
-                else:
-                    self.lo[i] = m
-                m, done = self._propose(i)
-                if m is None:
-                    self.crit[i] = done
-                else:
-                    self.next[i] = m
-                    still.append(i)
-            active = still
-        if self.check:
-            self._probe()
-        return self.crit
-
-    def _probe(self):
-        probes = []
-        for i, c in enumerate(self.crit):
-            if not np.isfinite(c):
-                continue
-            c = int(c)
-            if c + 1 <= self.m_max:
-                probes.append((i, c + 1, True))
-            if c - 2 >= 1:
-                probes.append((i, c - 2, False))
-        self._evaluate([(i, m) for i, m, _ in probes if m not in self.known[i]])
-        for i, m, expect in probes:
-            if self.known[i][m] != expect:
-                self.nonmono[i] = True
+    return values_ok and cell.noise == 0 and (mode in ("columns", "none") or (mode == "sqrt" and ENCODERS.get(cell.encoder).generated))
 
 
 # --------------------------------------------------------------------------- public API
@@ -448,13 +272,17 @@ def minimal_m(decoder="matched_filter", encoder="gaussian", signal="binary", n=1
               seed=0, q=0.5, criterion="exact", encoder_params=None, signal_params=None, m_max=None, *,
               noise=0.0, m_start=None, resolution=1, conf=0.95, rel_tol=1e-3, check_monotone=True,
               n_jobs=None, executor="threads", scheduler=None, start_method="spawn", out=None,
-              progress=False, **decoder_params) -> MinimalMResult:
+              progress=False, memory_budget=None, decoder_params=None, **decoder_kwargs) -> MinimalMResult:
     """Estimate the minimal number of measurements ``m*_q`` of a decoder.
 
     Parameters
     ----------
     decoder : str
-        A registered decoder; ``**decoder_params`` are its parameters.
+        A registered decoder.
+    decoder_params : dict, optional
+        The decoder's parameters, in their own namespace (any name, including ones such as
+        ``seed`` that are also options of this function). Parameters may also be given as
+        extra keywords when they collide with none of this function's (e.g. ``lam_ratio=1e-2``).
     encoder : str
         A *nested* encoder (the matrix at m rows is the first m rows of one draw).
     signal, encoder_params, signal_params, n, k, noise
@@ -494,8 +322,13 @@ def minimal_m(decoder="matched_filter", encoder="gaussian", signal="binary", n=1
         (:mod:`csbench.store`), so the same call resumes after a kill.
     progress : bool
         Progress bar over trials (stderr).
+    memory_budget : int or str, optional
+        Bytes the dense matrices of one block of trials may take before the block is decoded
+        matrix-free (generated encoders; :func:`csbench.problems.use_operator`). Default
+        :func:`csbench.problems.memory_budget` (4 GiB, or ``CSBENCH_MEMORY_BUDGET``). Part of the study's
+        plan, so it is recorded with the results.
 
-    The trials are searched in blocks (tasks of :func:`csbench.harness.run_searches`);
+    The trials are searched in blocks (tasks of :func:`csbench.driver.run_searches`);
     a trial's result depends only on its own problem.
 
     Returns
@@ -512,66 +345,47 @@ def minimal_m(decoder="matched_filter", encoder="gaussian", signal="binary", n=1
     t0 = time.perf_counter()
     planned = search_plan(decoder, encoder, signal, n, k, trials, seed, q, criterion, encoder_params,
                           signal_params, m_max, noise=noise, m_start=m_start, resolution=resolution,
-                          conf=conf, rel_tol=rel_tol, check_monotone=check_monotone, **decoder_params)
+                          conf=conf, rel_tol=rel_tol, check_monotone=check_monotone, memory_budget=memory_budget,
+                          decoder_params=decoder_params, **decoder_kwargs)
     return run_search(planned, summarize, t0, out=out, n_jobs=n_jobs, executor=executor, scheduler=scheduler,
                       start_method=start_method, progress=progress, name=f"minimal m {decoder}")
-
-
-def check_search_args(trials, seed, q, conf, criterion, rel_tol, resolution):
-    """Validated ``(trials, seed, q, conf, rel_tol, resolution)`` shared by the minimal-m and maximal-k searches."""
-    trials = check_int("trials", trials, low=1)
-    seed = check_int("seed", seed, low=0)
-    q = check_float("q", q, low=0.0, high=1.0, low_open=True, high_open=True)
-    conf = check_float("conf", conf, low=0.0, high=1.0, low_open=True, high_open=True)
-    check_choice("criterion", criterion, ["exact", "support"])
-    rel_tol = check_float("rel_tol", rel_tol, low=0.0)
-    resolution = check_int("resolution", resolution, low=1)
-    return trials, seed, q, conf, rel_tol, resolution
-
-
-def run_search(planned, summarize, t0, *, out, n_jobs, executor, scheduler, start_method, progress, name):
-    """Run one ``(plan, opts)`` of a search kind through the driver and summarise its stored rows."""
-    from .harness import run_searches
-
-    plan, opts = planned
-    rows = run_searches([plan], out, jobs=n_jobs, executor=executor, address=scheduler,
-                        start_method=start_method, progress=progress, name=name)[0]
-    return summarize(plan, rows, time.perf_counter() - t0, **opts)
 
 
 def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n=1024, k=8, trials=100,
                 seed=0, q=0.5, criterion="exact", encoder_params=None, signal_params=None, m_max=None, *,
                 noise=0.0, m_start=None, resolution=1, conf=0.95, rel_tol=1e-3, check_monotone=True,
-                **decoder_params):
+                memory_budget=None, decoder_params=None, **decoder_kwargs):
     """Validate a minimal-m search (arguments of :func:`minimal_m`); return ``(plan, {"q", "conf"})``.
 
     ``plan`` holds everything that determines the per-trial rows (not ``q``,
-    ``conf``): the task kind ``"minimal_m"`` of :func:`csbench.harness.run_searches`.
+    ``conf``): the task kind ``"minimal_m"`` of :func:`csbench.driver.run_searches`.
     """
     entry = ENCODERS.get(encoder)
-    params = _check_decoder(decoder, decoder_params)
+    given = merge_decoder_params(decoder_params, decoder_kwargs)
+    params = check_decoder(decoder, given)
+    budget = _memory_budget(memory_budget)
     n = check_int("n", n, low=1)
     k = check_int("k", k, low=1, high=n)  # k = 0: x = 0 is decoded at every m, there is no minimal m
     trials, seed, q, conf, rel_tol, resolution = check_search_args(trials, seed, q, conf, criterion, rel_tol,
                                                                    resolution)
     cell = Cell(encoder, signal, n, k, check_float("noise", noise, low=0.0),
                 dict(encoder_params or {}), dict(signal_params or {}))
-    if not entry.info.get("nested"):
-        nested = [e.name for e in ENCODERS if e.info.get("nested")]
+    if not entry.nested:
+        nested = [e.name for e in ENCODERS if e.nested]
         raise ValueError(f"encoder={encoder!r} is not nested (its rows depend on m), so trials have no "
                          f"critical m; allowed: {nested}. Use a sweep over m instead.")
-    params = study_params(decoder, params, decoder_params, signal, cell.signal_params, criterion,
+    params = study_params(decoder, params, given, signal, cell.signal_params, criterion,
                           encoder=encoder, noise=cell.noise)
-    _check_problem(decoder, params, n, [k])
+    check_problem(decoder, params, n, [k])
     if m_max is None:
-        from .theory import chernoff_m
+        from ..theory import chernoff_m
 
-        m_max = max(8, math.ceil(1.5 * float(chernoff_m(n, max(k, 1))))) if decoder in LINEAR_READOUTS else n
+        m_max = max(8, math.ceil(1.5 * float(chernoff_m(n, max(k, 1))))) if DECODERS.get(decoder).linear_readout else n
     m_max = check_int("m_max", m_max, low=1)
     ep, sp = cell.validate(m_max)
     ep = check_encoder(encoder, m_max, n, ep)
     if m_start is None:
-        from .theory import m_weak
+        from ..theory import m_weak
 
         m_start = math.ceil(float(m_weak(n, k)))
     m_start = min(m_max, max(1, check_int("m_start", m_start, low=1)))
@@ -581,24 +395,22 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
     plan = {"kind": "minimal_m", "decoder": decoder, "params": params, "cell": cell.as_dict(), "ep": ep,
             "sp": sp, "trials": trials, "seed": seed, "criterion": criterion, "rel_tol": rel_tol,
             "m_max": m_max, "m_start": m_start, "resolution": resolution, "probe": probe,
-            "method": method, "mode": mode}
+            "method": method, "mode": mode, "memory_budget": budget}
     if method == "exact-mf":
         plan["block"] = _BLOCK_TRIALS
     else:  # trials decoded together at one m must fit the task memory budget
-        plan["block"] = max(1, min(_BLOCK_TRIALS, _TASK_BYTES // (8 * n * min(m_max, 2 * m_start))))
+        plan["block"] = max(1, min(_BLOCK_TRIALS, TASK_BYTES // (8 * n * min(m_max, 2 * m_start))))
     return plan, {"q": q, "conf": conf}
 
 
 def search_block(plan, first_trial, trials):
     """Per-trial critical m of trials ``first_trial ..`` of a :func:`search_plan` (one task).
 
-    Returns the rows of :func:`csbench.harness.search_rows`.
+    Returns the rows of :func:`csbench.driver.search_rows`.
     """
-    from .harness import search_rows
-
     cell = Cell(**plan["cell"])
     ep, sp, m_max, mode, params = plan["ep"], plan["sp"], plan["m_max"], plan["mode"], plan["params"]
-    ts = [_Trial(cell, ep, sp, plan["seed"], t, mode, m_max) for t in range(first_trial, first_trial + trials)]
+    ts = [NestedTrial(cell, ep, sp, plan["seed"], t, mode, m_max) for t in range(first_trial, first_trial + trials)]
     if plan["method"] == "exact-mf":
         curves = [_mf_curve(tr, m_max, params) for tr in ts]
         out = [_critical_from_curve(row) for row in curves]
@@ -606,19 +418,17 @@ def search_block(plan, first_trial, trials):
                            [{"ok": m_max}] * trials, curves)
     from threadpoolctl import threadpool_limits
 
-    from .decoders import decode
-    from .metrics import score
+    from ..decoders import decode
+    from ..metrics import score
 
     binary, _ = signal_info(cell.signal, sp)
     statuses = {id(tr): Counter() for tr in ts}
     at_max = {}  # id(trial) -> (status, rel_err, n_wrong) at m_max, for the censoring diagnosis
 
-    budget = memory_budget() if generated(cell.encoder) else math.inf
-
     def evaluate(group, m):
         # the batch A, one working copy of it in the decoder, and the masters (measured: tests/test_operators.py)
         dense_bytes = 8 * cell.n * sum(2 * m + tr.rows_after(m) for tr in group)
-        if dense_bytes > budget:  # matrix-free: the same matrices, regenerated on demand
+        if use_operator(cell.encoder, dense_bytes, plan["memory_budget"]):  # the same matrices, regenerated
             for tr in group:
                 tr.release_master()
             A, Y = zip(*(tr.operator(m) for tr in group))
@@ -634,9 +444,9 @@ def search_block(plan, first_trial, trials):
                 at_max[id(tr)] = (st, float(sc["rel_err"][g]), float(sc["n_wrong"][g]))
         return sc[plan["criterion"]]
 
-    step0 = math.ceil(_STEP0 * math.sqrt(plan["m_start"]))
+    step0 = math.ceil(STEP0 * math.sqrt(plan["m_start"]))
     with threadpool_limits(limits=1, user_api="blas"):
-        s = _Search(ts, evaluate, plan["m_start"], m_max, plan["probe"], plan["resolution"], step0)
+        s = Search(ts, evaluate, plan["m_start"], m_max, plan["probe"], plan["resolution"], step0)
         s.run()
     for tr in ts:
         tr.release()
@@ -651,8 +461,6 @@ def summarize(plan, rows, elapsed=0.0, q=0.5, conf=0.95) -> MinimalMResult:
     ``S(m) = q`` and ``m_star_monotone`` the quantile of the per-trial monotone
     critical m; search path: the order-statistic quantile of the critical m.
     """
-    from .harness import search_totals
-
     tot = search_totals(rows)
     crit = tot["critical"]
     trials, m_max = plan["trials"], plan["m_max"]
@@ -661,7 +469,7 @@ def summarize(plan, rows, elapsed=0.0, q=0.5, conf=0.95) -> MinimalMResult:
         S = tot["curves"][:, :m_max]
         counts = S.sum(axis=0)
         curve = S.mean(axis=0)
-        est, low, high = _pointwise_quantile(counts, trials, q, conf)
+        est, low, high = pointwise_quantile(counts, trials, q, conf)
         cov = conf  # nominal: inverted pointwise Wilson bands
         monotone = quantile_ci(crit, q, conf)[:3]
         m_log = _logistic_check(lambda g: counts[g.astype(np.int64) - 1], trials, crit, q, conf, m_max)
@@ -683,72 +491,6 @@ def summarize(plan, rows, elapsed=0.0, q=0.5, conf=0.95) -> MinimalMResult:
         plan["method"], est, low, high, cov, crit, tot["n_censored"], tot["n_nonmonotone"],
         tot["n_checked"], tot["n_evaluations"], tot["status_counts"], *m_log, *monotone, curve, elapsed,
         tot["errors"], reason)
-
-
-#: Linear read-outs: one layer's decision on ``A^T y``; their default ``m_max`` is 1.5 x the Chernoff line.
-LINEAR_READOUTS = ("matched_filter", "relu_readout")
-#: Default OMP residual tolerance ``||r||^2 <= OMP_TOL`` for signals without a fixed k (bernoulli).
-OMP_TOL = 1e-20
-
-
-def study_params(decoder, params, given, signal, signal_params=None, criterion="exact", *, encoder=None,
-                 noise=0.0):
-    """Decoder parameters for a meaningful minimal-m study of ``signal``, or a ValueError naming a working choice.
-
-    ``params`` are the decoder's merged parameters, ``given`` the names the
-    user set (never overridden). Defaults adapted to the signal:
-
-    * decoders registered with ``signals=(...)`` (the linear read-outs) accept
-      only those signals: their outputs take values in {0, 1} (or {-1, 0, 1}),
-      so continuous values can never meet the criterion; other signals raise;
-    * ``matched_filter`` on ``signal="signed"``: ``rule="sign"``
-      (``sign(x') 1[|x'| >= 1/2]``); the 0/1 rules cannot decode -1 entries;
-    * ``lasso`` with the exact criterion on real signals: ``debias=True``.
-      The shrinkage of the default lam (``lam_ratio = 1e-3``) leaves a relative
-      error above ``rel_tol`` = 1e-3 at every m (median at m = n, k = 8, signed,
-      3 trials: 1.33e-3 at n = 256, 1.10e-3 at n = 1024); least squares on
-      the support removes it;
-    * ``omp`` on ``signal="bernoulli"`` (the number of active features varies,
-      so k atoms is wrong for most trials): ``tol = OMP_TOL``, stopping on
-      the residual instead;
-    * decoders that take the prior (``signal``, ``signal_params``, ``noise``:
-      ``lmmse``, ``trained_readout``) get the cell's
-      (:func:`csbench.decoders.base.prior_params`);
-    * decoders registered with ``encoders=(...)`` (``native``: a toy model's
-      own read-out) accept only those encoders with their default parameters;
-      others raise.
-    """
-    from .decoders import DECODERS
-    from .decoders.base import prior_params
-    from .signals import SIGNALS
-
-    params = dict(params)
-    params.update({key: v for key, v in prior_params(decoder, signal, signal_params, noise).items()
-                   if key not in given})
-    encoders = DECODERS.get(decoder).info.get("encoders")
-    if encoder is not None and encoders is not None and encoder not in encoders and not given:
-        raise ValueError(f"decoder={decoder!r} reads out only codes of the encoders {list(encoders)}, "
-                         f"got encoder={encoder!r}; allowed: {list(encoders)} (or set its parameters explicitly).")
-    binary, _ = signal_info(signal, signal_params)
-    accepted = DECODERS.get(decoder).info.get("signals")
-    if accepted is not None and signal not in accepted:
-        others = [d for d in DECODERS.names() if DECODERS.get(d).info.get("signals") is None]
-        raise ValueError(
-            f"decoder={decoder!r} cannot decode signal={signal!r}: its outputs take only the values of "
-            f"signals {list(accepted)}, so no trial would ever meet criterion={criterion!r}; allowed signals "
-            f"for {decoder!r}: {list(accepted)}, or use one of the decoders {others} for {signal!r} "
-            f"(signals: {SIGNALS.names()}).")
-    if decoder == "matched_filter" and signal == "signed" and not binary:
-        if "rule" not in given:
-            params["rule"] = "sign"
-        elif params["rule"] != "sign":
-            raise ValueError(f"matched_filter rule={params['rule']!r} cannot decode the entries of signal='signed' "
-                             "(values in {-1, 0, 1}) exactly; use rule='sign' (sign(x') 1[|x'| >= 1/2]).")
-    if decoder == "lasso" and not binary and criterion == "exact" and "debias" not in given:
-        params["debias"] = True
-    if decoder == "omp" and signal == "bernoulli" and "tol" not in given and "n_nonzero_coefs" not in given:
-        params["tol"] = OMP_TOL
-    return params
 
 
 def _censoring_reason(n_cens, trials, m_max, q, binary, criterion, rel_tol, curve, at_max, n_err=0, errors=()):
@@ -783,42 +525,6 @@ def _censoring_reason(n_cens, trials, m_max, q, binary, criterion, rel_tol, curv
     return msg + ": " + "; ".join(parts) + "."
 
 
-def _check_decoder(decoder, decoder_params):
-    """Check the decoder name, parameter names and values (its declared checks; nothing is decoded)."""
-    from .decoders import DECODERS
-
-    return DECODERS.get(decoder).check_params(dict(decoder_params))
-
-
-def _check_problem(decoder, params, n, ks):
-    """Run the decoder's declared problem checks (``check_problem``) at n and every k of ``ks``, before any trial.
-
-    ``ks`` are the extreme k a search decodes (its rules on k are ranges).
-    """
-    from .decoders import DECODERS
-
-    for k in ks:
-        DECODERS.get(decoder).check_problem(params, n, k)
-
-
-def _pointwise_quantile(successes, trials, q, conf):
-    """``(m_q, low, high)`` from pointwise success counts at m = 1..M (see :class:`MinimalMResult`).
-
-    ``trials`` is a number or one count per m; returned values are 1-based positions (``inf``: never).
-    """
-    from .metrics import wilson_interval
-
-    trials = np.broadcast_to(np.asarray(trials, float), successes.shape)
-    rate = successes / trials
-    lo, hi = wilson_interval(successes, trials, conf)
-
-    def first(mask):
-        idx = np.flatnonzero(mask)
-        return float(idx[0] + 1) if idx.size else np.inf
-
-    return first(rate >= q), first(hi >= q), first(lo >= q)
-
-
 def _logistic_check(successes, trials, crit, q, conf, m_cap=np.inf):
     """Logistic fit of the success curve on a 25-point geometric grid spanning the finite ``crit``.
 
@@ -838,54 +544,5 @@ def _logistic_check(successes, trials, crit, q, conf, m_cap=np.inf):
         return np.nan, np.nan, np.nan
 
 
-# --------------------------------------------------------------------------- from sweeps
-def m_star_table(df, q=0.5, criterion="exact", conf=0.95,
-                 by=("decoder", "encoder", "signal", "n", "k")):
-    """m*_q per group of a per-trial sweep table (e.g. ``load_results`` or ``run_grid``).
-
-    Three estimates, all from stored rows (nothing is re-run):
-
-    * ``m_star`` with ``[ci_low, ci_high]``: the headline, the smallest grid m
-      whose pointwise success rate ``S(m)`` is >= q, with the interval
-      ``[min{m : Wilson_high(m) >= q}, min{m : Wilson_low(m) >= q}]`` over the
-      grid (``coverage`` = nominal ``conf``). It over-estimates by at most one
-      grid step.
-    * ``m_star_monotone`` with ``[monotone_low, monotone_high]``: per-trial
-      critical m *on the grid* (smallest grid m from which the trial succeeds
-      at every larger grid m; ``inf`` if it fails at the largest), then
-      :func:`csbench.fits.quantile_ci`. Valid for nested encoders, where trial t
-      is the same problem at every m; ``critical`` holds these values.
-    * ``m_logistic`` with ``[logistic_low, logistic_high]``: a logistic fit of
-      success vs ln m (:func:`csbench.fits.logistic_fit`).
-    """
-    import pandas as pd
-
-    rows = []
-    for key, g in df.groupby(list(by), sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        piv = g.pivot_table(index="trial", columns="m", values=criterion, aggfunc="first").sort_index(axis=1)
-        ms = piv.columns.to_numpy(float)
-        S = piv.to_numpy()
-        crit = []
-        for row in S:
-            good = ~np.isnan(row.astype(float))
-            r = row[good].astype(bool)
-            mm = ms[good]
-            fails = np.flatnonzero(~r)
-            crit.append(mm[0] if fails.size == 0 else (np.inf if fails[-1] == r.size - 1 else mm[fails[-1] + 1]))
-        crit = np.asarray(crit, float)
-        mono = quantile_ci(crit, q, conf)
-        agg = g.groupby("m")[criterion].agg(["sum", "size"]).sort_index()
-        idx = _pointwise_quantile(agg["sum"].to_numpy(float), agg["size"].to_numpy(float), q, conf)
-        grid = agg.index.to_numpy(float)
-        est, low, high = (grid[int(i) - 1] if np.isfinite(i) else np.inf for i in idx)
-        try:
-            ml = logistic_fit(grid, agg["sum"].to_numpy(float), agg["size"].to_numpy(float)).m_at(q, conf)
-        except ValueError:
-            ml = (np.nan,) * 3
-        rows.append({**dict(zip(by, key)), "trials": len(crit), "m_star": est, "ci_low": low,
-                     "ci_high": high, "coverage": conf, "m_star_monotone": mono[0], "monotone_low": mono[1],
-                     "monotone_high": mono[2], "m_logistic": ml[0], "logistic_low": ml[1],
-                     "logistic_high": ml[2], "m_grid_min": ms.min(), "m_grid_max": ms.max(),
-                     "critical": list(crit)})
-    return pd.DataFrame(rows)
+KINDS.register("minimal_m", "per-trial critical m on nested designs; m*_q with its interval",
+               plan=search_plan, summarize=summarize, result_label="m_star")(search_block)

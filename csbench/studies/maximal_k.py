@@ -1,6 +1,6 @@
 """Maximal number of active features k*_q at a fixed m, with a confidence interval.
 
-The mirror image of :mod:`csbench.minimal_m` for fixed dictionaries (a real,
+The mirror image of :mod:`csbench.studies.minimal_m` for fixed dictionaries (a real,
 learned or given matrix has a fixed m): the question is capacity. Trial t has
 one matrix ``A`` (m x n, any encoder, drawn once from the trial's matrix
 stream) and *nested supports*: one random order of the n features and their
@@ -8,7 +8,7 @@ values (:func:`csbench.problems.draw_nested_support`), and its k-sparse signal
 is ``x_k[order[:k]] = values[:k]``. Supports and successes are therefore
 coupled across k, as nested designs couple m, and each trial has a
 **critical k**: the largest k at which the decoder succeeds, found by the
-same galloping + bisection search as the critical m (:class:`csbench.minimal_m._Search`,
+same galloping + bisection search as the critical m (:class:`csbench.studies.search.Search`,
 run on the first *failing* k: ``critical k = first failing k - 1``; 0 when k = 1
 fails, ``+inf`` (censored) when it still succeeds at ``k_max``). With
 ``check_monotone`` each trial is probed at k* - 1 (must succeed) and k* + 2
@@ -29,13 +29,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import check_float, check_int
-from .encoders import ENCODERS, check_encoder
-from .fits import quantile_ci
-from .minimal_m import (_STEP0, _TASK_BYTES, _check_decoder, _check_problem, _Search, check_search_args,
-                        run_search, study_params)
-from .problems import Cell, draw_matrix, draw_nested_support, draw_noise
-from .signals import signal_info
+from .._validate import check_float, check_int
+from ..encoders import ENCODERS, check_encoder
+from ..fits import quantile_ci
+from ..driver import KINDS
+from ..problems import Cell, SupportTrial, draw_nested_support, memory_budget as _memory_budget
+from ..signals import signal_info
+from .search import (STEP0, TASK_BYTES, Search, check_decoder, check_problem, check_search_args,
+                     merge_decoder_params, run_search, search_rows, search_totals, study_params)
 
 #: Trials per task (results do not depend on it).
 _BLOCK_TRIALS = 10
@@ -102,13 +103,17 @@ def maximal_k(decoder="matched_filter", encoder="gaussian", signal="binary", n=1
               seed=0, q=0.5, criterion="exact", encoder_params=None, signal_params=None, k_max=None, *,
               noise=0.0, k_start=None, resolution=1, conf=0.95, rel_tol=1e-3, check_monotone=True,
               n_jobs=None, executor="threads", scheduler=None, start_method="spawn", out=None,
-              progress=False, **decoder_params) -> MaximalKResult:
+              progress=False, memory_budget=None, decoder_params=None, **decoder_kwargs) -> MaximalKResult:
     """Estimate the maximal number of active features ``k*_q`` a decoder recovers at ``m`` measurements.
 
     Parameters
     ----------
     decoder : str
-        A registered decoder; ``**decoder_params`` are its parameters.
+        A registered decoder.
+    decoder_params : dict, optional
+        The decoder's parameters, in their own namespace (any name, including ones such as
+        ``seed`` that are also options of this function). Parameters may also be given as
+        extra keywords when they collide with none of this function's (e.g. ``lam_ratio=1e-2``).
     encoder, encoder_params : str, dict
         Any encoder, including fixed dictionaries (``file``); drawn once per trial at m rows.
     signal, signal_params : str, dict
@@ -149,7 +154,8 @@ def maximal_k(decoder="matched_filter", encoder="gaussian", signal="binary", n=1
     t0 = time.perf_counter()
     planned = search_plan(decoder, encoder, signal, n, m, trials, seed, q, criterion, encoder_params,
                           signal_params, k_max, noise=noise, k_start=k_start, resolution=resolution,
-                          conf=conf, rel_tol=rel_tol, check_monotone=check_monotone, **decoder_params)
+                          conf=conf, rel_tol=rel_tol, check_monotone=check_monotone, memory_budget=memory_budget,
+                          decoder_params=decoder_params, **decoder_kwargs)
     return run_search(planned, summarize, t0, out=out, n_jobs=n_jobs, executor=executor, scheduler=scheduler,
                       start_method=start_method, progress=progress, name=f"maximal k {decoder}")
 
@@ -157,9 +163,11 @@ def maximal_k(decoder="matched_filter", encoder="gaussian", signal="binary", n=1
 def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n=1024, m=None, trials=100,
                 seed=0, q=0.5, criterion="exact", encoder_params=None, signal_params=None, k_max=None, *,
                 noise=0.0, k_start=None, resolution=1, conf=0.95, rel_tol=1e-3, check_monotone=True,
-                **decoder_params):
+                memory_budget=None, decoder_params=None, **decoder_kwargs):
     """Validate a maximal-k search (arguments of :func:`maximal_k`); return ``(plan, {"q", "conf"})``."""
-    params = _check_decoder(decoder, decoder_params)
+    given = merge_decoder_params(decoder_params, decoder_kwargs)
+    params = check_decoder(decoder, given)
+    budget = _memory_budget(memory_budget)
     n = check_int("n", n, low=1)
     if m is None:
         raise ValueError("m is required: maximal_k measures the largest k at a fixed m; allowed: 1 <= m.")
@@ -172,9 +180,9 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
     ENCODERS.get(encoder)
     ep, sp = cell.validate(m)
     ep = check_encoder(encoder, m, n, ep)
-    params = study_params(decoder, params, decoder_params, signal, sp, criterion, encoder=encoder, noise=cell.noise)
+    params = study_params(decoder, params, given, signal, sp, criterion, encoder=encoder, noise=cell.noise)
     k_max = check_int("k_max", min(n, m) if k_max is None else k_max, low=1, high=n)
-    _check_problem(decoder, params, n, sorted({1, k_max}))
+    check_problem(decoder, params, n, sorted({1, k_max}))
     if k_start is None:
         k_start = round(m / (2 * math.log(max(n, 2))))
     k_start = min(k_max, max(1, check_int("k_start", k_start, low=1)))
@@ -182,38 +190,22 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
             "sp": sp, "m": m, "trials": trials, "seed": seed, "criterion": criterion, "rel_tol": rel_tol,
             "k_max": k_max, "k_start": k_start, "resolution": resolution,
             "probe": bool(check_monotone) and resolution == 1,
-            "block": max(1, min(_BLOCK_TRIALS, _TASK_BYTES // (16 * m * n)))}
+            "memory_budget": budget, "block": max(1, min(_BLOCK_TRIALS, TASK_BYTES // (16 * m * n)))}
     draw_nested_support(cell, sp, seed, 0)  # refuses signals without a fixed k, before any work
     return plan, {"q": q, "conf": conf}
-
-
-class _NestedTrial:
-    """One trial: its matrix at m rows, its nested supports and its noise."""
-
-    def __init__(self, plan, cell, t):
-        key = cell.key()
-        self.A = draw_matrix(cell, plan["ep"], plan["seed"], t, plan["m"], key)
-        self.order, self.values = draw_nested_support(cell, plan["sp"], plan["seed"], t, key)
-        self.z = draw_noise(cell, plan["seed"], t, plan["m"], key) if cell.noise > 0 else None
-        self.statuses = Counter()
-
-    def signal(self, k):
-        x = np.zeros(self.A.shape[1])
-        x[self.order[:k]] = self.values[:k]
-        return x
 
 
 def search_block(plan, first_trial, trials):
     """Per-trial critical k of trials ``first_trial ..`` of a :func:`search_plan` (one task)."""
     from threadpoolctl import threadpool_limits
 
-    from .decoders import decode
-    from .harness import search_rows
-    from .metrics import score
+    from ..decoders import decode
+    from ..metrics import score
 
     cell = Cell(**plan["cell"])
     binary, _ = signal_info(cell.signal, plan["sp"])
-    ts = [_NestedTrial(plan, cell, t) for t in range(first_trial, first_trial + trials)]
+    ts = [SupportTrial(plan, cell, t) for t in range(first_trial, first_trial + trials)]
+    statuses = {id(tr): Counter() for tr in ts}
 
     def fails(group, k):
         A = np.stack([tr.A for tr in group])
@@ -221,18 +213,18 @@ def search_block(plan, first_trial, trials):
         Y = np.einsum("tmn,tn->tm", A, X)
         if cell.noise > 0:
             Y += np.stack([tr.z for tr in group])
-        res = decode(plan["decoder"], A, Y, k=k, **plan["params"])
+        res = decode(plan["decoder"], A, Y, k=k, source=[tr.source for tr in group], **plan["params"])
         for tr, st in zip(group, res.status_names.tolist()):
-            tr.statuses[st] += 1
+            statuses[id(tr)][st] += 1
         return ~score(X, res.X_hat, binary=binary, tol=plan["rel_tol"])[plan["criterion"]]
 
-    step0 = math.ceil(_STEP0 * math.sqrt(plan["k_start"]))
+    step0 = math.ceil(STEP0 * math.sqrt(plan["k_start"]))
     with threadpool_limits(limits=1, user_api="blas"):
         # the search finds each trial's first failing k (the "success" of the minimal-m search)
-        s = _Search(ts, fails, plan["k_start"], plan["k_max"], plan["probe"], plan["resolution"], step0)
+        s = Search(ts, fails, plan["k_start"], plan["k_max"], plan["probe"], plan["resolution"], step0)
         first_fail = s.run()
     return search_rows(first_trial, first_fail - 1, s.nonmono, np.isfinite(first_fail) & plan["probe"],
-                       [tr.statuses for tr in ts])
+                       [statuses[id(tr)] for tr in ts])
 
 
 def summarize(plan, rows, elapsed=0.0, q=0.5, conf=0.95) -> MaximalKResult:
@@ -240,8 +232,6 @@ def summarize(plan, rows, elapsed=0.0, q=0.5, conf=0.95) -> MaximalKResult:
 
     Error trials count as failing at every k (critical k = 0).
     """
-    from .harness import search_totals
-
     tot = search_totals(rows)
     crit = np.where(rows["critical"].isna().to_numpy(), 0.0, tot["critical"])
     est, low, high, cov = quantile_ci(-crit, q, conf)
@@ -251,3 +241,7 @@ def summarize(plan, rows, elapsed=0.0, q=0.5, conf=0.95) -> MaximalKResult:
         plan["ep"], plan["sp"], plan["trials"], plan["seed"], q, plan["criterion"], conf, plan["k_max"],
         -est, -high, -low, cov, crit, tot["n_censored"], tot["n_nonmonotone"], tot["n_checked"],
         tot["n_evaluations"], tot["status_counts"], elapsed, tot["errors"])
+
+
+KINDS.register("maximal_k", "per-trial critical k on nested supports at a fixed m; k*_q with its interval",
+               plan=search_plan, summarize=summarize, result_label="k_star")(search_block)

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
-from ._validate import check_choice, check_finite_array, check_float, check_int
-from .activations import activate
-from .encoders import coherence_stats
+from .._validate import check_choice, check_finite_array, check_float, check_int
+from ..activations import activate
+from ..diagnostics import coherence_stats
 
 ACTIVATIONS = ("relu", "gelu")
 SEED000_PREDICTED_SIGN = -1  # "entropy downstream decreases ... when ∇U dominates"
