@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from csbench.encoders import gaussian, philox_key, rademacher  # noqa: E402
+from csbench.encoders.generated import gaussian, philox_key, rademacher  # noqa: E402
 from csbench.operators import GeneratedOperator  # noqa: E402
 
 

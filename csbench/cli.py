@@ -61,7 +61,8 @@ def _cmd_demo(args):
 
 
 def _cmd_run(args):
-    from .harness import run_sweep, success_table
+    from .analysis import success_table
+    from .harness import run_sweep
     from .store import read_sweep
 
     out = args.out or os.path.join("results", os.path.splitext(os.path.basename(args.config))[0])
@@ -91,6 +92,8 @@ def _cmd_status(args):
 
     st = run_status(args.run)
     print(f"run {args.run} ({st['name']})")
+    if st["kind"] == "search":
+        print("per-trial searches (minimal-m / maximal-k --out); rows: csbench.store.load_search_trials(RUN)")
     if st["auto"]:
         print(f"minimal-m searches summarised: {st['searches_done']} (m = 'auto'; rows: csbench.store.load_minimal_m(RUN))")
     print(f"tasks   {st['tasks_done']}/{st['tasks_total']}")
@@ -145,7 +148,7 @@ def _interrupted(exc):
 def _cmd_minimal_m(args):
     import warnings
 
-    from .minimal_m import minimal_m
+    from .studies.minimal_m import minimal_m
 
     def one(k):
         with warnings.catch_warnings():  # the reason is printed below, once, without a traceback-like location
@@ -170,7 +173,7 @@ def _cmd_minimal_m(args):
 
 
 def _cmd_maximal_k(args):
-    from .maximal_k import maximal_k
+    from .studies.maximal_k import maximal_k
 
     def one(m):
         return maximal_k(args.decoder, args.encoder, args.signal, n=args.n, m=m, trials=args.trials,

@@ -22,6 +22,7 @@ from . import seeding
 from ._validate import check_choice, check_float, check_int, suggest
 from .decoders import DECODERS
 from .encoders import ENCODERS, check_encoder
+from .problems import parse_bytes
 from .signals import SIGNALS, check_signal
 
 
@@ -116,7 +117,7 @@ SWEEP_KEYS = ["name", "encoder", "signal", "n", "k", "m", "noise", "decoders",
 DECODER_KEYS = ["name", "label", "params"]
 COMPONENT_KEYS = ["name", "params"]
 MRANGE_KEYS = ["start", "stop", "num", "step", "spacing"]
-AUTO_KEYS = ["q", "conf", "m_max", "m_start", "resolution", "check_monotone"]
+AUTO_KEYS = ["q", "conf", "m_max", "m_start", "resolution", "check_monotone", "memory_budget"]
 #: Boolean per-trial criteria that can define "recovered".
 SWEEP_CRITERIA = ["exact", "support"]
 
@@ -244,7 +245,7 @@ class Sweep:
         ``n >= 1``, ``0 <= k <= n``; a table ``{start, stop, num|step, spacing}``
         (see :class:`MRange`) is expanded to its values.
     m : list of int, :class:`MRange` or table, or ``"auto"``
-        ``"auto"`` searches the minimal m with :mod:`csbench.minimal_m`.
+        ``"auto"`` searches the minimal m with :mod:`csbench.studies.minimal_m`.
     noise : float or list of float
         Noise standard deviation (>= 0).
     trials : int
@@ -258,8 +259,9 @@ class Sweep:
     block : int
         Trials per task (>= 1); results do not depend on it.
     auto : dict
-        Options of the minimal-m search (:func:`csbench.minimal_m.minimal_m`): ``q`` and
-        ``conf`` in (0, 1), ``m_max``, ``m_start``, ``resolution`` >= 1, ``check_monotone``.
+        Options of the minimal-m search (:func:`csbench.studies.minimal_m.minimal_m`): ``q`` and
+        ``conf`` in (0, 1), ``m_max``, ``m_start``, ``resolution`` >= 1, ``check_monotone``,
+        ``memory_budget`` (bytes or e.g. ``"4GiB"``: above it a block is decoded matrix-free; recorded).
     name : str
         A label for the run.
     """
@@ -366,6 +368,7 @@ def _auto(auto):
         "m_start": lambda v: check_int("m_start", v, low=1),
         "resolution": lambda v: check_int("resolution", v, low=1),
         "check_monotone": lambda v: check_choice("check_monotone", v, [True, False]),
+        "memory_budget": lambda v: parse_bytes("memory_budget", v),
     }
     for key in auto:
         auto[key] = _scalar("auto", checks[key], auto[key])

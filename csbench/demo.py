@@ -8,7 +8,8 @@ import pandas as pd
 
 from ._validate import check_int
 from .config import DecoderSpec
-from .harness import run_grid, success_table
+from .analysis import success_table
+from .harness import run_grid
 from .plots import plot_success_vs_m
 from .problems import Cell
 from .theory import chernoff_m, log2_binom

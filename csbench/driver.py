@@ -261,7 +261,7 @@ def run_searches(plans, out=None, *, jobs=1, executor="processes", address=None,
     Parameters
     ----------
     plans : list of dict
-        Validated searches (``search_plan`` of :mod:`csbench.minimal_m` or :mod:`csbench.maximal_k`).
+        Validated searches (``search_plan`` of :mod:`csbench.studies.minimal_m` or :mod:`csbench.studies.maximal_k`).
     out : path, optional
         Run directory (resumable); ``None``: an in-memory store.
     jobs : int, optional
@@ -315,3 +315,25 @@ def run_search_tasks(tasks, plans, store, jobs, executor, address, start_method,
     drive(pending, store, total, total - sum(t.trials for t in pending), jobs, address, start_method,
            progress, name, executor, unit="trial")
     return [store.search_trials(search_key(p)) for p in plans]
+
+
+def load_search_results(run_dir, q=0.5, conf=0.95):
+    """One summary per search of a minimal-m / maximal-k run directory (``--out``), from its stored rows.
+
+    Each search's kind summarises its per-trial rows (:attr:`KindEntry.summarize`): for minimal m the
+    :class:`~csbench.studies.minimal_m.MinimalMResult`, for maximal k the ``MaximalKResult``, as dicts.
+    Searches with no finished trial yet are left out.
+    """
+    from .store import Store
+
+    with Store(run_dir, readonly=True) as st:
+        plans = st.get_meta("plans") or []
+        rows = [(p, st.search_trials(search_key(p))) for p in plans]
+    out = []
+    for plan, r in rows:
+        if not len(r):
+            continue
+        res = KINDS.get(plan["kind"]).summarize(plan, r, float(r.drop_duplicates("task")["elapsed"].sum()),
+                                                q=q, conf=conf)
+        out.append({"kind": plan["kind"], **res.to_dict()})
+    return pd.DataFrame(out)

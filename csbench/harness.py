@@ -27,7 +27,7 @@ from .decoders import DECODERS, STATUSES, decode
 from .decoders.base import ERROR, prior_params
 from .driver import KINDS, check_task_count, drive, run_search_tasks, search_key, search_tasks
 from .metrics import score
-from .problems import Cell, make_problem
+from .problems import Cell, make_problem, memory_budget
 from .signals import signal_info
 
 def run_task(cell: Cell, m: int, spec: DecoderSpec, seed: int, first_trial: int, trials: int,
@@ -225,9 +225,9 @@ def run_sweep(sweep, out=None, *, jobs=1, address=None, progress=True, start_met
     -------
     pandas.DataFrame
         :func:`csbench.store.load_results` columns (per trial, grid order); for
-        ``m = "auto"``, one row per cell and decoder from :mod:`csbench.minimal_m`.
+        ``m = "auto"``, one row per cell and decoder from :mod:`csbench.studies.minimal_m`.
     """
-    from .store import Store, write_text_atomic
+    from .store import Store, run_kind, write_text_atomic
 
     if not isinstance(sweep, Sweep):
         path = os.fspath(sweep)
@@ -246,6 +246,9 @@ def run_sweep(sweep, out=None, *, jobs=1, address=None, progress=True, start_met
         check_decoders(sweep)
         tasks = expand(sweep)
     with Store(out) as store:
+        if run_kind(store) == "search":
+            raise ConfigError("this run directory holds a minimal-m / maximal-k search run, not a sweep; use a new "
+                              "--out directory.", source=store.run_dir)
         stored = store.get_meta("sweep")
         if stored is not None and seeding.canonical(stored) != sweep.key():
             raise ConfigError(
@@ -253,7 +256,8 @@ def run_sweep(sweep, out=None, *, jobs=1, address=None, progress=True, start_met
                 "configuration to resume.", source=store.run_dir)
         if stored is None:
             store.set_meta(sweep=sweep.to_dict(), name=sweep.name, tasks_total=len(tasks),
-                           trials_total=sum(t.trials for t in tasks))
+                           trials_total=sum(t.trials for t in tasks), run_kind="sweep",
+                           memory_budget=sweep.auto.get("memory_budget", memory_budget()))
             if out is not None:
                 write_text_atomic(os.path.join(out, "sweep.json"), sweep_to_json(sweep))
                 if config_text is not None:

@@ -25,7 +25,7 @@ def _save(fig, path, title):
 def plot_success_vs_m(table, path=None, title=None):
     """Success rate vs m with 95 % Wilson bands: one panel per (n, k), one line per decoder.
 
-    ``table`` is the output of :func:`csbench.harness.success_table`. Each panel
+    ``table`` is the output of :func:`csbench.analysis.success_table`. Each panel
     marks ``m = log2 C(n, k)`` (counting) and ``m = 8 k ln n`` (Chernoff bound for
     the matched filter). Returns the figure; saves it when ``path`` is given.
     """
@@ -112,8 +112,8 @@ def plot_m_star_vs_k(table, path=None, title=None, nonneg=False):
     """m*_q vs k with confidence intervals, one panel per n, with theory overlays.
 
     ``table`` has one row per (decoder, n, k) with ``m_star``, ``ci_low``,
-    ``ci_high`` (a :func:`csbench.minimal_m.minimal_m_table`,
-    :func:`csbench.minimal_m.m_star_table` or ``load_minimal_m`` frame).
+    ``ci_high`` (a :func:`csbench.studies.minimal_m.minimal_m_table`,
+    :func:`csbench.analysis.m_star_table` or ``load_minimal_m`` frame).
     Overlays: :func:`theory_m_curves`. Log-log axes. Returns the figure.
     """
     t = _mstar(table)

@@ -70,7 +70,7 @@ def _amp():
 def _readouts_and_draws():
     """Counter-based draws, matched filter (lattice ties, exact curve), read-outs, matrix-free decoders."""
     from .decoders import decode
-    from .minimal_m import minimal_m
+    from .studies.minimal_m import minimal_m
     from .problems import Cell, make_problem
 
     for encoder in ("gaussian", "rademacher"):

@@ -25,7 +25,7 @@ from . import seeding
 from ._validate import check_float, check_int
 import math
 
-from .encoders import ENCODERS, check_encoder, identity_params, nested_mode, rows_of_master
+from .encoders import ENCODERS, check_encoder, identity_params, rows_of_master
 from .signals import SIGNALS, check_signal, nested_draw
 
 

@@ -29,12 +29,11 @@ def md_table(df, floatfmt="{:.4g}"):
 def minimal_m_summary(run_dir, q=0.5, criterion=None):
     """m*_q per (decoder, encoder, signal, n, k) of a run, from its stored rows.
 
-    ``m = "auto"`` runs: the stored :func:`csbench.minimal_m.minimal_m` results.
-    Grid runs: :func:`csbench.minimal_m.m_star_table` on the per-trial rows.
+    ``m = "auto"`` runs: the stored :func:`csbench.studies.minimal_m.minimal_m` results.
+    Grid runs: :func:`csbench.analysis.m_star_table` on the per-trial rows.
     Returns ``(mstar, trials, success)`` (the last two ``None`` for auto runs).
     """
-    from .harness import success_table
-    from .minimal_m import m_star_table
+    from .analysis import m_star_table, success_table
     from .store import load_minimal_m, load_results, read_sweep
 
     sweep = read_sweep(run_dir)
@@ -99,6 +98,12 @@ def write_report(run_dir, q=0.5, criterion=None, conf=0.95):
     q = check_float("q", q, low=0.0, high=1.0, low_open=True, high_open=True)
     if criterion is not None:
         check_choice("criterion", criterion, SWEEP_CRITERIA)
+    from .store import Store, run_kind
+
+    with Store(run_dir, readonly=True) as st:
+        kind = run_kind(st)
+    if kind == "search":
+        return _write_search_report(run_dir, q, conf)
     mstar, trials, success, sweep = minimal_m_summary(run_dir, q, criterion)
     criterion = criterion or sweep.criterion
     out = [f"# csbench report: {sweep.name}", "",
@@ -154,6 +159,32 @@ def write_report(run_dir, q=0.5, criterion=None, conf=0.95):
         fig.savefig(os.path.join(run_dir, fname), dpi=120)
         plots.plt.close(fig)
         out += [f"![{name}]({fname})", ""]
+    path = os.path.join(run_dir, "report.md")
+    write_text_atomic(path, "\n".join(out))
+    return path
+
+
+def _write_search_report(run_dir, q, conf):
+    """``report.md`` of a minimal-m / maximal-k ``--out`` run: one row per search, its estimate and interval."""
+    from .driver import load_search_results
+    from .store import write_text_atomic
+
+    res = load_search_results(run_dir, q=q, conf=conf)
+    out = [f"# csbench report: searches in `{os.path.abspath(run_dir)}`", ""]
+    note = incomplete_note(run_dir)
+    if note:
+        out += [f"**Warning: {note.replace('csbench run', 'csbench minimal-m / maximal-k')}**", ""]
+    if not len(res):
+        out += ["No search has a finished trial yet.", ""]
+    for kind, g in res.groupby("kind", sort=True):
+        label, axis = ("m_star", "k") if kind == "minimal_m" else ("k_star", "m")
+        cols = [c for c in ["decoder", "encoder", "signal", "n", axis, "trials", label, "ci_low", "ci_high",
+                            "coverage", "n_censored", "n_nonmonotone", "method"] if c in g]
+        what = ("m*_q: the smallest m at which a fraction q of the trials succeed" if kind == "minimal_m" else
+                "k*_q: the largest k at which a fraction q of the trials succeed")
+        out += [f"## {kind} ({what}; q = {q:g}, {100 * conf:g} % intervals)", "", md_table(g[cols]), ""]
+        reasons = [r for r in g.get("censored_reason", []) if r]
+        out += [f"- {r}" for r in reasons] + ([""] if reasons else [])
     path = os.path.join(run_dir, "report.md")
     write_text_atomic(path, "\n".join(out))
     return path

@@ -310,18 +310,69 @@ def read_sweep(run_dir):
         return Sweep.from_dict(st.get_meta("sweep"), source=db_path(run_dir))
 
 
+def run_kind(st):
+    """``"search"`` (minimal-m / maximal-k ``--out`` runs), ``"sweep"`` or None (nothing recorded yet) of open store ``st``."""
+    kind = st.get_meta("run_kind")
+    if kind is None and st.get_meta("sweep") is not None:
+        kind = "sweep"
+    return kind
+
+
+def load_search_trials(run_dir) -> pd.DataFrame:
+    """Per-trial rows of every search of a search run (one row per trial and search), with what each search
+    measured: ``kind``, ``decoder``, ``encoder``, ``signal``, ``n``, ``k`` (minimal m) or ``m`` (maximal k).
+
+    ``critical`` is the trial's critical m (or k); ``inf``: censored; NaN: its task raised (``error``).
+    The bit-packed success curves of the exact matched-filter path are left out (column ``curve``).
+    """
+    with Store(run_dir, readonly=True) as st:
+        plans = {}
+        for plan in st.get_meta("plans") or []:
+            from .seeding import canonical, short_hash
+
+            plans[short_hash(canonical(plan))] = plan
+        cols = ", ".join(f"s.{c}" for c in list(SEARCH_COLUMNS)[1:] if c != "curve")
+        df = pd.read_sql_query(f"SELECT {cols}, tasks.error FROM search_trials s JOIN tasks USING (task) "
+                               "ORDER BY tasks.idx, s.trial", st.conn)
+    for c in _SEARCH_BOOL:
+        df[c] = df[c].astype(bool)
+    facts = {key: {"decoder": p["decoder"], "encoder": p["cell"]["encoder"], "signal": p["cell"]["signal"],
+                   "n": p["cell"]["n"], "k": p["cell"]["k"] if p["kind"] == "minimal_m" else None,
+                   "m": p.get("m")} for key, p in plans.items()}
+    for c in ("decoder", "encoder", "signal", "n", "k", "m"):
+        df.insert(2, c, [facts.get(s, {}).get(c) for s in df["search"]])
+    return df
+
+
 def run_status(run_dir) -> dict:
-    """Progress of a run: tasks and trials done/total, trial counts by status, task errors."""
+    """Progress of a run: tasks and trials done/total, trial counts by status, task errors.
+
+    Works on every run directory: grid sweeps (table ``trials``), ``m = "auto"`` sweeps and
+    minimal-m / maximal-k ``--out`` runs (per-trial search rows, table ``search_trials``).
+    """
     with Store(run_dir, readonly=True) as st:
         c = st.conn
+        kind = run_kind(st)
         auto = (st.get_meta("sweep") or {}).get("m") == "auto"
-        table = "search_trials" if auto else "trials"  # m = "auto": per-trial minimal-m search rows
+        searches = auto or kind == "search"
+        table = "search_trials" if searches else "trials"
         by_status = dict(c.execute(f"SELECT status, COUNT(*) FROM {table} GROUP BY status ORDER BY status"))
-        by_decoder = {d: {"trials": n, "not_ok": bad} for d, n, bad in c.execute(
-            "SELECT decoder, COUNT(*), SUM(status != 'ok') FROM trials GROUP BY decoder ORDER BY decoder")}
+        if searches:
+            decoders = {search: p["decoder"] for search, p in
+                        ((p_key, p) for p_key, p in _plans_by_key(st))}
+            by_decoder = {}
+            for search, n, bad in c.execute("SELECT search, COUNT(*), SUM(status != 'ok') FROM search_trials "
+                                            "GROUP BY search"):
+                d = by_decoder.setdefault(decoders.get(search, search), {"trials": 0, "not_ok": 0})
+                d["trials"] += n
+                d["not_ok"] += bad or 0
+        else:
+            by_decoder = {d: {"trials": n, "not_ok": bad} for d, n, bad in c.execute(
+                "SELECT decoder, COUNT(*), SUM(status != 'ok') FROM trials GROUP BY decoder ORDER BY decoder")}
         errors = [r[0] for r in c.execute("SELECT DISTINCT error FROM tasks WHERE error IS NOT NULL")]
         return {
             "name": st.get_meta("name"),
+            "kind": kind,
             "auto": auto,
             "tasks_done": st.count_tasks(),
             "tasks_total": st.get_meta("tasks_total"),
@@ -334,12 +385,19 @@ def run_status(run_dir) -> dict:
         }
 
 
+def _plans_by_key(st):
+    from .seeding import canonical, short_hash
+
+    return [(short_hash(canonical(p)), p) for p in st.get_meta("plans") or []]
+
+
 def export(run_dir, fmt="csv", path=None):
     """Write the results of a run to CSV or parquet; return the path.
 
     Grid runs: the per-trial table (:func:`load_results`). ``m = "auto"`` runs,
     which store one row per minimal-m search and no trials: those rows
-    (:func:`load_minimal_m`). A run with no results yet raises ``ValueError``
+    (:func:`load_minimal_m`). Minimal-m / maximal-k ``--out`` runs: one row per
+    trial and search (:func:`load_search_trials`). A run with no results yet raises ``ValueError``
     rather than writing a header-only file. ``fmt="parquet"`` needs pyarrow
     (not a csbench dependency). Default path: ``RUN/results.<fmt>``.
     """
@@ -355,9 +413,17 @@ def export(run_dir, fmt="csv", path=None):
         except ImportError:
             raise ValueError("format='parquet' needs pyarrow, which is not installed; "
                              "`pip install pyarrow`, or use format='csv'.") from None
-    df = load_results(run_dir)
-    if not len(df):
-        df = load_minimal_m(run_dir)  # m = "auto": one row per search, no per-trial rows
+    with Store(run_dir, readonly=True) as st:
+        kind = run_kind(st)
+    if kind == "search":  # minimal-m / maximal-k --out: one row per trial and search
+        df = load_search_trials(run_dir)
+    else:
+        df = load_results(run_dir)
+        if not len(df):
+            df = load_minimal_m(run_dir)  # m = "auto": one row per search, no per-trial rows
+    for c in df.columns:  # parquet needs one type per column: dict-valued columns as canonical JSON text
+        if df[c].dtype == object and df[c].map(lambda v: isinstance(v, (dict, list))).any():
+            df[c] = df[c].map(lambda v: json.dumps(v, sort_keys=True, default=_py) if isinstance(v, (dict, list)) else v)
     if not len(df):
         raise ValueError(f"run {os.fspath(run_dir)!r} has no finished tasks yet; nothing to export "
                          f"(`csbench status {os.fspath(run_dir)}` shows its progress).")

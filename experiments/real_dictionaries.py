@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 import csbench
-from csbench import minilm
+from csbench.real import minilm
 
 ROOT = Path(__file__).resolve().parent.parent
 DECODERS = [  # (label, decoder, params, signals)

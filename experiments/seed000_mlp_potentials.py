@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from csbench import minilm
-from csbench.mlp import MLP, diagnose, gaussian_like, tied
+from csbench.real import minilm
+from csbench.real.mlp import MLP, diagnose, gaussian_like, tied
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = ["mu_w_in", "mean_abs_cos_w_in", "mean_alignment_cos", "energy_ratio_gauss", "entropy_rate_gauss",

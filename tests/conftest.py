@@ -29,13 +29,13 @@ def no_decoding(monkeypatch):
     import dataclasses
 
     import csbench.decoders
-    import csbench.harness
+    import csbench.driver
     from csbench import DECODERS
 
     def boom(*args, **kwargs):
         raise AssertionError("work started: a decoder or a search ran during validation")
 
     monkeypatch.setattr(csbench.decoders, "decode", boom)
-    monkeypatch.setattr(csbench.harness, "run_searches", boom)
+    monkeypatch.setattr(csbench.driver, "run_searches", boom)
     for entry in list(DECODERS):
         monkeypatch.setitem(DECODERS._entries, entry.name, dataclasses.replace(entry, func=boom))

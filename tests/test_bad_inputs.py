@@ -7,7 +7,7 @@ import pytest
 from csbench import Cell, decode, make_problem, minimal_m
 from csbench import encoders
 from csbench._validate import check_float
-from csbench.encoders import from_file, load_matrix
+from csbench.encoders.stored import from_file, load_matrix
 
 A = np.random.default_rng(0).standard_normal((5, 10))
 Y = np.ones(5)

@@ -1,13 +1,10 @@
 """Sweep configs: TOML parsing, m ranges, grid expansion, and errors naming file, key and allowed values."""
 import glob
-import importlib.util
 import os
-import types
 
 import numpy as np
 import pytest
 
-from csbench import harness
 from csbench.config import ConfigError, DecoderSpec, MRange, Sweep, load_sweep
 from csbench.harness import expand, run_sweep
 
@@ -184,7 +181,7 @@ def test_bad_decoder_value_fails_before_any_work(tmp_path):
 
 def test_auto_dispatch(tmp_path, monkeypatch):
     """m = "auto": one minimal-m search per (cell, decoder), as search tasks of the driver; resume reruns nothing."""
-    mm = pytest.importorskip("csbench.minimal_m")
+    mm = pytest.importorskip("csbench.studies.minimal_m")
     sweep = Sweep(decoders=["matched_filter", {"name": "basis_pursuit", "label": "bp"}], n=[16, 32], k=2,
                   m="auto", trials=5, auto={"q": 0.5})
     assert sweep.m_values() == [] and expand(sweep) == []
@@ -213,7 +210,7 @@ def test_auto_dispatch(tmp_path, monkeypatch):
 
 
 def test_auto_with_real_minimal_m(tmp_path):
-    mm = pytest.importorskip("csbench.minimal_m")
+    mm = pytest.importorskip("csbench.studies.minimal_m")
     sweep = Sweep(decoders="matched_filter", n=128, k=[2, 3], m="auto", trials=20, seed=4)
     df = run_sweep(sweep, tmp_path, progress=False)
     for k in (2, 3):

@@ -21,9 +21,9 @@ distributed = pytest.importorskip("distributed")
 
 from csbench import cli  # noqa: E402
 from csbench.executors import make_executor  # noqa: E402
-from csbench.harness import run_searches, run_sweep, search_tasks  # noqa: E402
-from csbench.maximal_k import search_plan as mk_plan  # noqa: E402
-from csbench.minimal_m import search_plan as mm_plan  # noqa: E402
+from csbench.driver import run_searches, search_tasks
+from csbench.harness import run_sweep  # noqa: E402
+from csbench.studies.minimal_m import search_plan as mm_plan  # noqa: E402
 from csbench.store import Store  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

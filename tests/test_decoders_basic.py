@@ -218,7 +218,7 @@ def test_problem_checks_normalise_once(monkeypatch):
         return check_float(param, value, **kw)
 
     entry = csbench.decoders.DECODERS.get("lmmse")
-    monkeypatch.setitem(entry.info["checks"], "threshold", counting)
+    monkeypatch.setitem(entry.checks, "threshold", counting)
     meas, _ = make_problem(Cell("gaussian", "binary", 20, 2), 12, 2, seed=1)
     res = decode("lmmse", meas.A, meas.Y, k=2, threshold=0.25)
     assert calls == ["threshold"]

@@ -19,8 +19,9 @@ import csbench
 from csbench import maximal_k, minimal_m
 from csbench.config import Sweep
 from csbench.executors import cap_jobs
-from csbench.harness import run_searches, run_sweep, search_key
-from csbench.minimal_m import search_plan
+from csbench.driver import run_searches, search_key
+from csbench.harness import run_sweep
+from csbench.studies.minimal_m import search_plan
 from csbench.store import RunDirError, Store, run_status
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,8 +30,8 @@ ROW_COLUMNS = ["search", "kind", "trial", "critical", "censored", "status", "n_e
 
 
 def _plans():
-    from csbench.maximal_k import search_plan as mk_plan
-    from csbench.minimal_m import search_plan as mm_plan
+    from csbench.studies.maximal_k import search_plan as mk_plan
+    from csbench.studies.minimal_m import search_plan as mm_plan
 
     return [mm_plan("relu_readout", n=96, k=3, trials=14, m_max=90, activation="threshold")[0],  # search
             mm_plan("matched_filter", n=96, k=3, trials=12)[0],                                    # exact pass

@@ -7,11 +7,13 @@ path is what is tested. Acceptance: equal to the dense decoder to 1e-10, bit for
 bit where the arithmetic is the same (the matched filter's decisions, lattice ties).
 """
 import numpy as np
+
+import csbench
 import pytest
 from scipy.sparse.linalg import aslinearoperator
 
 from csbench import decode
-from csbench.decoders import matrix_free
+from csbench.decoders.lasso import WS_MIN, WS_WIDE
 from csbench.operators import DenseOperator, Operator
 
 
@@ -103,7 +105,7 @@ def test_lasso_regenerates_only_working_sets():
     op = SlowOperator(A)
     res = decode("lasso", op, Y, tol=1e-12)
     np.testing.assert_allclose(res.X_hat, decode("lasso", A, Y, tol=1e-12).X_hat, rtol=0, atol=1e-10)
-    assert op.requests and max(op.requests) <= 20 + max(matrix_free.WS_MIN, matrix_free.WS_WIDE * 20) == 100
+    assert op.requests and max(op.requests) <= 20 + max(WS_MIN, WS_WIDE * 20) == 100
 
 
 def test_lasso_equals_dense_near_the_transition():
@@ -336,3 +338,15 @@ def test_memory_stays_far_below_the_dense_matrix():
         assert peak_mb < 0.25 * dense_mb, (name, peak_mb)  # measured 1.0 / 1.5 / 1.5 / 1.7 MiB
         if name in ("omp", "lasso"):
             np.testing.assert_allclose(res.X_hat, X, atol=1e-9 if name == "omp" else 0.01)
+
+
+def test_dense_and_operator_omp_agree_on_n_nonzero_coefs_above_m():
+    """Both paths resolve n_nonzero_coefs in one place (capped at m): the operator path used to refuse it."""
+    from csbench.operators import DenseOperator
+
+    meas, _ = csbench.make_problem(csbench.Cell("gaussian", "binary", 64, 3), 20, 3, seed=4)
+    dense = decode("omp", meas.A, meas.Y, n_nonzero_coefs=30)
+    free = decode("omp", [DenseOperator(np.ascontiguousarray(a)) for a in meas.A], meas.Y, n_nonzero_coefs=30)
+    assert np.array_equal(dense.n_iter, free.n_iter) and np.array_equal(dense.status, free.status)
+    assert dense.n_iter.max() <= 20
+    np.testing.assert_allclose(free.X_hat, dense.X_hat, atol=1e-10)

@@ -6,7 +6,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from csbench import Cell, make_problem, minilm
+from csbench import Cell, make_problem
+from csbench.real import minilm
 from csbench.encoders import check_encoder
 
 HAVE_MODEL = importlib.util.find_spec(minilm.MODULE) is not None

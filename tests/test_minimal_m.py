@@ -14,7 +14,8 @@ import pytest
 from csbench import decoders
 from csbench.decoders import decode
 from csbench.metrics import score
-from csbench.minimal_m import _mf_curve, _nested_mode, _Trial, minimal_m, minimal_m_table
+from csbench.problems import NestedTrial as _Trial
+from csbench.studies.minimal_m import _mf_curve, _nested_mode, minimal_m, minimal_m_table
 from csbench.problems import Cell, make_problem
 from csbench.signals import signal_info
 
@@ -328,8 +329,8 @@ def _registered_pairs():
 
     # decoders tied to an encoder (native: a toy model's read-out) are refused on the default gaussian one;
     # trained_readout fits a read-out per trial and m (tens of seconds each): tested at one pair below
-    return [(d.name, s) for d in decoders.DECODERS for s in (d.info.get("signals") or SIGNALS.names())
-            if d.info.get("encoders") is None and d.name != "trained_readout"]
+    return [(d.name, s) for d in decoders.DECODERS for s in (d.signals or SIGNALS.names())
+            if d.encoders is None and d.name != "trained_readout"]
 
 
 @pytest.mark.parametrize("decoder,signal", _registered_pairs())

@@ -4,7 +4,7 @@ import pytest
 from scipy import integrate
 from scipy.stats import norm
 
-from csbench.mlp import (MLP, check_decomposition, coherence, diagnose, dsigma, energy, fd_divergence,
+from csbench.real.mlp import (MLP, check_decomposition, coherence, diagnose, dsigma, energy, fd_divergence,
                          fd_gradient, gaussian_mean_dsigma, psi, sigma, tied)
 
 ACTS = ["relu", "gelu"]

@@ -8,7 +8,8 @@ import pytest
 from scipy.fft import dct as sp_dct
 
 from csbench import seeding
-from csbench.encoders import ENCODERS, dct_draw, philox_key
+from csbench.encoders import ENCODERS
+from csbench.encoders.generated import dct_draw, philox_key
 from csbench.operators import DCTOperator, DenseOperator, GeneratedOperator
 
 
@@ -132,7 +133,7 @@ def test_matrix_free_problem_and_search_stay_within_a_small_budget(monkeypatch):
     # of the matched filter's exact curve); measured peak (tracemalloc traces numpy's buffers) stays < 16 MiB.
     import tracemalloc
 
-    from csbench.minimal_m import minimal_m
+    from csbench.studies.minimal_m import minimal_m
     from csbench.problems import Cell, make_problem
 
     n = 1 << 15
@@ -172,7 +173,7 @@ def test_rademacher_operator_declares_its_lattice():
 def test_search_over_budget_decodes_matrix_free_with_the_same_result(monkeypatch):
     if not _decode_takes_operators():
         pytest.skip("decode() does not accept Operators yet (matrix-free decoders, branch mfdec)")
-    from csbench.minimal_m import minimal_m
+    from csbench.studies.minimal_m import minimal_m
 
     kw = dict(n=200, k=3, trials=4, seed=3, n_jobs=1)
     monkeypatch.delenv("CSBENCH_MEMORY_BUDGET", raising=False)
@@ -190,7 +191,7 @@ def test_lasso_search_counts_the_masters_in_the_budget(monkeypatch):
     # covers batch + masters, so those evaluations run matrix-free and the traced peak stays near the budget.
     import tracemalloc
 
-    from csbench.minimal_m import minimal_m
+    from csbench.studies.minimal_m import minimal_m
 
     if not _decode_takes_operators():
         pytest.skip("decode() does not accept Operators")

@@ -6,8 +6,10 @@ import pytest
 
 from csbench import theory
 from csbench.config import DecoderSpec, Sweep
-from csbench.harness import run_grid, run_sweep, success_table
-from csbench.minimal_m import m_star_table, minimal_m, minimal_m_table
+from csbench.analysis import success_table
+from csbench.harness import run_grid, run_sweep
+from csbench.analysis import m_star_table
+from csbench.studies.minimal_m import minimal_m, minimal_m_table
 from csbench.plots import (plot_bits_per_dimension, plot_m_star_vs_k, plot_phase_diagram,
                            plot_success_vs_m, theory_m_curves)
 from csbench.problems import Cell

@@ -12,7 +12,7 @@ from scipy.special import erf
 
 import csbench
 from csbench import theory
-from csbench.encoders import unit
+from csbench.encoders.random import unit
 from csbench.theory import matched_filter as mf
 
 

@@ -4,7 +4,8 @@ import pytest
 
 from csbench import Cell, make_problem
 from csbench.encoders import check_encoder
-from csbench.weights import load_matrix, load_tensor, model_matrix, normalize_atoms, tensor_names
+from csbench.encoders.stored import model_matrix
+from csbench.tensors import load_matrix, load_tensor, normalize_atoms, tensor_names
 
 W = np.arange(1.0, 13.0).reshape(3, 4)  # (p, q) = (3, 4)
 

@@ -10,7 +10,7 @@ Decision rule (seed 003): a coordinate is decided 1 when its score is
 ``Z^m / sqrt(d)``, e.g. integer x, no noise) scores hit 1/2 exactly;
 :func:`correlations` then computes them in integer arithmetic, so ties are
 decided exactly, identically here, in :func:`csbench.metrics.score` and in the
-exact matched-filter path of :mod:`csbench.minimal_m`.
+exact matched-filter path of :mod:`csbench.studies.minimal_m`.
 """
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ CHECKS = {"activation": partial(check_choice, choices=ACTIVATIONS + ["model"]), 
                    encoders=("toy",), takes_source=True, checks=CHECKS, problem_check=_check_problem)
 def native(A, Y, k, source=None, *, activation="model", bias="model"):
     """``x_hat = act(A^T y + b)``, or the model's own read-out (see the module docstring)."""
-    from ..toy.model import activate
+    from ..activations import activate
 
     n = A.shape[-1]
     b = None if isinstance(bias, str) else np.broadcast_to(bias, (n,))

@@ -1,4 +1,4 @@
-"""Numba kernels of the matched filter's exact one-pass success curve (:func:`csbench.minimal_m._mf_curve`).
+"""Numba kernels of the matched filter's exact one-pass success curve (:func:`csbench.studies.minimal_m._mf_curve`).
 
 Rows of a trial's nested master are streamed once; the correlations ``s`` are
 accumulated so that the decision at every m = 1 .. M costs O(n) per row.

@@ -137,7 +137,7 @@ def maximal_k(decoder="matched_filter", encoder="gaussian", signal="binary", n=1
     check_monotone : bool
         Probe k* - 1 and k* + 2 of each trial (``resolution = 1`` only).
     n_jobs, executor, scheduler, start_method, out, progress
-        How the trials run, exactly as in :func:`csbench.minimal_m.minimal_m`;
+        How the trials run, exactly as in :func:`csbench.studies.minimal_m.minimal_m`;
         results do not depend on them.
 
     Returns

@@ -19,7 +19,6 @@ the saving is really ``4 k ln 2 / m`` in natural logs) and costs ``2 (k/n)^2``.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from .counting import _nk, _out, check_counts
 
