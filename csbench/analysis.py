@@ -93,3 +93,20 @@ def m_star_table(df, q=0.5, criterion="exact", conf=0.95,
                      "logistic_high": ml[2], "m_grid_min": ms.min(), "m_grid_max": ms.max(),
                      "critical": list(crit)})
     return pd.DataFrame(rows)
+
+
+def theory_columns(mstar):
+    """An m* table (``n``, ``k``, ``m_star`` columns) with the theory beside it, in the names
+    :class:`~csbench.studies.minimal_m.MinimalMResult` uses: ``log2_binom`` (log2 C(n,k), one bit per
+    dimension), ``chernoff_m`` (8 k ln n, the matched filter's Chernoff line), ``m_weak`` (the signed l1 weak
+    transition, :func:`csbench.theory.m_weak`) and ``bits_per_dimension`` = log2 C(n,k) / m*."""
+    from . import theory
+
+    t = mstar.copy()
+    nk = list(zip(t.n.astype(int), t.k.astype(int)))
+    t["log2_binom"] = [float(theory.log2_binom(n, k)) for n, k in nk]
+    t["chernoff_m"] = [float(theory.chernoff_m(n, k)) for n, k in nk]
+    t["m_weak"] = [float(theory.m_weak(n, k)) for n, k in nk]
+    with np.errstate(divide="ignore"):
+        t["bits_per_dimension"] = t["log2_binom"] / t["m_star"].astype(float)
+    return t

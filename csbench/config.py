@@ -45,12 +45,12 @@ class DecoderSpec:
     label: str | None = None
 
     def __post_init__(self):
-        self.validate()
+        object.__setattr__(self, "_checked", DECODERS.get(self.name).check_params(dict(self.params)))
 
     def validate(self):
-        """Check the name, parameter names and values (the decoder's declared checks); return the
-        parameters merged with defaults, normalised."""
-        return DECODERS.get(self.name).check_params(dict(self.params))
+        """The parameters merged with defaults, normalised: checked once, when the spec is made (the name,
+        parameter names and values, by the decoder's declared checks)."""
+        return dict(self._checked)
 
     @property
     def display(self):

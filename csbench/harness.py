@@ -39,7 +39,6 @@ def run_task(cell: Cell, m: int, spec: DecoderSpec, seed: int, first_trial: int,
     ``status``, ``n_iter``, ``time`` (decode seconds per trial, batch mean) and
     every criterion of :func:`csbench.metrics.score`.
     """
-    spec.validate()
     meas, truth = make_problem(cell, m, trials, seed, first_trial)
     binary, _ = signal_info(cell.signal, cell.signal_params)
     t0 = time.perf_counter()
@@ -78,8 +77,6 @@ def run_grid(cells, m_values, decoders, trials, seed=0, progress=True, tol=1e-3)
     """
     from tqdm.auto import tqdm
 
-    for spec in decoders:
-        spec.validate()
     jobs = []
     for cell in cells:
         ms = m_values(cell) if callable(m_values) else m_values

@@ -92,11 +92,9 @@ def theory_m_curves(n, ks, nonneg=False):
     out = {r"$k\log_2(n/k)$": scaling_x(n, ks, "k_log2_n_k"),
            r"$\log_2\binom{n}{k}$": np.asarray(log2_binom(n, ks), float),
            r"$8k\ln n$": np.asarray(chernoff_m(n, ks), float)}
-    if hasattr(theory, "m_small_delta"):
-        out[r"$2k\ln(n/m)$"] = np.array([theory.m_small_delta(int(n), int(k)) for k in ks])
-    if hasattr(theory, "m_weak"):
-        lab = r"$\rho_W^+$" if nonneg else r"$\rho_W$"
-        out[f"{lab}: $k/m=\\rho(m/n)$"] = np.array([theory.m_weak(int(n), int(k), nonneg) for k in ks])
+    out[r"$2k\ln(n/m)$"] = np.array([theory.m_small_delta(int(n), int(k)) for k in ks])
+    lab = r"$\rho_W^+$" if nonneg else r"$\rho_W$"
+    out[f"{lab}: $k/m=\\rho(m/n)$"] = np.array([theory.m_weak(int(n), int(k), nonneg) for k in ks])
     return out
 
 
@@ -150,10 +148,9 @@ def plot_phase_diagram(table, path=None, title=None):
     t = _mstar(table)
     t = t[np.isfinite(t.m_star) & (t.m_star > 0)]
     fig, ax = plt.subplots(figsize=(5.2, 4.2))
-    if hasattr(theory, "rho_weak"):
-        d = np.linspace(0.01, 0.99, 99)
-        ax.plot(d, theory.rho_weak(d, False), "k-", lw=1.2, label=r"$\rho_W$ (signed)")
-        ax.plot(d, theory.rho_weak(d, True), "k--", lw=1.2, label=r"$\rho_W^+$ (nonnegative)")
+    d = np.linspace(0.01, 0.99, 99)
+    ax.plot(d, theory.rho_weak(d, False), "k-", lw=1.2, label=r"$\rho_W$ (signed)")
+    ax.plot(d, theory.rho_weak(d, True), "k--", lw=1.2, label=r"$\rho_W^+$ (nonnegative)")
     for dec, g in t.groupby("decoder"):
         delta = g.m_star / g.n
         rho = g.k / g.m_star

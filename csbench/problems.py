@@ -311,9 +311,7 @@ class NestedTrial:
 
         ``A_m`` is written into ``out`` (an (m, n) array) if given.
         """
-        if self.mode == "call":
-            A = draw_matrix(self.cell, self.ep, self.seed, self.t, m, self.key)
-        elif self.mode == "sqrt" and ENCODERS.get(self.cell.encoder).generated:
+        if self.mode == "sqrt" and ENCODERS.get(self.cell.encoder).generated:
             self.grow(m)
             A = np.divide(self.master[:m], math.sqrt(m), out=out)
         else:

@@ -54,20 +54,6 @@ def minimal_m_summary(run_dir, q=0.5, criterion=None):
     return mstar, (trials if len(trials) else None), success, sweep
 
 
-def theory_columns(mstar):
-    """Add theory references to an m* table: log2 C(n,k), 8k ln n, m_weak (signed), bits/dimension."""
-    from . import theory
-
-    t = mstar.copy()
-    t["log2C"] = [float(theory.log2_binom(int(n), int(k))) for n, k in zip(t.n, t.k)]
-    t["8k_ln_n"] = [float(theory.chernoff_m(int(n), int(k))) for n, k in zip(t.n, t.k)]
-    if hasattr(theory, "m_weak"):
-        t["m_weak"] = [float(theory.m_weak(int(n), int(k))) for n, k in zip(t.n, t.k)]
-    with np.errstate(divide="ignore"):
-        t["bits_per_dim"] = t["log2C"] / t["m_star"].astype(float)
-    return t
-
-
 def incomplete_note(run_dir):
     """``None`` for a finished run, else a sentence saying how much of it is done and how to finish it."""
     from .store import run_status
@@ -90,6 +76,7 @@ def write_report(run_dir, q=0.5, criterion=None, conf=0.95):
     figures of :mod:`csbench.plots`.
     """
     from . import plots
+    from .analysis import theory_columns
     from .fits import SCALES, fit_scaling
     from .store import write_text_atomic
 
@@ -122,7 +109,8 @@ def write_report(run_dir, q=0.5, criterion=None, conf=0.95):
     if len(mstar):
         t = theory_columns(mstar)
         cols = [c for c in ["decoder", "encoder", "signal", "n", "k", "trials", "m_star", "ci_low", "ci_high",
-                            "m_star_monotone", "m_logistic", "log2C", "8k_ln_n", "m_weak", "bits_per_dim"]
+                            "m_star_monotone", "m_logistic", "log2_binom", "chernoff_m", "m_weak",
+                            "bits_per_dimension"]
                 if c in t]
         how = ("first grid m with success rate >= q, Wilson interval; m_star_monotone: q-quantile of the per-trial "
                "m after which every larger grid m succeeds; m_logistic: logistic fit" if trials is not None else

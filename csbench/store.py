@@ -212,9 +212,6 @@ class Store:
             self.conn.execute("INSERT OR REPLACE INTO minimal_m VALUES (?, ?, ?)",
                               (task_key, idx, json.dumps(row, sort_keys=True, default=_py)))
 
-    def done_minimal_m(self):
-        return {r[0] for r in self.conn.execute("SELECT task FROM minimal_m")}
-
     # -- reading ------------------------------------------------------------
     def trials(self):
         """All trial rows as a DataFrame, in grid order (task index, then trial)."""
@@ -240,9 +237,6 @@ class Store:
         """Minimal-m results (one row per cell and decoder) as a DataFrame."""
         rows = self.conn.execute("SELECT row FROM minimal_m ORDER BY idx").fetchall()
         return pd.DataFrame([json.loads(r[0]) for r in rows])
-
-    def task_table(self):
-        return pd.read_sql_query("SELECT * FROM tasks ORDER BY idx", self.conn)
 
     def close(self):
         if getattr(self, "conn", None) is not None:

@@ -15,7 +15,8 @@ from csbench import decoders
 from csbench.decoders import decode
 from csbench.metrics import score
 from csbench.problems import NestedTrial as _Trial
-from csbench.studies.minimal_m import _mf_curve, _nested_mode, minimal_m, minimal_m_table
+from csbench.encoders import nested_mode as _nested_mode
+from csbench.studies.minimal_m import _mf_curve, minimal_m, minimal_m_table
 from csbench.problems import Cell, make_problem
 from csbench.signals import signal_info
 

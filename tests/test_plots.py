@@ -83,9 +83,8 @@ def test_phase_and_bits_plots(mm_table, tmp_path):
     pts = ax.containers[0].lines[0]
     np.testing.assert_allclose(np.asarray(pts.get_xdata(), float), (mm_table.m_star / mm_table.n).to_numpy())
     np.testing.assert_allclose(np.asarray(pts.get_ydata(), float), (mm_table.k / mm_table.m_star).to_numpy())
-    if hasattr(theory, "rho_weak"):
-        rho = ax.get_lines()[0]
-        np.testing.assert_allclose(rho.get_ydata()[49], theory.rho_weak(0.5), rtol=1e-12)
+    rho = ax.get_lines()[0]
+    np.testing.assert_allclose(rho.get_ydata()[49], theory.rho_weak(0.5), rtol=1e-12)
     fig = plot_bits_per_dimension(mm_table)
     pts = fig.axes[1].containers[0].lines[0]
     sub = mm_table[mm_table.n == 128].sort_values("k")

@@ -11,9 +11,7 @@ import numpy as np
 from .._validate import check_finite_array, check_int
 from ..registry import Entry, Registry
 
-#: Per-trial status names; a kernel writes the integer code (index in this tuple).
-STATUSES = ("ok", "max_iter", "diverged", "nonfinite", "dependent_atoms", "error")
-OK, MAX_ITER, DIVERGED, NONFINITE, DEPENDENT_ATOMS, ERROR = range(len(STATUSES))
+from ..statuses import DEPENDENT_ATOMS, DIVERGED, ERROR, MAX_ITER, NONFINITE, OK, STATUSES  # noqa: F401
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-#: Status codes, the same integers as ``csbench.decoders.base`` (ok, max_iter, diverged, dependent_atoms).
-OK, MAX_ITER, DIVERGED, DEPENDENT = 0, 1, 2, 4
+from ..statuses import DEPENDENT_ATOMS as DEPENDENT, DIVERGED, MAX_ITER, OK  # noqa: F401  (status codes)
 #: Status of a trial whose first pass over A (``A^T y``, column norms) is not finite (NaN/inf in A, or
 #: overflow): x = 0, not solved; the decoder raises decode()'s error for NaN/inf in A, else sets nonfinite.
 NONFINITE_INPUT = -2
+#: An atom is linearly dependent on the active / selected ones when its Cholesky pivot
+#: ``||a_j||^2 - ||R^{-T} A_S^T a_j||^2`` (its squared distance to span(A_S)) is at most this fraction of
+#: ``||a_j||^2`` (:func:`chol_append`; OMP, NNOMP and the lasso homotopy alike). The pivot's rounding error
+#: is about ``s * eps`` relative, far below this; accepting such an atom would make the Gram condition
+#: number exceed ~1e10 (e.g. duplicate or antipodal columns).
+DEP_TOL = 1e-10
 
 
 @njit(cache=True)

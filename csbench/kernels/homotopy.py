@@ -36,11 +36,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._linalg import (at_mul, back_solve, chol_append, chol_delete, copy_n, dot, forward_solve, kth_largest,
+from ._linalg import (DEP_TOL, at_mul, back_solve, chol_append, chol_delete, copy_n, dot, forward_solve, kth_largest,
                       trial_views)
 
-#: Relative pivot below which an entering column counts as dependent on the active set.
-DEP_TOL = 1e-12
 
 
 @njit(cache=True)

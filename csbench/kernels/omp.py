@@ -33,15 +33,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._linalg import (DEPENDENT, MAX_ITER, NONFINITE_INPUT, OK, back_solve, chol_append, colsq_corr, copy_n,
+from ._linalg import (DEP_TOL, DEPENDENT, MAX_ITER, NONFINITE_INPUT, OK, back_solve, chol_append, colsq_corr, copy_n,
                       forward_solve, residual)
 
-#: An atom is linearly dependent on the selected ones when its Cholesky pivot
-#: ``||a_j||^2 - ||R^{-T} A_S^T a_j||^2`` (its squared distance to span(A_S)) is
-#: at most this fraction of ``||a_j||^2``; the pivot's rounding error is about
-#: ``s * eps`` relative, far below this, and accepting such an atom would make
-#: the Gram condition number exceed ~1e10.
-DEP_TOL = 1e-10
 #: Selection stops (status ok) when the best normalised correlation
 #: ``max_j |a_j.r| / ||a_j||`` is at most ``CORR_FLOOR * ||y||``: the residual
 #: is then numerically orthogonal to every remaining atom (rounding level), and

@@ -190,11 +190,6 @@ def minimal_m_table(results):
     return pd.DataFrame(rows)
 
 
-# --------------------------------------------------------------------------- problems
-def _nested_mode(encoder, ep):
-    return nested_mode(encoder, ep) or "call"
-
-
 # --------------------------------------------------------------------------- matched filter
 def _mf_curve(trial, m_max, params, chunk_bytes=None):
     """Exact success of the matched filter for one trial at every m = 1..m_max (bool array).
@@ -389,7 +384,7 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
 
         m_start = math.ceil(float(m_weak(n, k)))
     m_start = min(m_max, max(1, check_int("m_start", m_start, low=1)))
-    mode = _nested_mode(encoder, ep)
+    mode = nested_mode(encoder, ep)  # not None: non-nested encoders were refused above
     method = "exact-mf" if _mf_exact_ok(decoder, params, cell, mode, criterion) else "search"
     probe = bool(check_monotone) and resolution == 1 and method == "search"
     plan = {"kind": "minimal_m", "decoder": decoder, "params": params, "cell": cell.as_dict(), "ep": ep,
