@@ -111,7 +111,7 @@ class Task:
     def description(self):
         """Canonical JSON of everything that determines the task's rows."""
         return seeding.canonical({
-            "cell": self.cell.as_dict(), "m": self.m,
+            "cell": self.cell.as_dict(identity=True), "m": self.m,
             "decoder": {"name": self.spec.name, "params": self.spec.validate(), "label": self.spec.display},
             "seed": self.seed, "first_trial": self.first_trial, "trials": self.trials, "tol": self.tol,
         })

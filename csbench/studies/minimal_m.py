@@ -58,7 +58,7 @@ import numpy as np
 from .._lazy import lazy_module
 from .._validate import check_float, check_int
 from ..analysis import pointwise_quantile
-from ..encoders import ENCODERS, check_encoder, nested_mode
+from ..encoders import ENCODERS, nested_mode
 from ..fits import logistic_fit, quantile_ci
 from ..decoders.base import DECODERS
 from ..driver import KINDS
@@ -372,13 +372,18 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
     params = study_params(decoder, params, given, signal, cell.signal_params, criterion,
                           encoder=encoder, noise=cell.noise)
     check_problem(decoder, params, n, [k])
+    given_m_max = m_max is not None
     if m_max is None:
         from ..theory import chernoff_m
 
         m_max = max(8, math.ceil(1.5 * float(chernoff_m(n, max(k, 1))))) if DECODERS.get(decoder).linear_readout else n
     m_max = check_int("m_max", m_max, low=1)
-    ep, sp = cell.validate(m_max)
-    ep = check_encoder(encoder, m_max, n, ep)
+    try:
+        ep, sp = cell.validate(m_max)
+    except ValueError as exc:  # e.g. a stored matrix with fewer rows than the search needs
+        default = " (the default m_max is n)" if not given_m_max else ""
+        raise ValueError(f"m_max={m_max}{default} does not fit encoder={encoder!r}: {exc} Pass m_max=... within "
+                         "the allowed range.") from None
     if m_start is None:
         from ..theory import m_weak
 
