@@ -26,8 +26,8 @@ DECODERS = {"matched_filter": {}, "lasso": {"lam_ratio": 1e-3}}
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Wall time with the defaults: 26 s on the idle 2-core reference machine "
-                                       "(numba cache warm; about 37 s more with an empty cache).")
+                                epilog="Wall time with the defaults: 376 s on the 2-core reference machine under "
+                                       "heavy load (numba cache warm; about 37 s more with an empty cache).")
     p.add_argument("--n", type=int, default=4096, help="signal length (default 4096)")
     p.add_argument("--k", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32], help="sparsities (default 1 2 4 8 16 32)")
     p.add_argument("--trials", type=int, default=100, help="trials per point (default 100)")
