@@ -32,7 +32,7 @@ def add_output_args(parser, data_subdir=None):
     g = parser.add_argument_group("output")
     g.add_argument("--out", default=None,
                    help="output directory (default: results/<script name>/ in the repository; "
-                        "never under data/, see --update-data)")
+                        "never under data/" + (", see --update-data)" if data_subdir else ")"))
     if data_subdir is not None:
         g.add_argument("--update-data", action="store_true",
                        help=f"rewrite the committed reference data in data/{data_subdir}/ instead "
