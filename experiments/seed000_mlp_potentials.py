@@ -37,8 +37,8 @@ from csbench._scriptio import (
 from csbench.mlp import MLP, diagnose, gaussian_like, tied
 
 ROOT = Path(__file__).resolve().parent.parent
-WALL_TIME = ("Wall time with the defaults: about 11 minutes on the 2-core reference machine under load "
-             "(7 min less loaded); --replot: seconds.")
+WALL_TIME = ("Wall time with the defaults: 402 s on the loaded 2-core reference machine (up to 11 min "
+             "under heavier load); --replot: seconds.")
 KEYS = ["mu_w_in", "mean_abs_cos_w_in", "mean_alignment_cos", "energy_ratio_gauss", "entropy_rate_gauss",
         "energy_ratio_real", "entropy_rate_real", "max_abs_div_R", "max_abs_decomposition_error"]
 
