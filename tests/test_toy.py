@@ -119,7 +119,7 @@ def test_native_decoder_equals_forward_pass_with_explicit_bias_and_rejects_forei
 
 
 def test_save_load_roundtrip_named_tensors(tmp_path):
-    from safetensors.numpy import load_file
+    load_file = pytest.importorskip("safetensors.numpy").load_file
 
     spec = ToySpec(n=4, m=2, family="untied")
     rng = np.random.default_rng(np.random.SeedSequence(1))
