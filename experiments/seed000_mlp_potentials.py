@@ -44,7 +44,7 @@ KEYS = ["mu_w_in", "mean_abs_cos_w_in", "mean_alignment_cos", "energy_ratio_gaus
 
 
 def summary(d):
-    """The issue's per-model keys from a :func:`csbench.mlp.diagnose` result."""
+    """The issue's per-model keys from a :func:`csbench.real.mlp.diagnose` result."""
     real = d["real"]
     return {
         "mu_w_in": d["coherence"]["dictionary"]["max_abs_cos"],
