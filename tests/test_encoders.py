@@ -83,7 +83,7 @@ def test_file_encoder(tmp_path):
     np.testing.assert_allclose(A, M / np.linalg.norm(M, axis=0))
     with pytest.raises(ValueError, match="pass tensor"):
         check_encoder("file", 3, 6, {"path": str(tmp_path / "b.npz")})
-    with pytest.raises(ValueError, match="allowed: n = 6, 1 <= m <= 4"):
+    with pytest.raises(ValueError, match="m=5 exceeds the 4 rows.*allowed: 1 <= m <= 4"):
         check_encoder("file", 5, 6, {"path": str(tmp_path / "a.npy")})
     with pytest.raises(ValueError, match="no such file"):
         check_encoder("file", 3, 6, {"path": str(tmp_path / "missing.npy")})

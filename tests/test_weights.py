@@ -97,8 +97,8 @@ def test_file_encoder_reads_safetensors(files):
 
 
 def test_model_matrix_is_cached_read_only(files):
-    A = model_matrix(4, 3, path=files / "m.npz", tensor="W", normalize="none")
-    assert A is model_matrix(4, 3, path=files / "m.npz", tensor="W", normalize="none")
+    A = model_matrix(4, 3, path=files / "m.npz", tensor="W", atoms="rows", normalize="none")
+    assert A is model_matrix(4, 3, path=files / "m.npz", tensor="W", atoms="rows", normalize="none")
     assert not A.flags.writeable
 
 
