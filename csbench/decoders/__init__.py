@@ -14,7 +14,7 @@ from .base import DECODERS, NONFINITE, STATUSES, DecodeResult
 # Import the families so that they register themselves.
 from . import amp, basis_pursuit, lasso, linear, omp  # noqa: F401,E402
 from . import native, readouts  # noqa: F401,E402
-from . import greedy  # noqa: F401,E402
+from . import greedy, vamp  # noqa: F401,E402
 from . import matrix_free  # noqa: E402  (after the families: attaches their operator paths)
 
 __all__ = ["decode", "DECODERS", "DecodeResult", "STATUSES", "check_inputs"]
