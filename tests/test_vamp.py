@@ -140,7 +140,7 @@ def test_se_iid_equals_amp_se():
         # the existing binary_state_evolution's (mmse/delta, scaled back by delta)
         # (delta = 0.2 < bayes_binary_threshold(eps=0.1) = 0.238)
         v = vamp_state_evolution("iid", 0.2, prior="binary", density=0.1, noise=0.0, n_iter=400)[-1]
-        b = binary_state_evolution(eps=0.1, delta=0.2, n_iter=2000)[-1] * 0.2
+        b = binary_state_evolution(eps=0.1, delta=0.2, n_iter=100)[-1] * 0.2
         assert v == pytest.approx(b, rel=1e-6)
         assert v > 1e-3
 
@@ -171,16 +171,16 @@ def _measured_vs_se(kappa, T, seed):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         se = vamp_state_evolution(np.linalg.svd(A, compute_uv=False), n, prior="bernoulli_gaussian", density=rho,
-                                  noise=sigma, n_iter=1000)[-1]
+                                  noise=sigma, n_iter=1000, rtol=1e-7)[-1]
     return 10 * np.log10(mse / rho), 10 * np.log10(se / rho), res
 
 
 @pytest.mark.parametrize("kappa", [1.0, 10.0, 100.0])
 def test_measured_nmse_within_1db_of_se(kappa):
-    """n = 1000, m = 500, Bernoulli-Gaussian rho = 0.1, SNR ~30 dB, 16 trials: measured -35.8, -34.1, -30.5 dB
-    against the SE's -35.7, -34.0, -30.4 dB (seed 1; one kappa = 100 trial ends at max_iter with a good estimate)."""
-    meas, se, res = _measured_vs_se(kappa, T=16, seed=1)
-    assert (res.status == OK).mean() >= 0.9
+    """n = 1000, m = 500, Bernoulli-Gaussian rho = 0.1, SNR ~30 dB, 8 trials: measured -35.85, -34.11, -29.81 dB
+    against the SE's -35.70, -34.04, -30.42 dB (seed 1; with 16 trials: -35.83, -34.07, -30.50)."""
+    meas, se, res = _measured_vs_se(kappa, T=8, seed=1)
+    assert (res.status == OK).all()
     assert abs(meas - se) < 1.0, (meas, se)
 
 
@@ -199,7 +199,7 @@ def test_kappa_1e4_amp_fails_visibly_vamp_does_not_blow_up():
     plain = decode("amp", A, Y, k=int(rho * n))
     assert set(plain.status) <= {DIVERGED, MAX_ITER}
     for params in [{}, {"damping": 0.5}, {"damping": 0.9}]:
-        res = decode("amp", A, Y, k=int(rho * n), **params)
+        res = decode("amp", A, Y, k=int(rho * n), max_iter=300, **params)
         assert not ((res.status == OK) & (nmse(res) > 0.1)).any(), params
     v = decode("vamp", A, Y, density=rho, noise=sigma, max_iter=300)
     assert np.isfinite(v.X_hat).all() and not (v.status == DIVERGED).any()

@@ -28,4 +28,4 @@ __all__ += ["minimax_threshold", "rho_weak", "m_weak", "m_small_delta", "binary_
             "binary_state_evolution", "bayes_binary_threshold"]
 from .vamp import amp_state_evolution, marchenko_pastur_eigenvalues, scalar_channel, vamp_state_evolution
 
-__all__ += ["vamp_state_evolution", "amp_state_evolution", "scalar_channel", "marchenko_pastur_eigenvalues"]
+__all__ += ["amp_state_evolution", "marchenko_pastur_eigenvalues", "scalar_channel", "vamp_state_evolution"]
