@@ -177,3 +177,37 @@ def test_needs_k():
     for name in ["iht", "cosamp", "matching_k", "matching_pursuit"]:
         with pytest.raises(ValueError, match="k"):
             decode(name, A, Y)
+
+
+@pytest.mark.parametrize("name, kw", [("iht", {}), ("niht", {}), ("htp", {}), ("cosamp", {}),
+                                      ("subspace_pursuit", {}), ("matching_pursuit", {"n_steps": 20}),
+                                      ("matching_pursuit", {"n_steps": 40, "tol": 0.05}), ("matching_k", {"steps": 3}),
+                                      ("matching_pursuit", {"binary": True}), ("cosamp", {"n_nonzero_coefs": 25})])
+def test_operator_path_equals_dense(name, kw):
+    """DenseOperator (BLAS products, regenerated columns) against the dense kernels: same supports, statuses, n_iter."""
+    from csbench.operators import DenseOperator
+
+    A, Y, _ = _problems(4, seed=12)
+    dense = decode(name, A, Y, k=K, **kw)
+    op = decode(name, DenseOperator(A), Y, k=K, **kw)
+    np.testing.assert_array_equal(op.X_hat != 0, dense.X_hat != 0)
+    np.testing.assert_allclose(op.X_hat, dense.X_hat, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(op.status, dense.status)
+    np.testing.assert_array_equal(op.n_iter, dense.n_iter)
+
+
+@pytest.mark.parametrize("steps", [1, 3, 10])
+def test_operator_lattice_ties(steps):
+    """A generated Rademacher operator (lattice_d = m): exact integer scores, the dense path's ties."""
+    from csbench.operators import GeneratedOperator
+
+    m, n, k = 16, 300, 10
+    op = GeneratedOperator("rademacher", (7, 9), m, n)
+    A = op.dense()
+    rng = np.random.default_rng(0)
+    X = np.zeros((5, n))
+    for t in range(5):
+        X[t, rng.choice(n, k, replace=False)] = 1.0
+    Y = X @ A.T
+    np.testing.assert_array_equal(decode("matching_k", op, Y, k=k, steps=steps).X_hat,
+                                  decode("matching_k", A, Y, k=k, steps=steps).X_hat)

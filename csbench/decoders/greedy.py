@@ -65,7 +65,7 @@ import numpy as np
 
 from .._lazy import lazy_module
 from .._validate import check_bool, check_float, check_int, optional, or_choice
-from .base import DECODERS, DecodeResult, run_trials
+from .base import DECODERS, DecodeResult, register_operator, run_trials
 from .linear import lattice_matrix, lattice_vector
 
 _k = lazy_module("csbench.kernels.greedy")  # numba loads on the first call, not on import
@@ -274,3 +274,352 @@ def _check_mk(params, n, k):
 def matching_k(A, Y, k, *, steps=1):
     """Matching-k with ``steps`` steps (see the module docstring); ``n_iter`` counts the steps."""
     return _matching_k(A, Y, k, steps)
+
+
+# ---------------------------------------------------------------- operator paths
+#
+# The same iterations on a csbench.operators.Operator (``A x`` = matvec, ``A^T r`` = rmatvec,
+# regenerated columns ``A[:, S]``), with the dense path's selection kernel (``top_s``: same tie
+# rule), least-squares kernel (``ls_fit`` on the regenerated block, the same Gram sums in the same
+# order) and stopping rules. Products come from the operator (BLAS for a DenseOperator), so
+# results agree with the dense path to rounding, not bit for bit.
+
+_NIHT_C, _NIHT_KAPPA = 0.01, 2.0
+
+
+def _top(score, s):
+    """``top_s`` of the kernels (ties: lowest index) on a numpy vector; the selected indices, increasing."""
+    s = int(min(s, score.size))
+    sel, hv, hi = np.empty(max(s, 1), np.int64), np.empty(max(s, 1)), np.empty(max(s, 1), np.int64)
+    return sel[:_k.top_s(np.ascontiguousarray(score, dtype=np.float64), np.int64(s), hv, hi, sel)].copy()
+
+
+def _ls(op, y, S):
+    """``(x_S, A_S)`` least squares on the regenerated columns (the dense ``ls_fit``); x_S None if dependent."""
+    p = S.size
+    AS = np.ascontiguousarray(op.columns(S))
+    G, R = np.empty((p, p)), np.empty((p, p))
+    w, xs, buf = np.empty(p), np.empty(p), np.empty(p)
+    ok = _k.ls_fit(AS, y, np.arange(p, dtype=np.int64), np.int64(p), G, R, w, xs, buf)
+    return (xs if ok else None), AS
+
+
+def _finite(v):
+    return bool(np.isfinite(v).all())
+
+
+def _iht_one(op, y, s, mu, normalized, max_iter, tol, x):
+    OK_, MI, DV, NF = 0, 1, 2, 3
+    x[:] = 0.0
+    yy = float(y @ y)
+    if yy == 0.0 or s == 0:
+        return 0, OK_
+    ynorm = np.sqrt(yy)
+    r = y.copy()
+    S = np.empty(0, np.int64)
+    for it in range(1, max_iter + 1):
+        g = op.rmatvec(r)
+        if not _finite(g):
+            return it - 1, NF
+        if normalized:
+            if it == 1:
+                S = _top(np.abs(g), s)
+            num = float(g[S] @ g[S])
+            if num == 0.0:
+                return it - 1, OK_
+            u = op.columns(S) @ g[S]
+            mu = num / float(u @ u)
+        shrink = 0
+        while True:
+            v = x + mu * g
+            Sn = _top(np.abs(v), s)
+            xn = np.zeros_like(x)
+            xn[Sn] = v[Sn]
+            if not normalized or np.array_equal(Sn, S) or shrink >= _k.NIHT_MAX_SHRINK:
+                break
+            d = xn - x
+            D = np.flatnonzero(d)
+            dd = float(d[D] @ d[D])
+            if dd == 0.0:
+                break
+            Ad = op.columns(D) @ d[D]
+            if mu <= (1.0 - _NIHT_C) * dd / float(Ad @ Ad):
+                break
+            mu /= _NIHT_KAPPA * (1.0 - _NIHT_C)
+            shrink += 1
+        d = xn - x
+        dx2, xn2 = float(d @ d), float(xn @ xn)
+        if not np.isfinite(dx2 + xn2):
+            return it - 1, NF
+        r = y - op.columns(Sn) @ xn[Sn]
+        rr = float(r @ r)
+        x[:] = xn
+        S = Sn
+        if not np.isfinite(rr):
+            return it, NF
+        if np.sqrt(rr) > _k.BLOWUP * ynorm:
+            return it, DV
+        if np.sqrt(dx2) <= tol * np.sqrt(xn2) or np.sqrt(rr) <= tol * ynorm:
+            return it, OK_
+    return max_iter, MI
+
+
+def _htp_one(op, y, s, mu, max_iter, x):
+    x[:] = 0.0
+    if not np.any(y) or s == 0:
+        return 0, 0
+    r = y.copy()
+    S = np.empty(0, np.int64)
+    for it in range(1, max_iter + 2):
+        g = op.rmatvec(r)
+        if not _finite(g):
+            return it - 1, 3
+        Sn = _top(np.abs(x + mu * g), s)
+        if np.array_equal(Sn, S):
+            return it - 1, 0
+        if it == max_iter + 1:
+            break
+        xs, AS = _ls(op, y, Sn)
+        if xs is None:
+            return it - 1, 4
+        x[:] = 0.0
+        x[Sn] = xs
+        S = Sn
+        r = y - AS @ xs
+    return max_iter, 1
+
+
+def _cosamp_one(op, y, s, max_iter, tol, x):
+    n = op.shape[1]
+    x[:] = 0.0
+    yy = float(y @ y)
+    if yy == 0.0 or s == 0:
+        return 0, 0
+    ynorm = np.sqrt(yy)
+    r = y.copy()
+    S = np.empty(0, np.int64)
+    for it in range(1, max_iter + 1):
+        g = op.rmatvec(r)
+        if not _finite(g):
+            return it - 1, 3
+        T = np.union1d(_top(np.abs(g), 2 * s), S)
+        bs, _ = _ls(op, y, T)
+        if bs is None:
+            return it - 1, 4
+        b = np.zeros(n)
+        b[T] = bs
+        Sn = _top(np.abs(b), s)
+        xn = np.zeros(n)
+        xn[Sn] = b[Sn]
+        d = xn - x
+        dx2, xn2 = float(d @ d), float(xn @ xn)
+        r = y - op.columns(Sn) @ xn[Sn]
+        rr = float(r @ r)
+        if not np.isfinite(rr + dx2 + xn2):
+            return it - 1, 3
+        x[:] = xn
+        S = Sn
+        if np.sqrt(rr) > _k.BLOWUP * ynorm:
+            return it, 2
+        if np.sqrt(dx2) <= tol * np.sqrt(xn2) or np.sqrt(rr) <= tol * ynorm:
+            return it, 0
+    return max_iter, 1
+
+
+def _sp_one(op, y, s, max_iter, tol, x):
+    n = op.shape[1]
+    x[:] = 0.0
+    yy = float(y @ y)
+    if yy == 0.0 or s == 0:
+        return 0, 0
+    ynorm = np.sqrt(yy)
+    g = op.rmatvec(y)
+    if not _finite(g):
+        return 0, 3
+    S = _top(np.abs(g), s)
+    xs, AS = _ls(op, y, S)
+    if xs is None:
+        return 0, 4
+    r = y - AS @ xs
+    rr = float(r @ r)
+    st, it_done = 1, max_iter
+    if np.sqrt(rr) <= tol * ynorm:
+        st, it_done = 0, 0
+    else:
+        for it in range(1, max_iter + 1):
+            g = op.rmatvec(r)
+            if not _finite(g):
+                st, it_done = 3, it - 1
+                break
+            T = np.union1d(S, _top(np.abs(g), s))
+            bs, _ = _ls(op, y, T)
+            if bs is None:
+                st, it_done = 4, it - 1
+                break
+            b = np.zeros(n)
+            b[T] = bs
+            Sn = _top(np.abs(b), s)
+            xn, ASn = _ls(op, y, Sn)
+            if xn is None:
+                st, it_done = 4, it - 1
+                break
+            rn = y - ASn @ xn
+            rrn = float(rn @ rn)
+            if not np.isfinite(rrn):
+                st, it_done = 3, it - 1
+                break
+            if rrn >= rr:
+                st, it_done = 0, it
+                break
+            S, xs, r, rr = Sn, xn, rn, rrn
+            if np.sqrt(rr) <= tol * ynorm:
+                st, it_done = 0, it
+                break
+    x[S] = xs
+    return it_done, st
+
+
+def _mp_one(op, y, nsq, n_steps, tol, x):
+    x[:] = 0.0
+    c = op.rmatvec(y)
+    if not (_finite(c) and _finite(nsq)):
+        return 0, 3
+    inv = np.zeros_like(nsq)
+    np.divide(1.0, np.sqrt(nsq), out=inv, where=nsq > 0)
+    r = y.copy()
+    rr = float(r @ r)
+    floor = _k.CORR_FLOOR * np.sqrt(rr)
+    steps, st = 0, 0
+    if rr == 0.0 or rr <= tol:
+        return 0, 0
+    while steps < n_steps:
+        score = np.abs(c) * inv
+        j = int(np.argmax(score))  # first maximum: lowest index
+        if score[j] <= floor:
+            break
+        a = c[j] / nsq[j]
+        x[j] += a
+        r -= a * op.columns(np.array([j]))[:, 0]
+        rr = float(r @ r)
+        steps += 1
+        if not np.isfinite(rr):
+            st = 3
+            break
+        if rr <= tol:
+            break
+        c = op.rmatvec(r)
+    if st == 0 and tol >= 0.0 and rr > tol and steps == n_steps:
+        st = 1
+    return steps, st
+
+
+def _matching_k_one(op, y, k, steps, x):
+    """Binary matching-k on an operator; lattice operators (``S/sqrt(d)``) score in exact integers."""
+    from .matrix_free import (
+        _lattice_d,  # the lattice test of the matched filter's operator path
+    )
+
+    x[:] = 0.0
+    d = _lattice_d(op)
+    Z = lattice_vector(y, d) if d is not None else None
+    q0 = -(-k // steps) if k else 0
+    r = y.copy()
+    added = it = 0
+    while added < k:
+        c = op.rmatvec(r)
+        if not _finite(c):
+            return it, 3
+        if Z is not None:
+            c = np.rint(c * d)  # = S^T (r sqrt(d)), an integer vector (A^T r error ~ m eps)
+        c[x != 0] = -np.inf
+        S = _top(c, min(q0, k - added))
+        x[S] = 1.0
+        r = r - op.columns(S).sum(axis=1)
+        added += S.size
+        it += 1
+    return it, 0
+
+
+def _per_trial(ops, Y, one):
+    T, n = Y.shape[0], ops[0].shape[1]
+    X, n_iter, status = _outputs(T, n)
+    for t, op in enumerate(ops):
+        n_iter[t], status[t] = one(t, op, Y[t], X[t])
+    return DecodeResult(X, n_iter, status)
+
+
+def _op_step(op, step, cache):
+    """``step`` or, for "norm", ``1 / ||A||_2^2`` by the largest singular value of the operator (ARPACK)."""
+    if step != "norm":
+        return float(step)
+    if id(op) not in cache:
+        from scipy.sparse.linalg import svds
+
+        m, n = op.shape
+        if min(m, n) <= 2:
+            smax = np.linalg.norm(op.dense(), 2)
+        else:
+            smax = float(svds(op, k=1, tol=1e-12, return_singular_vectors=False, random_state=0)[0])
+        cache[id(op)] = (op, 1.0 / smax**2 if smax > 0 else 1.0)
+    return cache[id(op)][1]
+
+
+@register_operator("iht")
+def iht_operator(ops, Y, k, *, n_nonzero_coefs, step, max_iter, tol):
+    """IHT on operators; ``step="norm"`` takes ``||A||_2`` from ``scipy.sparse.linalg.svds`` (to ~1e-12)."""
+    s = _sparsity("iht", n_nonzero_coefs, k, ops[0].shape[1])
+    cache = {}
+    return _per_trial(ops, Y, lambda t, op, y, x: _iht_one(op, y, s, _op_step(op, step, cache), False, max_iter,
+                                                             tol, x))
+
+
+@register_operator("niht")
+def niht_operator(ops, Y, k, *, n_nonzero_coefs, max_iter, tol):
+    """NIHT on operators."""
+    s = _sparsity("niht", n_nonzero_coefs, k, ops[0].shape[1])
+    return _per_trial(ops, Y, lambda t, op, y, x: _iht_one(op, y, s, 1.0, True, max_iter, tol, x))
+
+
+@register_operator("htp")
+def htp_operator(ops, Y, k, *, n_nonzero_coefs, step, max_iter):
+    """HTP on operators (least squares on the regenerated support columns)."""
+    s = _sparsity("htp", n_nonzero_coefs, k, ops[0].shape[1])
+    cache = {}
+    return _per_trial(ops, Y, lambda t, op, y, x: _htp_one(op, y, s, _op_step(op, step, cache), max_iter, x))
+
+
+@register_operator("cosamp")
+def cosamp_operator(ops, Y, k, *, n_nonzero_coefs, max_iter, tol):
+    """CoSaMP on operators."""
+    s = _sparsity("cosamp", n_nonzero_coefs, k, ops[0].shape[1])
+    return _per_trial(ops, Y, lambda t, op, y, x: _cosamp_one(op, y, s, max_iter, tol, x))
+
+
+@register_operator("subspace_pursuit")
+def subspace_pursuit_operator(ops, Y, k, *, n_nonzero_coefs, max_iter, tol):
+    """Subspace pursuit on operators."""
+    s = _sparsity("subspace_pursuit", n_nonzero_coefs, k, ops[0].shape[1])
+    return _per_trial(ops, Y, lambda t, op, y, x: _sp_one(op, y, s, max_iter, tol, x))
+
+
+@register_operator("matching_pursuit")
+def matching_pursuit_operator(ops, Y, k, *, binary, n_steps, tol):
+    """Matching pursuit on operators (an ``rmatvec`` and one regenerated column per step)."""
+    if binary:
+        return _per_trial(ops, Y, lambda t, op, y, x: _matching_k_one(op, y, k, max(k, 1), x))
+    n_steps = k if n_steps is None else n_steps
+    tol_ = -1.0 if tol is None else float(tol)
+    norms = {}
+
+    def one(t, op, y, x):
+        if id(op) not in norms:
+            norms[id(op)] = (op, np.asarray(op.col_norms_sq(), dtype=np.float64))
+        return _mp_one(op, y, norms[id(op)][1], n_steps, tol_, x)
+
+    return _per_trial(ops, Y, one)
+
+
+@register_operator("matching_k")
+def matching_k_operator(ops, Y, k, *, steps):
+    """Matching-k on operators (lattice operators: exact integer scores, as the dense path)."""
+    return _per_trial(ops, Y, lambda t, op, y, x: _matching_k_one(op, y, k, steps, x))
