@@ -104,6 +104,14 @@ def _steps(A, T, step):
     return step_norm(A, T) if step == "norm" else np.full(T, float(step))
 
 
+def _run(kernel, A, Y, *args):
+    """``kernel(A3, Y, *args, X, n_iter, status, t0, t1)`` over the trials; the :class:`DecodeResult`."""
+    T, n = Y.shape[0], A.shape[-1]
+    X, n_iter, status = _outputs(T, n)
+    run_trials(kernel, T, _A3(A), Y, *args, X, n_iter, status)
+    return DecodeResult(X, n_iter, status)
+
+
 def _check_problem(params, n, k):
     """``n_nonzero_coefs <= n``."""
     if params.get("n_nonzero_coefs") is not None:
@@ -131,26 +139,16 @@ def iht(A, Y, k, *, n_nonzero_coefs=None, step="norm", max_iter=500, tol=1e-9):
     tol : float > 0
         Stop (ok) when ``||x^{i+1} - x^i|| <= tol ||x^{i+1}||`` or ``||y - A x|| <= tol ||y||``.
     """
-    _m, n = A.shape[-2:]
-    s = _sparsity("iht", n_nonzero_coefs, k, n)
-    T = Y.shape[0]
-    X, n_iter, status = _outputs(T, n)
-    run_trials(_k.iht_batch, T, _A3(A), Y, _steps(A, T, step), np.int64(s), False, np.int64(max_iter), float(tol),
-               X, n_iter, status)
-    return DecodeResult(X, n_iter, status)
+    s = _sparsity("iht", n_nonzero_coefs, k, A.shape[-1])
+    return _run(_k.iht_batch, A, Y, _steps(A, Y.shape[0], step), np.int64(s), False, np.int64(max_iter), float(tol))
 
 
 @DECODERS.register("niht", "normalised IHT: adaptive step ||g_S||^2/||A_S g_S||^2 with backtracking",
                    checks={**_S, **_IT}, check_problem=_check_problem)
 def niht(A, Y, k, *, n_nonzero_coefs=None, max_iter=500, tol=1e-9):
     """Normalised iterative hard thresholding [BD10] (see the module docstring; parameters as :func:`iht`)."""
-    _m, n = A.shape[-2:]
-    s = _sparsity("niht", n_nonzero_coefs, k, n)
-    T = Y.shape[0]
-    X, n_iter, status = _outputs(T, n)
-    run_trials(_k.iht_batch, T, _A3(A), Y, np.ones(T), np.int64(s), True, np.int64(max_iter), float(tol),
-               X, n_iter, status)
-    return DecodeResult(X, n_iter, status)
+    s = _sparsity("niht", n_nonzero_coefs, k, A.shape[-1])
+    return _run(_k.iht_batch, A, Y, np.ones(Y.shape[0]), np.int64(s), True, np.int64(max_iter), float(tol))
 
 
 @DECODERS.register("htp", "hard thresholding pursuit: support of H_s(x + mu A^T r), least squares, until it repeats",
@@ -160,24 +158,16 @@ def htp(A, Y, k, *, n_nonzero_coefs=None, step=1.0, max_iter=500):
 
     ``n_iter`` counts the least-squares fits; status ``ok`` when the support repeats.
     """
-    _m, n = A.shape[-2:]
-    s = _sparsity("htp", n_nonzero_coefs, k, n)
-    T = Y.shape[0]
-    X, n_iter, status = _outputs(T, n)
-    run_trials(_k.htp_batch, T, _A3(A), Y, _steps(A, T, step), np.int64(s), np.int64(max_iter), X, n_iter, status)
-    return DecodeResult(X, n_iter, status)
+    s = _sparsity("htp", n_nonzero_coefs, k, A.shape[-1])
+    return _run(_k.htp_batch, A, Y, _steps(A, Y.shape[0], step), np.int64(s), np.int64(max_iter))
 
 
 @DECODERS.register("cosamp", "CoSaMP: merge 2s atoms of A^T r, least squares, prune to s (Needell-Tropp)",
                    checks={**_S, **_IT}, check_problem=_check_problem)
 def cosamp(A, Y, k, *, n_nonzero_coefs=None, max_iter=500, tol=1e-9):
     """CoSaMP [NT09] (see the module docstring; stopping as :func:`iht`). Needs ``3 s <= m`` to avoid ``dependent_atoms``."""
-    _m, n = A.shape[-2:]
-    s = _sparsity("cosamp", n_nonzero_coefs, k, n)
-    T = Y.shape[0]
-    X, n_iter, status = _outputs(T, n)
-    run_trials(_k.cosamp_batch, T, _A3(A), Y, np.int64(s), np.int64(max_iter), float(tol), X, n_iter, status)
-    return DecodeResult(X, n_iter, status)
+    s = _sparsity("cosamp", n_nonzero_coefs, k, A.shape[-1])
+    return _run(_k.cosamp_batch, A, Y, np.int64(s), np.int64(max_iter), float(tol))
 
 
 @DECODERS.register("subspace_pursuit", "subspace pursuit: merge s atoms, least squares, keep s, refit (Dai-Milenkovic)",
@@ -187,12 +177,8 @@ def subspace_pursuit(A, Y, k, *, n_nonzero_coefs=None, max_iter=500, tol=1e-9):
 
     Needs ``2 s <= m`` to avoid ``dependent_atoms``.
     """
-    _m, n = A.shape[-2:]
-    s = _sparsity("subspace_pursuit", n_nonzero_coefs, k, n)
-    T = Y.shape[0]
-    X, n_iter, status = _outputs(T, n)
-    run_trials(_k.sp_batch, T, _A3(A), Y, np.int64(s), np.int64(max_iter), float(tol), X, n_iter, status)
-    return DecodeResult(X, n_iter, status)
+    s = _sparsity("subspace_pursuit", n_nonzero_coefs, k, A.shape[-1])
+    return _run(_k.sp_batch, A, Y, np.int64(s), np.int64(max_iter), float(tol))
 
 
 def _binary_inputs(A, Y):
@@ -211,10 +197,7 @@ def _binary_inputs(A, Y):
 
 def _matching_k(A, Y, k, steps):
     A, Y = _binary_inputs(A, Y)
-    T, n = Y.shape[0], A.shape[-1]
-    X, n_iter, status = _outputs(T, n)
-    run_trials(_k.matching_k_batch, T, _A3(A), Y, np.int64(k), np.int64(steps), X, n_iter, status)
-    return DecodeResult(X, n_iter, status)
+    return _run(_k.matching_k_batch, A, Y, np.int64(k), np.int64(steps))
 
 
 def _check_mp(params, n, k):
@@ -254,10 +237,7 @@ def matching_pursuit(A, Y, k, *, binary=False, n_steps=None, tol=None):
     if binary:
         return _matching_k(A, Y, k, max(k, 1))
     n_steps = k if n_steps is None else n_steps
-    T, n = Y.shape[0], A.shape[-1]
-    X, n_iter, status = _outputs(T, n)
-    run_trials(_k.mp_batch, T, _A3(A), Y, np.int64(n_steps), -1.0 if tol is None else float(tol), X, n_iter, status)
-    return DecodeResult(X, n_iter, status)
+    return _run(_k.mp_batch, A, Y, np.int64(n_steps), -1.0 if tol is None else float(tol))
 
 
 def _check_mk(params, n, k):

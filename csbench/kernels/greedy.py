@@ -145,6 +145,34 @@ def _scatter(x, S, p, xs):
 
 
 @njit(cache=True)
+def _merge_fit(A, y, g, q, S, p, sc, hv, hi, Om, mark, Tset, G, R, w, xs, buf, b):
+    """The merge step of CoSaMP and subspace pursuit on the correlations ``g = A^T r``.
+
+    ``T`` = the q largest ``|g_j|`` (ties: lowest index) united with ``S[:p]``, in increasing
+    index order (``Tset[:nt]``); ``b`` = least squares on T (dense, 0 off T). Returns ``nt``,
+    or -1 if T is dependent (:func:`ls_fit`; b untouched).
+    """
+    n = g.shape[0]
+    for j in range(n):
+        sc[j] = abs(g[j])
+    no = top_s(sc, q, hv, hi, Om)
+    for k in range(no):
+        mark[Om[k]] = True
+    for k in range(p):
+        mark[S[k]] = True
+    nt = np.int64(0)
+    for j in range(n):
+        if mark[j]:
+            Tset[nt] = j
+            nt += 1
+            mark[j] = False
+    if not ls_fit(A, y, Tset, nt, G, R, w, xs, buf):
+        return -1
+    _scatter(b, Tset, nt, xs)
+    return nt
+
+
+@njit(cache=True)
 def _norm2(v):
     s = 0.0
     for j in range(v.shape[0]):
@@ -379,23 +407,9 @@ def cosamp_batch(A3, Y, s, max_iter, tol, X, n_iter, status, t0, t1):
             if not _finite(g, n):
                 st, it_done = NONFINITE, it - 1
                 break
-            for j in range(n):
-                sc[j] = abs(g[j])
-            no = top_s(sc, s2, hv, hi, Om)
-            for q in range(no):
-                mark[Om[q]] = True
-            for q in range(p):
-                mark[S[q]] = True
-            nt = np.int64(0)
-            for j in range(n):
-                if mark[j]:
-                    Tset[nt] = j
-                    nt += 1
-                    mark[j] = False
-            if not ls_fit(A, y, Tset, nt, G, R, w, xs, buf):
+            if _merge_fit(A, y, g, s2, S, p, sc, hv, hi, Om, mark, Tset, G, R, w, xs, buf, b) < 0:
                 st, it_done = DEPENDENT, it - 1
                 break
-            _scatter(b, Tset, nt, xs)
             for j in range(n):
                 sc[j] = abs(b[j])
             pn = top_s(sc, s, hv, hi, Sn)
@@ -487,23 +501,9 @@ def sp_batch(A3, Y, s, max_iter, tol, X, n_iter, status, t0, t1):
                 if not _finite(g, n):
                     st, it_done = NONFINITE, it - 1
                     break
-                for j in range(n):
-                    sc[j] = abs(g[j])
-                no = top_s(sc, s, hv, hi, Om)
-                for q in range(no):
-                    mark[Om[q]] = True
-                for q in range(p):
-                    mark[S[q]] = True
-                nt = np.int64(0)
-                for j in range(n):
-                    if mark[j]:
-                        Tset[nt] = j
-                        nt += 1
-                        mark[j] = False
-                if not ls_fit(A, y, Tset, nt, G, R, w, xs, buf):
+                if _merge_fit(A, y, g, s, S, p, sc, hv, hi, Om, mark, Tset, G, R, w, xs, buf, b) < 0:
                     st, it_done = DEPENDENT, it - 1
                     break
-                _scatter(b, Tset, nt, xs)
                 for j in range(n):
                     sc[j] = abs(b[j])
                 pn = top_s(sc, s, hv, hi, Sn)
