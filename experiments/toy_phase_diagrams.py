@@ -30,11 +30,17 @@ P_N2 = [0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
 P_N20 = [1.0, 0.5, 0.3, 0.2, 0.1, 0.05, 0.03, 0.02, 0.01, 0.005, 0.002, 0.001]
 
 
-def classify_n2(W, thr=0.5):
+def classify_n2(W, thr=0.1):
+    """Kind of a 1 x 2 code: antipodal (opposite signs), stacked (same sign), one feature or none.
+
+    ``thr`` is the norm below which a feature counts as dropped. (An earlier 0.5
+    called the asymmetric stacked optimum of p >= 0.5, |w| = (0.41, 1.0),
+    "one feature"; see csbench.theory.two_feature.)
+    """
     w = W[0]
     big = np.abs(w) > thr
     if big.all():
-        return "antipodal" if w[0] * w[1] < 0 else "same direction"
+        return "antipodal" if w[0] * w[1] < 0 else "stacked"
     return "one feature" if big.any() else "none"
 
 
