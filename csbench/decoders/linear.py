@@ -20,6 +20,7 @@ import numpy as np
 
 from .._validate import check_bool, check_choice, check_float, or_choice
 from .._lazy import lazy_module
+from ..decision import decide, top_k
 from .base import DECODERS, one_shot
 
 _lattice = lazy_module("csbench.kernels.lattice")  # numba loads on the first call, not on import
@@ -92,14 +93,8 @@ def correlations(A, Y, normalize=False):
 
 
 def top_k_mask(Xp, k):
-    """Indicator (float) of the k largest entries of each row of ``Xp``."""
-    T, n = Xp.shape
-    out = np.zeros((T, n))
-    if k == 0:
-        return out
-    idx = np.argpartition(-Xp, k - 1, axis=1)[:, :k]
-    np.put_along_axis(out, idx, 1.0, axis=1)
-    return out
+    """Indicator (float) of the k largest entries of each row of ``Xp`` (:func:`csbench.decision.top_k`)."""
+    return top_k(Xp, k)
 
 
 def _needs_k(param, value, decoder):
@@ -115,15 +110,25 @@ def _needs_k(param, value, decoder):
 
 #: Value checks of the matched filter's parameters (run by decode() and DecoderSpec).
 MF_CHECKS = {
-    "rule": partial(check_choice, choices=["threshold", "sign", "topk", "raw"]),
+    "rule": partial(check_choice, choices=["threshold", "sign", "topk", "fitted", "raw"]),
     "threshold": check_float,
     "normalize": check_bool,
 }
 
+#: Training signals (and their seed) of the matched filter's ``rule="fitted"``. Fixed, not parameters:
+#: the matrix-free operator path shares the dense decoder's parameters (and refuses "fitted").
+FIT_N_TRAIN, FIT_SEED = 2000, 0
 
-@DECODERS.register("matched_filter", "A^T y, then 1[x' >= 1/2] (binary), sign-aware, top-k, or raw",
-                   signals=("binary", "signed"), checks=MF_CHECKS,
-                   check_problem=_needs_k("rule", "topk", "matched_filter"))
+
+def _mf_needs_k(params, n, k):
+    if params["rule"] in ("topk", "fitted") and k is None:
+        raise ValueError(f"matched_filter with rule={params['rule']!r} needs k (0 <= k <= n); got k=None.")
+    return params
+
+
+@DECODERS.register("matched_filter", "A^T y, then 1[x' >= 1/2] (binary), sign-aware, top-k, fitted "
+                   "threshold, or raw", signals=("binary", "signed"), checks=MF_CHECKS,
+                   check_problem=_mf_needs_k)
 def matched_filter(A, Y, k, *, rule="threshold", threshold=0.5, normalize=False):
     """Matched filter ``x' = A^T y`` followed by a decision rule.
 
@@ -131,10 +136,16 @@ def matched_filter(A, Y, k, *, rule="threshold", threshold=0.5, normalize=False)
     Threshold_{1/2} perceptron of seeds 003/004, "decide 1 when the score is
     >= 1/2"); ``rule="sign"``: ``x_hat_i = sign(x'_i) 1[|x'_i| >= threshold]``
     (signals in {-1, 0, 1}); ``rule="topk"``: indicator of the k largest
-    ``x'_i`` (needs k); ``rule="raw"``: ``x'`` itself. ``normalize=True``
+    ``x'_i`` (needs k); ``rule="fitted"``: ``1[x'_i >= t]`` with t fitted per
+    matrix on ``FIT_N_TRAIN`` binary k-sparse training signals of their own seed
+    stream (:func:`csbench.decision.decide`, needs k; dense A only);
+    ``rule="raw"``: ``x'`` itself. ``normalize=True``
     divides ``x'_j`` by ``||a_j||^2``. Ties on lattice matrices are exact
     (see :func:`correlations`).
     """
+    if rule == "fitted":
+        return one_shot(decide(lambda A2, Y2: correlations(A2, Y2, normalize), A, Y, k, "fitted",
+                               n_train=FIT_N_TRAIN, train_seed=FIT_SEED))
     return matched_filter_from(partial(correlations, A, Y), k, rule=rule, threshold=threshold, normalize=normalize)
 
 
@@ -144,6 +155,9 @@ def matched_filter_from(scores, k, *, rule, threshold, normalize):
     :func:`matched_filter` passes :func:`correlations`,
     :mod:`csbench.decoders.matrix_free` its operator products, so both paths decide alike.
     """
+    if rule == "fitted":
+        raise ValueError("matched_filter rule='fitted' needs a dense A (it measures training signals); "
+                         "allowed here: 'threshold', 'sign', 'topk', 'raw'.")
     Xp = scores(normalize)
     if rule == "threshold":
         return one_shot((Xp >= threshold).astype(np.float64))
