@@ -29,7 +29,8 @@ from scipy import stats
 from ._validate import check_choice, check_float, check_int
 from .metrics import wilson_interval
 
-__all__ = ["cluster_bootstrap_interval", "cluster_interval", "conditional_interval", "rate_interval"]
+__all__ = ["cluster_bootstrap_interval", "cluster_difference_interval", "cluster_interval", "conditional_interval",
+           "rate_interval"]
 
 
 def _counts(successes, trials):
@@ -89,14 +90,12 @@ def cluster_interval(successes, trials, conf=0.95):
     """
     conf = check_float("conf", conf, low=0.0, high=1.0, low_open=True, high_open=True)
     s, t = _counts(successes, trials)
-    G = s.shape[-1]
-    S, N = s.sum(axis=-1), t.sum(axis=-1)
-    Nn = np.where(N > 0, N, 1.0)
-    p = np.where(N > 0, S / Nn, 0.5)
-    if G < 2:
-        est = np.where(N > 0, p, np.nan)
-        return est, np.zeros_like(p), np.ones_like(p)
-    v = G / (G - 1) * ((s - p[..., None] * t) ** 2).sum(axis=-1) / Nn**2
+    N = t.sum(axis=-1)
+    if s.shape[-1] < 2:
+        est = np.where(N > 0, s.sum(axis=-1) / np.where(N > 0, N, 1.0), np.nan)
+        return est, np.zeros_like(est), np.ones_like(est)
+    p, v, G = _ratio_var(s, t)
+    p = np.where(N > 0, p, 0.5)
     with np.errstate(invalid="ignore", divide="ignore"):
         n_eff = np.where(v > 0, p * (1 - p) / np.where(v > 0, v, 1.0), N)
     n_eff = np.minimum(n_eff, N)
@@ -137,6 +136,45 @@ def cluster_bootstrap_interval(successes, trials, conf=0.95, n_boot=2000, seed=0
     with np.errstate(invalid="ignore", divide="ignore"):
         est = np.where(N > 0, S / np.where(N > 0, N, 1.0), np.nan)
     return est, low, high
+
+
+def _ratio_var(s, t):
+    """``(p_hat, v, G)``: pooled rate and its cluster-robust variance (see :func:`cluster_interval`)."""
+    G = s.shape[-1]
+    S, N = s.sum(axis=-1), t.sum(axis=-1)
+    Nn = np.where(N > 0, N, 1.0)
+    p = S / Nn
+    v = G / (G - 1) * ((s - p[..., None] * t) ** 2).sum(axis=-1) / Nn**2
+    return p, v, G
+
+
+def cluster_difference_interval(successes_a, trials_a, successes_b, trials_b, conf=0.95):
+    """Interval for ``rate_a - rate_b`` over dictionaries, two independent sets of dictionaries.
+
+    Each rate is the pooled ratio estimator with its cluster-robust variance
+    ``v`` (:func:`cluster_interval`); the difference gets ``+- t_df sqrt(v_a + v_b)``
+    with Welch-Satterthwaite degrees of freedom
+    ``df = (v_a + v_b)^2 / (v_a^2/(G_a - 1) + v_b^2/(G_b - 1))`` (Welch 1947).
+    When both variances are 0 the half-width is 0 (no between-dictionary
+    spread was seen; with few dictionaries, read that with care). Needs
+    G >= 2 dictionaries on each side.
+
+    Returns ``(difference, low, high)``.
+    """
+    conf = check_float("conf", conf, low=0.0, high=1.0, low_open=True, high_open=True)
+    sa, ta = _counts(successes_a, trials_a)
+    sb, tb = _counts(successes_b, trials_b)
+    if sa.shape[-1] < 2 or sb.shape[-1] < 2:
+        raise ValueError(f"cluster_difference_interval needs >= 2 dictionaries per side, got "
+                         f"{sa.shape[-1]} and {sb.shape[-1]}.")
+    pa, va, Ga = _ratio_var(sa, ta)
+    pb, vb, Gb = _ratio_var(sb, tb)
+    v = va + vb
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df = np.where(v > 0, v**2 / np.where(v > 0, va**2 / (Ga - 1) + vb**2 / (Gb - 1), 1.0), np.inf)
+    half = stats.t.ppf(0.5 + conf / 2, np.maximum(df, 1.0)) * np.sqrt(v)
+    d = pa - pb
+    return d, np.maximum(d - half, -1.0), np.minimum(d + half, 1.0)
 
 
 _METHODS = {"cluster": cluster_interval, "bootstrap": cluster_bootstrap_interval,

@@ -5,6 +5,7 @@ from scipy import stats
 
 from csbench.intervals import (
     cluster_bootstrap_interval,
+    cluster_difference_interval,
     cluster_interval,
     conditional_interval,
     rate_interval,
@@ -72,3 +73,16 @@ def test_edge_cases_and_labels():
         rate_interval([3, 4], 10, method="boot")
     with pytest.raises(ValueError, match="successes"):
         cluster_interval([3, 12], 10)
+
+
+def test_cluster_difference_interval_covers_the_true_difference():
+    a = _simulate(6, 40, 0.35, 0.15, 1000, seed=31)
+    b = _simulate(6, 40, 0.20, 0.10, 1000, seed=32)
+    _, lo, hi = cluster_difference_interval(a, 40, b, 40)
+    assert np.mean((lo <= 0.15) & (0.15 <= hi)) >= 0.93
+    # the naive two-sample Wilson-style difference (pooled binomial s.e.) undercovers
+    pa, pb = a.sum(1) / 240, b.sum(1) / 240
+    se = np.sqrt(pa * (1 - pa) / 240 + pb * (1 - pb) / 240)
+    assert np.mean(np.abs(pa - pb - 0.15) <= 1.96 * se) < 0.85
+    with pytest.raises(ValueError, match="2 dictionaries"):
+        cluster_difference_interval([3], 10, [4, 5], 10)
