@@ -40,7 +40,7 @@ With ``q = rho (1 - rho)`` and, by the symmetries ``w -> -w`` and
 
 Every minimiser has ``|w_i| <= sqrt 2``: otherwise ``q (w_i^2 - 1)^2 > q``,
 above the stacked value ``q``. :func:`two_feature_optimum` therefore searches a
-grid of spacing ~0.004 over ``[-sqrt 2, sqrt 2]^2`` (exhaustive on the compact
+grid of spacing ~0.0035 over ``[-sqrt 2, sqrt 2]^2`` (exhaustive on the compact
 set holding the minimiser) and polishes the best grid points with
 Nelder-Mead on the exact loss. The antipodal pair wins for
 ``rho < rho* = 0.3661`` (:func:`antipodal_switch_point`, the root of
@@ -132,13 +132,13 @@ def _polish(fun, starts):
     return best
 
 
-def _region_min(rho, region, grid=701):
+def _region_min(rho, region, grid=401):
     """Minimum of the no-bias loss over w_1 >= 0 and sign(w_2) in {-1 (antipodal), +1 (stacked)}."""
     a = np.linspace(0.0, _WMAX, grid)
     c = a * (1.0 if region == "stacked" else -1.0)
     W = np.stack(np.meshgrid(a, c, indexing="ij"), axis=-1)
     L = two_feature_loss(W, rho)
-    order = np.argsort(L, axis=None)[:4]
+    order = np.argsort(L, axis=None)[:3]
     sign = 1.0 if region == "stacked" else -1.0
 
     def fun(v):  # keep the region: w_1 = |v_0|, w_2 = sign |v_1|
