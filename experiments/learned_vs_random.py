@@ -20,9 +20,9 @@ Output: ``results/learned_vs_random/`` (default); ``--update-data`` writes the
 committed reference ``data/toy/learned_vs_random.*`` instead. Files are written
 atomically (temporary file, then rename).
 
-Expected wall time (2 loaded cores): ~1-2 min to train 8 models per size, then
-~2-4 s per (code, k, model) for the nine decoders, i.e. ~10-15 min for the
-defaults (8 models x 25 signals, both sizes).
+Expected wall time: ~20 min for the defaults (8 models x 25 signals, both sizes)
+on the 2-core machine at load ~10 (measured): ~2 min to train 8 models per size,
+then 4-10 s per (k, code index) for the nine decoders on both codes.
 
     python experiments/learned_vs_random.py                 # defaults, writes results/learned_vs_random/
     python experiments/learned_vs_random.py --update-data   # the same, into data/toy/

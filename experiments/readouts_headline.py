@@ -12,9 +12,10 @@ interval is clustered by matrix (``csbench.intervals.cluster_interval``, over
 matrices); the conditional Wilson interval (given these matrices) is printed
 beside it.
 
-Expected wall time: ~30 s per matrix on an idle 2-core machine (the trained
-read-out's fit dominates; 2-4x that under load), so ~10 min for the default 20
-matrices.
+Expected wall time: ~8 s per matrix at light load, ~25 s at load ~10 on the
+2-core machine (the trained read-out's fit dominates): 3-8 min for the default
+20 matrices (measured 485 s at load ~10). Writes
+results/readouts_headline/readouts_headline.json (atomically).
 
     python experiments/readouts_headline.py            # 20 matrices x 200 signals (docs/decoders.md)
     python experiments/readouts_headline.py --matrices 5 --signals 100   # quick look
@@ -88,8 +89,8 @@ def _write_json(path, obj):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] + " Expected wall time ~30 s per "
-                                 "matrix idle (20 matrices: ~10 min; 2-4x under load).")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] + " Expected wall time: 3-8 min for "
+                                 "the default 20 matrices (~8 s per matrix at light load, ~25 s at load ~10).")
     ap.add_argument("--matrices", type=int, default=20, help="matrices (clusters), default 20")
     ap.add_argument("--signals", type=int, default=200, help="evaluation signals per matrix, default 200")
     ap.add_argument("--n-train", type=int, default=2000, help="training signals for the fitted threshold")
