@@ -189,27 +189,41 @@ def training_signals(signal, n, k, n_samples, seed=0, signal_params=None, m=None
 
 
 def decide(raw, A, Y, k, rule, *, threshold=0.5, signal="binary", signal_params=None, noise=0.0,
-           n_train=2000, train_seed=0):
+           n_train=2000, train_seed=0, return_rules=False):
     """Apply ``rule`` to a read-out's raw scores ``raw(A_t, Y_t)``, fitting the threshold where needed.
 
     ``raw(A2, Y2)`` returns the read-out's scores (rows of ``Y2``) for one (m, n)
     matrix ``A2``. ``A`` is shared (m, n) or per trial (T, m, n). For ``"fitted"``
     each distinct matrix gets its own threshold, fitted by :func:`fit_threshold`
     on ``n_train`` signals from :func:`training_signals` (``train_seed``) measured
-    with that matrix (``y = A x + z``) and never on ``Y``. Returns the (T, n)
-    0/1 estimate.
+    with that matrix (``y = A x + z``) and never on ``Y``. ``rule="best"``: per
+    matrix, the rule of :data:`RULES` with the highest exact recovery on those
+    training signals (:func:`select_rule`, fixed ``threshold`` / fitted / top-k;
+    ties to the earlier). Returns the (T, n) 0/1 estimate, and with
+    ``return_rules=True`` also the rule used per row (a list of T strings).
     """
-    rule = check_choice("rule", rule, list(RULES))
-    if rule != "fitted":
-        S = raw(A, Y) if A.ndim == 2 else np.stack([raw(A[t], Y[t:t + 1])[0] for t in range(Y.shape[0])])
-        return apply_rule(S, rule, k, threshold)
+    rule = check_choice("rule", rule, [*RULES, "best"])
+    T = Y.shape[0]
+    if rule not in ("fitted", "best"):
+        S = raw(A, Y) if A.ndim == 2 else np.stack([raw(A[t], Y[t:t + 1])[0] for t in range(T)])
+        out = apply_rule(S, rule, k, threshold)
+        return (out, [rule] * T) if return_rules else out
     m, n = A.shape[-2:]
     X_tr, Z_tr = training_signals(signal, n, k, n_train, train_seed, signal_params, m=m, noise=noise)
-    out = np.empty((Y.shape[0], n))
-    for t in range(1 if A.ndim == 2 else Y.shape[0]):
+    out = np.empty((T, n))
+    used = [rule] * T
+    for t in range(1 if A.ndim == 2 else T):
         At = A if A.ndim == 2 else A[t]
         Y_tr = X_tr @ At.T + (0.0 if Z_tr is None else Z_tr)
-        tau = fit_threshold(raw(At, Y_tr), X_tr)
+        S_tr = raw(At, Y_tr)
+        if rule == "fitted":
+            r, tau = "fitted", fit_threshold(S_tr, X_tr)
+        else:
+            r, tau, _ = select_rule(S_tr, X_tr, k=k, threshold=threshold)
         rows = slice(None) if A.ndim == 2 else slice(t, t + 1)
-        out[rows] = raw(At, Y[rows]) >= tau
-    return out
+        out[rows] = apply_rule(raw(At, Y[rows]), r, k, tau)
+        if A.ndim == 2:
+            used = [r] * T
+        else:
+            used[t] = r
+    return (out, used) if return_rules else out

@@ -146,6 +146,8 @@ def test_trained_readout_rules_per_matrix_and_select_rule():
     assert np.all(raw[top == 1].min() >= 0)
     fitted = decode("trained_readout", A, Y, rule="fitted", **kw).X_hat
     assert set(np.unique(fitted)) <= {0.0, 1.0}
+    best = decode("trained_readout", A, Y, rule="best", **kw).X_hat
+    assert any(np.array_equal(best, X2) for X2 in (fitted, top, (raw >= 0.5).astype(float)))
     rule, _, rates = select_rule(Y @ A, X, k=k)
     assert rule in rates and rates[rule] == max(rates.values()) and set(rates) == {"threshold", "fitted", "topk"}
     assert rates["fitted"] >= rates["threshold"]  # fitted maximises training recovery over all thresholds
@@ -161,3 +163,23 @@ def test_rule_validation():
         top_k(S, 4)
     with pytest.raises(ValueError, match="needs k"):
         decode("matched_filter", np.eye(3), np.ones((1, 3)), rule="fitted")
+
+
+def test_best_rule_is_the_training_winner_per_matrix():
+    n, m, k, T = 30, 12, 3, 3
+    rng = np.random.default_rng(np.random.SeedSequence(41))
+    A = rng.standard_normal((T, m, n)) / np.sqrt(m)  # one matrix per trial
+    X, _ = training_signals("binary", n, k, T, seed=5)
+    Y = np.einsum("tmn,tn->tm", A, X)
+
+    def raw(A2, Y2):
+        return Y2 @ A2
+    out, used = decide(raw, A, Y, k, "best", n_train=400, return_rules=True)
+    X_tr, _ = training_signals("binary", n, k, 400, seed=0)
+    for t in range(T):
+        rule, tau, rates = select_rule(X_tr @ A[t].T @ A[t], X_tr, k=k)
+        assert used[t] == rule and rates[rule] == max(rates.values())
+        np.testing.assert_array_equal(out[t], apply_rule(Y[t:t + 1] @ A[t], rule, k, tau)[0])
+    # the decoders' rule="best" goes through the same selection
+    np.testing.assert_array_equal(decode("matched_filter", A, Y, k=k, rule="best").X_hat,
+                                  decide(raw, A, Y, k, "best"))

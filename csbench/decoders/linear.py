@@ -110,7 +110,7 @@ def _needs_k(param, value, decoder):
 
 #: Value checks of the matched filter's parameters (run by decode() and DecoderSpec).
 MF_CHECKS = {
-    "rule": partial(check_choice, choices=["threshold", "sign", "topk", "fitted", "raw"]),
+    "rule": partial(check_choice, choices=["threshold", "sign", "topk", "fitted", "best", "raw"]),
     "threshold": check_float,
     "normalize": check_bool,
 }
@@ -121,7 +121,7 @@ FIT_N_TRAIN, FIT_SEED = 2000, 0
 
 
 def _mf_needs_k(params, n, k):
-    if params["rule"] in ("topk", "fitted") and k is None:
+    if params["rule"] in ("topk", "fitted", "best") and k is None:
         raise ValueError(f"matched_filter with rule={params['rule']!r} needs k (0 <= k <= n); got k=None.")
     return params
 
@@ -139,13 +139,15 @@ def matched_filter(A, Y, k, *, rule="threshold", threshold=0.5, normalize=False)
     ``x'_i`` (needs k); ``rule="fitted"``: ``1[x'_i >= t]`` with t fitted per
     matrix on ``FIT_N_TRAIN`` binary k-sparse training signals of their own seed
     stream (:func:`csbench.decision.decide`, needs k; dense A only);
+    ``rule="best"``: per matrix, the best of threshold / fitted / top-k on
+    those training signals (dense A only);
     ``rule="raw"``: ``x'`` itself. ``normalize=True``
     divides ``x'_j`` by ``||a_j||^2``. Ties on lattice matrices are exact
     (see :func:`correlations`).
     """
-    if rule == "fitted":
-        return one_shot(decide(lambda A2, Y2: correlations(A2, Y2, normalize), A, Y, k, "fitted",
-                               n_train=FIT_N_TRAIN, train_seed=FIT_SEED))
+    if rule in ("fitted", "best"):
+        return one_shot(decide(lambda A2, Y2: correlations(A2, Y2, normalize), A, Y, k, rule,
+                               threshold=threshold, n_train=FIT_N_TRAIN, train_seed=FIT_SEED))
     return matched_filter_from(partial(correlations, A, Y), k, rule=rule, threshold=threshold, normalize=normalize)
 
 
@@ -155,8 +157,8 @@ def matched_filter_from(scores, k, *, rule, threshold, normalize):
     :func:`matched_filter` passes :func:`correlations`,
     :mod:`csbench.decoders.matrix_free` its operator products, so both paths decide alike.
     """
-    if rule == "fitted":
-        raise ValueError("matched_filter rule='fitted' needs a dense A (it measures training signals); "
+    if rule in ("fitted", "best"):
+        raise ValueError(f"matched_filter rule={rule!r} needs a dense A (it measures training signals); "
                          "allowed here: 'threshold', 'sign', 'topk', 'raw'.")
     Xp = scores(normalize)
     if rule == "threshold":

@@ -23,7 +23,7 @@ import numpy as np
 
 from .._lazy import lazy_module
 from .._validate import check_choice, check_float, check_int
-from ..decision import decide, fit_threshold, top_k, training_signals
+from ..decision import decide, fit_threshold, select_rule, top_k, training_signals
 from ..seeding import key_words
 from ..signals import SIGNALS, check_signal, feature_weights, signal_info
 from .base import DECODERS, MAX_ITER, DecodeResult, one_shot
@@ -131,7 +131,7 @@ def _decide(X_hat, rule, binary, threshold, k=None):
 
 
 #: Value checks of the LMMSE estimator's parameters (run by decode() and DecoderSpec).
-LMMSE_CHECKS = {**PRIOR_CHECKS, "rule": partial(check_choice, choices=["auto", "threshold", "topk", "fitted", "raw"]),
+LMMSE_CHECKS = {**PRIOR_CHECKS, "rule": partial(check_choice, choices=["auto", "threshold", "topk", "fitted", "best", "raw"]),
                 "threshold": check_float, "n_train": partial(check_int, low=1),
                 "train_seed": partial(check_int, low=0)}
 
@@ -154,13 +154,15 @@ def lmmse(A, Y, k, *, signal="binary", signal_params=None, noise=0.0, rule="auto
     ``"raw"`` force either. ``"topk"``: the k largest entries of ``x_hat``;
     ``"fitted"``: ``1[x_hat_i >= t]`` with t fitted per matrix on ``n_train``
     training signals of the prior from their own stream ``train_seed``
-    (:func:`csbench.decision.decide`; never the rows of Y).
+    (:func:`csbench.decision.decide`; never the rows of Y); ``"best"``: per
+    matrix, whichever of threshold / fitted / top-k recovers most of those
+    training signals.
     """
-    if rule == "fitted":
+    if rule in ("fitted", "best"):
         def raw(A2, Y2):
             return lmmse(A2, Y2, k, signal=signal, signal_params=signal_params, noise=noise, rule="raw").X_hat
 
-        return one_shot(decide(raw, A, Y, k, "fitted", signal=signal, signal_params=signal_params,
+        return one_shot(decide(raw, A, Y, k, rule, threshold=threshold, signal=signal, signal_params=signal_params,
                                noise=noise, n_train=n_train, train_seed=train_seed))
     m, n = A.shape[-2:]
     mu, d, beta = _moments(signal, n, k, signal_params)
@@ -261,7 +263,7 @@ def _whitener(A):
 TRAINED_CHECKS = {**PRIOR_CHECKS, "activation": partial(check_choice, choices=["relu", "threshold"]),
                   "n_samples": partial(check_int, low=1), "max_iter": partial(check_int, low=1),
                   "tol": partial(check_float, low=0.0), "seed": partial(check_int, low=0),
-                  "rule": partial(check_choice, choices=["activation", "topk", "fitted"]),
+                  "rule": partial(check_choice, choices=["activation", "topk", "fitted", "best"]),
                   "n_train": partial(check_int, low=1), "train_seed": partial(check_int, low=0)}
 
 
@@ -288,13 +290,16 @@ def trained_readout(A, Y, k, *, signal="binary", signal_params=None, noise=0.0, 
     ``rule="fitted"``: ``1[E y + c >= t]``, t fitted per matrix on ``n_train``
     further signals from their own stream ``train_seed``
     (:func:`csbench.decision.training_signals`, disjoint from the fitting
-    samples and from the problems); ``"activation"`` (default) applies ``activation``.
+    samples and from the problems); ``rule="best"``: per matrix, the best of
+    1[E y + c >= 1/2] / fitted / top-k on those signals; ``"activation"``
+    (default) applies ``activation``.
     """
     m, n = A.shape[-2:]
     X, Z = training_samples(signal, signal_params, n, k, m, noise, n_samples, seed)
-    if rule == "fitted":
+    if rule in ("fitted", "best"):
         X_tr, Z_tr = training_signals(signal, n, k, n_train, train_seed, signal_params, m=m, noise=noise)
         taus = np.empty(Y.shape[0])
+        use_topk = np.zeros(Y.shape[0], bool)
     T = Y.shape[0]
     S = np.empty((T, n))
     n_iter = np.zeros(T, np.int64)
@@ -308,11 +313,18 @@ def trained_readout(A, Y, k, *, signal="binary", signal_params=None, noise=0.0, 
         rows = slice(None) if A.ndim == 2 else slice(t, t + 1)
         S[rows] = np.matmul(E, Y[rows, :, None])[:, :, 0] + c  # row by row: any batching, same bits
         n_iter[rows], status[rows] = it, 0 if converged else MAX_ITER
-        if rule == "fitted":
+        if rule in ("fitted", "best"):
             Y_tr = X_tr @ At.T + (0.0 if Z_tr is None else Z_tr)
-            taus[rows] = fit_threshold(Y_tr @ E.T + c, X_tr)
-    if rule == "fitted":
-        return DecodeResult((S >= taus[:, None]).astype(np.float64), n_iter, status)
+            if rule == "fitted":
+                taus[rows] = fit_threshold(Y_tr @ E.T + c, X_tr)
+            else:
+                best, taus[rows], _ = select_rule(Y_tr @ E.T + c, X_tr, k=k)
+                use_topk[rows] = best == "topk"
+    if rule in ("fitted", "best"):
+        X_hat = (S >= taus[:, None]).astype(np.float64)
+        if use_topk.any():
+            X_hat[use_topk] = top_k(S[use_topk], k)
+        return DecodeResult(X_hat, n_iter, status)
     if rule == "topk":
         return DecodeResult(top_k(S, k), n_iter, status)
     X_hat = np.maximum(S, 0.0) if activation == "relu" else (S >= 0.5).astype(np.float64)
