@@ -13,7 +13,8 @@ rules, not read-outs (issue 17). Three rules:
 
 :func:`select_rule` picks, per read-out, the rule with the highest exact
 recovery on the training signals, so "the best linear read-out" is chosen
-without looking at the evaluation signals. Pure numpy.
+without looking at the evaluation signals; :func:`decide` applies any rule
+(or ``"best"``) per matrix for the decoders' ``rule=`` parameter. Pure numpy.
 """
 from __future__ import annotations
 
