@@ -279,3 +279,33 @@ def test_cache_round_trip_and_verification(tmp_path, monkeypatch):
     second.save(path)
     with pytest.raises(ValueError, match="parameter W_dec has non-finite entries"):
         load_sae(path)
+
+
+def test_cluster_ci_is_the_t_interval_over_clusters():
+    mean, lo, hi = M.cluster_ci([1.0, 2.0, 3.0, 4.0])
+    # sd = sqrt(5/3), t_{3, 0.975} = 3.182446
+    assert mean == 2.5 and hi - mean == pytest.approx(3.182446 * np.sqrt(5 / 3) / 2, rel=1e-6)
+    assert lo == pytest.approx(2 * mean - hi)
+    assert M.cluster_ci([0.7])[1] == -np.inf
+
+
+def test_amortisation_gap_quick(tmp_path):
+    pytest.importorskip("torch")
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "amortisation_gap.py"
+    spec = importlib.util.spec_from_file_location("amortisation_gap", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    doc = mod.main(["--quick", "--no-progress", "--json", str(tmp_path / "ag.json"), "--cache", str(tmp_path)])
+    summ = {(e["dictionary"], e["route"]): e for e in doc["summary"]}
+    # the true dictionary is known: basis pursuit / lasso recover nearly every code at m = 8, k = 3
+    assert summ[("true", "basis_pursuit+")]["mcc"]["mean"] > 0.95
+    assert summ[("true", "lasso+")]["support"]["mean"] > 0.7
+    # a short SAE run learns the dictionary only partly, and every route on it stays far below
+    for (dic, route), e in summ.items():
+        if dic != "true":
+            assert 0 < e["mmcs"]["mean"] < 1 and e["mcc"]["mean"] < summ[("true", "lasso+")]["mcc"]["mean"]
+            assert e["mcc"]["low"] <= e["mcc"]["mean"] <= e["mcc"]["high"]
+    assert (tmp_path / "ag.json").is_file() and len(doc["rows"]) == 3 * (3 + 2 * 3)

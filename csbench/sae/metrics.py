@@ -186,3 +186,31 @@ def reconstruction_mse(H, H_hat):
 def mean_l0(Z, *, tol=0.0):
     """Mean number of latents with ``|z| > tol`` per sample."""
     return float((np.abs(_codes("Z", Z)) > tol).sum(axis=1).mean())
+
+
+def identity_matching(n):
+    """The matching of a dictionary to itself (codes already in the true features' basis)."""
+    idx = np.arange(n, dtype=np.int64)
+    return Matching(idx, idx.copy(), np.ones(n), np.ones(n), n)
+
+
+def cluster_ci(values, conf=0.95):
+    """Mean over clusters with a t interval: ``values`` holds one number per cluster (e.g. per dictionary).
+
+    Each cluster's value is the mean of its samples (equal cluster sizes), so
+    the samples within one dictionary/seed are not treated as independent:
+    ``mean +- t_{G-1, (1+conf)/2} sd / sqrt(G)`` over the G cluster means
+    (the cluster-robust interval for equal cluster sizes; Cameron & Miller 2015).
+    Returns ``(mean, low, high)``; with one cluster the interval is infinite.
+    """
+    from scipy.stats import t as student_t
+
+    v = np.asarray(values, float).ravel()
+    conf = check_float("conf", conf, low=0.0, high=1.0, low_open=True, high_open=True)
+    if v.size == 0 or not np.isfinite(v).all():
+        raise ValueError(f"values must be a non-empty array of finite numbers, got {v!r}.")
+    mean = float(v.mean())
+    if v.size == 1:
+        return mean, -np.inf, np.inf
+    half = float(student_t.ppf((1 + conf) / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    return mean, mean - half, mean + half
