@@ -289,16 +289,20 @@ def test_cluster_ci_is_the_t_interval_over_clusters():
     assert M.cluster_ci([0.7])[1] == -np.inf
 
 
-def test_amortisation_gap_quick(tmp_path):
-    pytest.importorskip("torch")
+def _experiment(name):
     import importlib.util
     import pathlib
 
-    path = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "amortisation_gap.py"
-    spec = importlib.util.spec_from_file_location("amortisation_gap", path)
+    path = pathlib.Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    doc = mod.main(["--quick", "--no-progress", "--json", str(tmp_path / "ag.json"), "--cache", str(tmp_path)])
+    return mod
+
+
+def test_amortisation_gap_quick(tmp_path):
+    pytest.importorskip("torch")
+    doc = _experiment("amortisation_gap").main(["--quick", "--no-progress", "--json", str(tmp_path / "ag.json"), "--cache", str(tmp_path)])
     summ = {(e["dictionary"], e["route"]): e for e in doc["summary"]}
     # the true dictionary is known: basis pursuit / lasso recover nearly every code at m = 8, k = 3
     assert summ[("true", "basis_pursuit+")]["mcc"]["mean"] > 0.95
@@ -309,3 +313,20 @@ def test_amortisation_gap_quick(tmp_path):
             assert 0 < e["mmcs"]["mean"] < 1 and e["mcc"]["mean"] < summ[("true", "lasso+")]["mcc"]["mean"]
             assert e["mcc"]["low"] <= e["mcc"]["mean"] <= e["mcc"]["high"]
     assert (tmp_path / "ag.json").is_file() and len(doc["rows"]) == 3 * (3 + 2 * 3)
+
+
+def test_sae_recovery_quick(tmp_path):
+    pytest.importorskip("torch")
+    doc = _experiment("sae_recovery").main(["--quick", "--no-progress", "--json", str(tmp_path / "r.json"),
+                                            "--cache", str(tmp_path)])
+    rows = doc["rows"]
+    assert len(rows) == 2 * (2 + 1 + 1)  # ratios x (two L1 coefficients, TopK, dictionary learning)
+    for r in rows:
+        assert 0 < r["mmcs"]["min"] <= r["mmcs"]["mean"] <= r["mmcs"]["max"] <= 1 + 1e-9
+        assert r["recovered_0.99"]["mean"] <= r["recovered_0.9"]["mean"]
+        if r["learner"] == "TopK SAE":
+            assert r["l0"] <= 1.0
+    # the frequent features are found by every learner in the reduced setting: dictionary learning with
+    # 2n atoms recovers most of them
+    dl = next(r for r in rows if r["learner"] == "dictionary learning" and r["ratio"] == 2)
+    assert dl["mmcs"]["mean"] > 0.8

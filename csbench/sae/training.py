@@ -131,11 +131,11 @@ def fit(specs, datas, seeds, *, progress=True, threads=1):
                 g -= (g * Wd).sum(1, keepdim=True) * Wd
                 opt.step()
                 Wd /= Wd.norm(dim=1, keepdim=True)
-                fired = (F > 0).any(dim=1)
-                last_fire[fired] = step
+                active = F > 0
+                last_fire[active.any(dim=1)] = step
                 dead = (last_fire < 0) | (step - last_fire >= window)
                 hist["loss"][step], hist["mse"][step], hist["l1"][step] = loss.numpy(), mse.numpy(), l1.numpy()
-                hist["l0"][step] = (F > 0).sum(-1).double().mean(-1).numpy()
+                hist["l0"][step] = active.sum(-1).double().mean(-1).numpy()
                 hist["dead"][step] = dead.double().mean(-1).numpy()
             if progress and step % max(1, s0.steps // 50) == 0:
                 bar.set_postfix(loss=f"{hist['loss'][step].mean():.4g}", dead=f"{hist['dead'][step].mean():.2f}")
