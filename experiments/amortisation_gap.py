@@ -15,7 +15,10 @@ codes are read by
 * per-sample inference on the SAE's dictionary D = W_dec (applied to
   h - b_dec): csbench's nonnegative lasso (lam_ratio 1e-3) and nonnegative OMP with k atoms;
 * per-sample inference on the true dictionary W: the same decoders plus
-  nonnegative basis pursuit.
+  nonnegative basis pursuit;
+* per-sample inference on a dictionary learned without an encoder
+  (scikit-learn's MiniBatchDictionaryLearning, nonnegative codes, alpha
+  ``--dl-alpha``, ``--dl-epochs`` passes over ``--dl-samples`` training samples).
 
 Learned latents are mapped to true features by the optimal one-to-one
 matching of D to W (Hungarian on |cos|). Reported per route: latent MCC (mean
@@ -39,6 +42,7 @@ import numpy as np
 import csbench
 from csbench.sae import ActivationData, ActivationSpec, SAESpec
 from csbench.sae import metrics as M
+from csbench.sae.dictlearn import learn_dictionary
 from csbench.sae.training import train
 from csbench.toy.spec import instance_seeds
 
@@ -67,7 +71,7 @@ def per_sample(D, Y):
             "omp+": csbench.decode("omp", D, Y, k=K, positive=True).X_hat}
 
 
-def run(seeds, steps, batch, l1s, test, cache, progress=True):
+def run(seeds, steps, batch, l1s, test, cache, progress=True, dl_samples=20_000, dl_epochs=10, dl_alpha=0.1):
     """Rows of per-seed metrics for every route."""
     spec = ActivationSpec(N, support="ksparse", k=K, amplitude="half_normal")
     datas = [ActivationData(dictionary(s), spec, seed=s) for s in range(seeds)]
@@ -96,6 +100,14 @@ def run(seeds, steps, batch, l1s, test, cache, progress=True):
             rows.append({**common, "route": "SAE encoder", **score_codes(X, None, Z, mt),
                          "ev": M.explained_variance(H, mdl.reconstruct(H)), "l0": M.mean_l0(Z, tol=SUPPORT_TOL)})
             for name, codes in per_sample(D, H - mdl.params["b_dec"].astype(np.float64)).items():
+                rows.append({**common, "route": name, **score_codes(X, None, codes, mt)})
+        if dl_epochs:
+            learned = learn_dictionary(data.sample(0, dl_samples)[0], N, alpha=dl_alpha, seed=s, max_iter=dl_epochs,
+                                       tol=0.0, max_no_improvement=None, positive_code=True)
+            D = learned.dictionary
+            mt = M.match(W, D)
+            common = {"seed": s, "dictionary": f"dict. learning (alpha={dl_alpha:g})", "mmcs": M.mmcs(W, D)}
+            for name, codes in per_sample(D, H).items():
                 rows.append({**common, "route": name, **score_codes(X, None, codes, mt)})
     return rows
 
@@ -129,28 +141,34 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--l1", type=float, nargs="+", default=[0.01, 0.03, 0.1])
     ap.add_argument("--test", type=int, default=2000, help="held-out samples per dictionary")
-    ap.add_argument("--quick", action="store_true", help="reduced size (3 seeds, 600 steps, 300 test samples)")
+    ap.add_argument("--dl-samples", type=int, default=20_000, help="dictionary-learning training samples")
+    ap.add_argument("--dl-epochs", type=int, default=10, help="dictionary-learning epochs (0: skip it)")
+    ap.add_argument("--dl-alpha", type=float, default=0.1, help="dictionary-learning L1 weight")
+    ap.add_argument("--quick", action="store_true",
+                    help="reduced size (3 seeds, 600 steps, 300 test samples, dictionary learning 1 epoch of 3000)")
     ap.add_argument("--cache", help="SAE cache folder (default: $CSBENCH_SAE_CACHE or results/sae_cache)")
     ap.add_argument("--json", help="output JSON path (default results/sae/amortisation_gap.json)")
     ap.add_argument("--update-data", action="store_true", help="write data/sae/amortisation_gap.json instead")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     if a.quick:
-        a.seeds, a.steps, a.test, a.l1 = 3, 600, 300, a.l1[:1]
+        a.seeds, a.steps, a.test, a.l1, a.dl_samples, a.dl_epochs = 3, 600, 300, a.l1[:1], 3000, 1
     t0 = time.perf_counter()
-    rows = run(a.seeds, a.steps, a.batch, a.l1, a.test, a.cache, progress=not a.no_progress)
+    rows = run(a.seeds, a.steps, a.batch, a.l1, a.test, a.cache, progress=not a.no_progress,
+               dl_samples=a.dl_samples, dl_epochs=a.dl_epochs, dl_alpha=a.dl_alpha)
     summary = summarise(rows)
     print(f"amortisation gap: n={N}, m={MDIM}, k={K}, |N(0,1)| amplitudes, {a.seeds} dictionaries, "
           f"{a.steps} steps x {a.batch}, {a.test} test samples each; 95 % t intervals over dictionaries")
-    print(f"{'dictionary':<22}{'route':<16}{'latent MCC':>26}{'exact support':>26}{'MMCS':>26}")
+    print(f"{'dictionary':<26}{'route':<16}{'latent MCC':>26}{'exact support':>26}{'MMCS':>26}")
     for e in summary:
-        print(f"{e['dictionary']:<22}{e['route']:<16}{fmt(e['mcc']):>26}{fmt(e['support']):>26}"
+        print(f"{e['dictionary']:<26}{e['route']:<16}{fmt(e['mcc']):>26}{fmt(e['support']):>26}"
               f"{fmt(e.get('mmcs')):>26}")
     path = a.json or os.path.join("data" if a.update_data else "results", "sae", "amortisation_gap.json")
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     doc = {"setting": {"n": N, "m": MDIM, "k": K, "amplitude": "half_normal", "atoms": "unit-norm Gaussian",
                        "seeds": a.seeds, "steps": a.steps, "batch": a.batch, "l1": a.l1, "test": a.test,
-                       "support_tol": SUPPORT_TOL, "quick": a.quick},
+                       "support_tol": SUPPORT_TOL, "quick": a.quick, "dl_samples": a.dl_samples,
+                       "dl_epochs": a.dl_epochs, "dl_alpha": a.dl_alpha},
            "summary": summary, "rows": rows, "seconds": time.perf_counter() - t0}
     with open(path, "w") as f:
         json.dump(doc, f, indent=1)

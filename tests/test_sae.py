@@ -312,7 +312,7 @@ def test_amortisation_gap_quick(tmp_path):
         if dic != "true":
             assert 0 < e["mmcs"]["mean"] < 1 and e["mcc"]["mean"] < summ[("true", "lasso+")]["mcc"]["mean"]
             assert e["mcc"]["low"] <= e["mcc"]["mean"] <= e["mcc"]["high"]
-    assert (tmp_path / "ag.json").is_file() and len(doc["rows"]) == 3 * (3 + 2 * 3)
+    assert (tmp_path / "ag.json").is_file() and len(doc["rows"]) == 3 * (3 + 2 * 3 + 2)
 
 
 def test_sae_recovery_quick(tmp_path):
