@@ -159,9 +159,9 @@ def main(argv=None):
     summary = summarise(rows)
     print(f"amortisation gap: n={N}, m={MDIM}, k={K}, |N(0,1)| amplitudes, {a.seeds} dictionaries, "
           f"{a.steps} steps x {a.batch}, {a.test} test samples each; 95 % t intervals over dictionaries")
-    print(f"{'dictionary':<26}{'route':<16}{'latent MCC':>26}{'exact support':>26}{'MMCS':>26}")
+    print(f"{'dictionary':<28}{'route':<16}{'latent MCC':>26}{'exact support':>26}{'MMCS':>26}")
     for e in summary:
-        print(f"{e['dictionary']:<26}{e['route']:<16}{fmt(e['mcc']):>26}{fmt(e['support']):>26}"
+        print(f"{e['dictionary']:<28}{e['route']:<16}{fmt(e['mcc']):>26}{fmt(e['support']):>26}"
               f"{fmt(e.get('mmcs')):>26}")
     path = a.json or os.path.join("data" if a.update_data else "results", "sae", "amortisation_gap.json")
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
