@@ -1,7 +1,8 @@
 """The amortisation gap: an SAE's encoder against per-sample sparse inference, with the dictionary known and learned.
 
-Setting (the known-dictionary toy of O'Neill et al. 2024, *Compute optimal
-inference and provable amortisation gap in sparse autoencoders*): n = 16
+Setting (the known-dictionary toy named in issue 16, after O'Neill, Gumran &
+Klindt, ICML 2025, *Compute optimal inference and provable amortisation gap in
+sparse autoencoders*): n = 16
 features in m = 8 dimensions, k = 3 active per sample (a uniform 3-subset),
 amplitudes |N(0, 1)|, atoms unit-norm Gaussian (one dictionary W per seed),
 noiseless h = W x.

@@ -91,6 +91,9 @@ def fit(specs, datas, seeds, *, progress=True, threads=1):
     torch = require_torch()
     from tqdm.auto import tqdm
 
+    if not (len(specs) == len(datas) == len(seeds) >= 1):
+        raise ValueError(f"got {len(specs)} specs, {len(datas)} data sets and {len(seeds)} seeds; allowed: "
+                         f"the same number (>= 1) of each.")
     s0 = specs[0]
     for s in specs:
         if _group_key(s) != _group_key(s0):
