@@ -330,3 +330,15 @@ def test_sae_recovery_quick(tmp_path):
     # 2n atoms recovers most of them
     dl = next(r for r in rows if r["learner"] == "dictionary learning" and r["ratio"] == 2)
     assert dl["mmcs"]["mean"] > 0.8
+
+
+def test_dictionary_learning_recovers_planted_orthonormal_dictionary():
+    from csbench.sae.dictlearn import learn_dictionary
+
+    W, data = _planted()
+    H = data.sample(0, 3000)[0]
+    res = learn_dictionary(H, 16, alpha=0.05, max_iter=3, positive_code=True)
+    assert M.mmcs(W, res.dictionary) > 0.99
+    assert np.allclose(np.linalg.norm(res.dictionary, axis=0), 1.0)
+    with pytest.raises(ValueError, match="alpha=0.0 is out of range"):
+        learn_dictionary(H, 16, alpha=0.0)
