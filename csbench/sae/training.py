@@ -137,7 +137,8 @@ def fit(specs, datas, seeds, *, progress=True, threads=1):
                 active = F > 0
                 last_fire[active.any(dim=1)] = step
                 dead = (last_fire < 0) | (step - last_fire >= window)
-                hist["loss"][step], hist["mse"][step], hist["l1"][step] = loss.numpy(), mse.numpy(), l1.numpy()
+                hist["loss"][step], hist["mse"][step] = loss.detach().numpy(), mse.detach().numpy()
+                hist["l1"][step] = l1.detach().numpy()
                 hist["l0"][step] = active.sum(-1).double().mean(-1).numpy()
                 hist["dead"][step] = dead.double().mean(-1).numpy()
             if progress and step % max(1, s0.steps // 50) == 0:
