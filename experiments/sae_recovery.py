@@ -88,7 +88,7 @@ def main(argv=None):
     ap.add_argument("--m", type=int, default=32)
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--ratios", type=float, nargs="+", default=[0.5, 1, 2, 4])
-    ap.add_argument("--l1", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2, 3e-2, 1e-1])
+    ap.add_argument("--l1", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0])
     ap.add_argument("--topk", type=int, default=1)
     ap.add_argument("--alpha", type=float, default=0.05, help="dictionary-learning L1 weight")
     ap.add_argument("--steps", type=int, default=6000)
