@@ -62,7 +62,8 @@ class StudyContext:
 
 #: The decoder families built into csbench (imported when the registry is first used).
 FAMILIES = tuple(f"csbench.decoders.{name}" for name in
-                 ("linear", "lasso", "omp", "amp", "basis_pursuit", "readouts", "native", "greedy", "vamp"))
+                 ("linear", "lasso", "omp", "amp", "basis_pursuit", "readouts", "native", "greedy", "vamp")) + (
+    "csbench.sae.engine",)
 
 #: All decoders. An entry's ``func(A, Y, k, **params)`` receives validated
 #: float64 C-contiguous ``A`` of shape (m, n) (shared) or (T, m, n), ``Y`` of
