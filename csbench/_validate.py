@@ -13,7 +13,7 @@ import numpy as np
 
 def suggest(name, choices):
     """Return ``" Did you mean 'x'?"`` for the closest of ``choices``, or ``""``."""
-    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.5)
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.5)
     return f" Did you mean {close[0]!r}?" if close else ""
 
 

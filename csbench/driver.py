@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import seeding
+from ._validate import check_bool, check_choice
 from .decoders.base import ERROR, OK, STATUSES
 from .registry import Entry, Registry
 
@@ -108,6 +109,18 @@ def drive(tasks, store, total, initial, jobs, address, start_method, progress, n
                 fut.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
+
+
+#: Local executors of :func:`run_searches` (``address``: dask instead).
+EXECUTORS = ["processes", "threads"]
+
+
+def check_run_options(progress=None, executor=None):
+    """Refuse, before any work, a non-boolean ``progress`` or an unknown ``executor`` (one line each)."""
+    if progress is not None:
+        check_bool("progress", progress)
+    if executor is not None:
+        check_choice("executor", executor, EXECUTORS)
 
 
 # --------------------------------------------------------------------------- search kinds
@@ -278,6 +291,7 @@ def run_searches(plans, out=None, *, jobs=1, executor="processes", address=None,
     """
     from .store import Store
 
+    check_run_options(progress=progress, executor=executor)
     jobs = (os.cpu_count() or 1) if jobs is None else jobs
     check_task_count(sum(math.ceil(p["trials"] / p["block"]) for p in plans), "this search")
     tasks = search_tasks(plans)

@@ -25,7 +25,7 @@ from . import seeding
 from .config import ConfigError, DecoderSpec, Sweep, load_sweep, sweep_to_json
 from .decoders import DECODERS, STATUSES, decode
 from .decoders.base import ERROR, prior_params
-from .driver import KINDS, check_task_count, drive, run_search_tasks, search_key, search_tasks
+from .driver import KINDS, check_run_options, check_task_count, drive, run_search_tasks, search_key, search_tasks
 from .metrics import score
 from .problems import Cell, make_problem, memory_budget
 from .signals import signal_info
@@ -226,6 +226,7 @@ def run_sweep(sweep, out=None, *, jobs=1, address=None, progress=True, start_met
     """
     from .store import Store, run_kind, write_text_atomic
 
+    check_run_options(progress=progress)
     if not isinstance(sweep, Sweep):
         path = os.fspath(sweep)
         sweep = load_sweep(path)

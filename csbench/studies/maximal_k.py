@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validate import check_float, check_int
+from .._validate import check_bool, check_float, check_int
 from ..encoders import ENCODERS, check_encoder
 from ..fits import quantile_ci
 from ..driver import KINDS
@@ -189,7 +189,7 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
     plan = {"kind": "maximal_k", "decoder": decoder, "params": params, "cell": cell.as_dict(), "ep": ep,
             "sp": sp, "m": m, "trials": trials, "seed": seed, "criterion": criterion, "rel_tol": rel_tol,
             "k_max": k_max, "k_start": k_start, "resolution": resolution,
-            "probe": bool(check_monotone) and resolution == 1,
+            "probe": check_bool("check_monotone", check_monotone) and resolution == 1,
             "memory_budget": budget, "block": max(1, min(_BLOCK_TRIALS, TASK_BYTES // (16 * m * n)))}
     draw_nested_support(cell, sp, seed, 0)  # refuses signals without a fixed k, before any work
     return plan, {"q": q, "conf": conf}

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._lazy import lazy_module
-from .._validate import check_float, check_int
+from .._validate import check_bool, check_float, check_int
 from ..analysis import pointwise_quantile
 from ..encoders import ENCODERS, check_encoder, nested_mode
 from ..fits import logistic_fit, quantile_ci
@@ -386,7 +386,7 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
     m_start = min(m_max, max(1, check_int("m_start", m_start, low=1)))
     mode = nested_mode(encoder, ep)  # not None: non-nested encoders were refused above
     method = "exact-mf" if _mf_exact_ok(decoder, params, cell, mode, criterion) else "search"
-    probe = bool(check_monotone) and resolution == 1 and method == "search"
+    probe = check_bool("check_monotone", check_monotone) and resolution == 1 and method == "search"
     plan = {"kind": "minimal_m", "decoder": decoder, "params": params, "cell": cell.as_dict(), "ep": ep,
             "sp": sp, "trials": trials, "seed": seed, "criterion": criterion, "rel_tol": rel_tol,
             "m_max": m_max, "m_start": m_start, "resolution": resolution, "probe": probe,
