@@ -22,11 +22,11 @@ def test_check_monotone_must_be_a_boolean(study, kw, value):
     ({"executor": "thread"}, ValueError, r"executor='thread' is not one of \['processes', 'threads'\]"),
 ])
 def test_run_options_are_checked_before_work(kw, exc, msg, monkeypatch):
-    import csbench.studies.minimal_m as mm
+    import csbench.decoders
 
-    monkeypatch.setattr(mm, "search_block", lambda *a: pytest.fail("ran a search block"))
+    monkeypatch.setattr(csbench.decoders, "decode", lambda *a, **k: pytest.fail("decoded"))
     with pytest.raises(exc, match=msg):
-        csbench.minimal_m("matched_filter", n=32, k=2, trials=2, **kw)
+        csbench.minimal_m("lasso", n=32, k=2, trials=2, **kw)
 
 
 def test_sweep_progress_must_be_a_boolean():
