@@ -25,7 +25,8 @@ from . import seeding
 from .config import ConfigError, DecoderSpec, Sweep, load_sweep, sweep_to_json
 from .decoders import DECODERS, STATUSES, decode
 from .decoders.base import ERROR, prior_params
-from .driver import KINDS, check_run_options, check_task_count, drive, run_search_tasks, search_key, search_tasks
+from .driver import (KINDS, check_run_options, check_task_count, drive, is_transient_error, run_search_tasks,
+                     search_key, search_tasks, transient_reason)
 from .metrics import score
 from .problems import Cell, make_problem, memory_budget
 from .signals import signal_info
@@ -144,6 +145,8 @@ def execute_task(task: Task):
     try:
         rows = run_task(task.cell, task.m, task.spec, task.seed, task.first_trial, task.trials, task.tol)
     except Exception as exc:  # noqa: BLE001 - recorded per trial as status "error"
+        if transient_reason(exc) is not None:
+            raise  # not stored: the driver counts it and a resume recomputes it
         error = f"{type(exc).__name__}: {exc}"
         rows = _error_rows(task)
     cell = task.cell.as_dict()
@@ -224,9 +227,20 @@ def run_sweep(sweep, out=None, *, jobs=1, address=None, progress=True, start_met
         :func:`csbench.store.load_results` columns (per trial, grid order); for
         ``m = "auto"``, one row per cell and decoder from :mod:`csbench.studies.minimal_m`.
     """
-    from .store import Store, run_kind, write_text_atomic
+    from .store import run_lock
 
     check_run_options(progress=progress)
+    lock = run_lock(out)  # first: a directory in use is refused at once, before any validation or dry run
+    try:
+        return _run_sweep(sweep, out, lock, jobs, address, progress, start_method, config_text)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_sweep(sweep, out, lock, jobs, address, progress, start_method, config_text):
+    from .store import Store, run_kind, write_text_atomic
+
     if not isinstance(sweep, Sweep):
         path = os.fspath(sweep)
         sweep = load_sweep(path)
@@ -243,7 +257,7 @@ def run_sweep(sweep, out=None, *, jobs=1, address=None, progress=True, start_met
                          * math.ceil(sweep.trials / sweep.block), "this sweep")
         check_decoders(sweep)
         tasks = expand(sweep)
-    with Store(out) as store:
+    with Store(out, lock=lock) as store:
         if run_kind(store) == "search":
             raise ConfigError("this run directory holds a minimal-m / maximal-k search run, not a sweep; use a new "
                               "--out directory.", source=store.run_dir)
@@ -265,7 +279,7 @@ def run_sweep(sweep, out=None, *, jobs=1, address=None, progress=True, start_met
                                      start_method, progress, f"{sweep.name} minimal m")
             _write_summaries(store, plans, rows)
             return store.minimal_m()
-        done = store.done_tasks()
+        done = store.done_tasks(retry=is_transient_error)
         pending = [t for t in tasks if t.key() not in done]
         drive(pending, store, len(tasks), len(tasks) - len(pending), jobs, address, start_method,
                progress, sweep.name)

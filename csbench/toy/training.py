@@ -157,6 +157,44 @@ def fit(specs, seeds, *, progress=True, threads=1, record_every=0):
             for i, (s, sd) in enumerate(zip(specs, seeds))]
 
 
+def cache_problem(model, spec, seed):
+    """Why a cached ``model`` cannot stand for instance ``(spec, seed)`` (a sentence), or None.
+
+    The file must hold the spec and the seed it is cached for (a file copied or renamed onto another
+    instance's key is not used), every parameter of that spec at its shape, and finite weights.
+    """
+    if model.spec.key() != spec.key():
+        return "it was trained for another spec"
+    if model.seed != seed_key(seed):
+        return f"it was trained for seed {model.seed}, not {seed_key(seed)}"
+    shapes = param_shapes(spec)
+    got = {k: tuple(np.shape(v)) for k, v in model.params.items()}
+    if got != shapes:
+        return f"its tensors {got} are not those of the spec {shapes}"
+    bad = [k for k, v in model.params.items() if not np.all(np.isfinite(v))]
+    if bad:
+        return f"its weights {bad} are not finite (NaN or inf)"
+    return None
+
+
+def _cached(path, spec, seed):
+    """The cached model at ``path`` if it is the instance ``(spec, seed)`` with finite weights; else None
+    (it is retrained and the file replaced), with a warning saying why."""
+    import warnings
+
+    try:
+        model = load_model(path)
+    except Exception as exc:  # noqa: BLE001 - a damaged cache file is retrained, never used
+        why = f"it cannot be read ({type(exc).__name__}: {' '.join(str(exc).split())})"
+    else:
+        why = cache_problem(model, spec, seed)
+        if why is None:
+            return model
+    warnings.warn(f"toy cache file {path!r} is not used: {why}; retraining the instance and replacing the file.",
+                  RuntimeWarning, stacklevel=3)
+    return None
+
+
 def train(specs, seeds, *, cache=None, use_cache=True, progress=True, threads=1):
     """Trained models for instances ``(spec, seed)``: read from the cache, or trained and cached.
 
@@ -190,7 +228,7 @@ def train(specs, seeds, *, cache=None, use_cache=True, progress=True, threads=1)
     keys = [instance_key(s, sd) for s, sd in zip(specs, seeds)]  # validates the seeds
     folder = cache_dir(cache)
     paths = [os.path.join(folder, k + ".safetensors") for k in keys]
-    out = [load_model(p) if use_cache and os.path.isfile(p) else None for p in paths]
+    out = [_cached(p, s, sd) if use_cache and os.path.isfile(p) else None for p, s, sd in zip(paths, specs, seeds)]
     todo = [i for i, mdl in enumerate(out) if mdl is None]
     groups = {}
     for i in todo:
