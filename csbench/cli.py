@@ -249,9 +249,10 @@ def _cmd_report(args):
 
 def _cmd_train(args):
     from .toy.spec import instance_seeds, load_spec_file
-    from .toy.training import cache_dir, instance_key, require_torch, train
+    from .toy.training import cache_dir, check_instances, instance_key, require_torch, train
 
     spec, opts = load_spec_file(args.spec)
+    check_instances(spec, opts["instances"])  # before any seed or tensor: the memory budget
     try:
         require_torch()
     except ImportError as exc:

@@ -28,7 +28,9 @@ from .decoders.base import ERROR, prior_params
 from .driver import (KINDS, check_run_options, check_task_count, drive, is_transient_error, run_search_tasks,
                      search_key, search_tasks, transient_reason)
 from .metrics import score
-from .problems import Cell, make_problem, memory_budget
+from ._validate import MemoryBudgetError
+from .problems import (Cell, check_problem_memory, make_problem, memory_budget, problem_bytes, use_operator,
+                       vector_budget)
 from .signals import signal_info
 
 def run_task(cell: Cell, m: int, spec: DecoderSpec, seed: int, first_trial: int, trials: int,
@@ -170,6 +172,27 @@ def _error_rows(task):
                  np.zeros(task.trials, np.int64), 0.0, metrics)
 
 
+def check_sweep_memory(sweep: Sweep):
+    """Refuse, before any work, a sweep whose largest task (a block of trials at the largest m of a cell)
+    does not fit THE memory budget (:func:`csbench.problems.memory_budget`), in one line naming ``block``
+    (or ``trials``, or ``n`` when one trial does not fit) and the amount: dense draws of every encoder,
+    and the signals, measurements and estimates of a matrix-free (generated) one."""
+    T = min(sweep.block, sweep.trials)
+    budget = memory_budget()
+    for cell in sweep.cells():
+        ms = sweep.m_values(cell)
+        if not ms:
+            continue
+        m = max(ms)
+        free = use_operator(cell.encoder, problem_bytes(cell.encoder, T, m, cell.n), budget)
+        key = "block" if sweep.block < sweep.trials else "trials"
+        try:
+            check_problem_memory(cell.encoder, T, m, cell.n, vector_budget(budget) if free else budget,
+                                 dense=not free, decode=free, param=key)
+        except MemoryBudgetError as exc:
+            raise ConfigError(str(exc), key=exc.param) from None
+
+
 def check_decoders(sweep: Sweep):
     """Check every decoder's declared problem rules at every cell, then dry-run it on one trial of the
     first cell (at its smallest m), before any work.
@@ -255,6 +278,7 @@ def _run_sweep(sweep, out, lock, jobs, address, progress, start_method, config_t
     else:
         check_task_count(len(sweep.cells()) * len(sweep.m_values()) * len(sweep.decoders)
                          * math.ceil(sweep.trials / sweep.block), "this sweep")
+        check_sweep_memory(sweep)
         check_decoders(sweep)
         tasks = expand(sweep)
     with Store(out, lock=lock) as store:

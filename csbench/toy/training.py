@@ -126,6 +126,7 @@ def fit(specs, seeds, *, progress=True, threads=1, record_every=0):
     for s in specs:
         if _shape_key(s) != _shape_key(s0):
             raise ValueError("instances trained together must share every spec field except p and importance.")
+    check_instances(s0, len(specs), param="specs")
     init_rngs = [np.random.default_rng(child_seed(sd, 0)) for sd in seeds]
     data_rngs = [np.random.default_rng(child_seed(sd, 1)) for sd in seeds]
     inits = [init_params(s, r) for s, r in zip(specs, init_rngs)]
@@ -195,6 +196,30 @@ def _cached(path, spec, seed):
     return None
 
 
+def instance_bytes(spec):
+    """Peak bytes one instance adds to a batched training run: ``26 B n + 32 P + 16 B m`` with B the batch
+    (n for ``data="identity"``) and P the parameter count (the float64 batches and targets, the float32
+    parameters with their gradients and Adam state, the hidden activations). Fitted to the peak RSS growth of
+    1000-2000 instances: 519 / 472 / 838 kB per instance (tied n=20 m=5 B=1024; untied n=20 m=10 B=1024;
+    untied n=200 m=50 B=64) against 618 / 710 / 1032 kB counted."""
+    B = spec.n if spec.data == "identity" else spec.batch
+    P = sum(int(np.prod(s)) for s in param_shapes(spec).values())
+    return 26 * B * spec.n + 32 * P + 16 * B * spec.m
+
+
+def check_instances(spec, instances, param="instances"):
+    """Refuse, before any seed is drawn or tensor allocated, training ``instances`` instances of ``spec`` in
+    one batch whose peak (:func:`instance_bytes` each, plus a SeedSequence each) exceeds THE memory budget
+    (:func:`csbench.problems.memory_budget`): one line naming ``instances`` and the amount."""
+    from .._validate import check_int, check_memory
+
+    instances = check_int(param, instances, low=1)
+    check_memory(param, instances, instances * (instance_bytes(spec) + 512),
+                 f"training {instances} toy-model instance(s) of n={spec.n}, m={spec.m} at once",
+                 allowed=f"fewer {param} per run")
+    return instances
+
+
 def train(specs, seeds, *, cache=None, use_cache=True, progress=True, threads=1):
     """Trained models for instances ``(spec, seed)``: read from the cache, or trained and cached.
 
@@ -225,6 +250,11 @@ def train(specs, seeds, *, cache=None, use_cache=True, progress=True, threads=1)
     for s in specs:
         if not isinstance(s, ToySpec):
             raise TypeError(f"specs must be ToySpec objects, got {type(s).__name__}.")
+    counts = {}
+    for s in specs:  # the largest batch fit() may train at once, costed before anything is read or trained
+        counts[_shape_key(s)] = counts.get(_shape_key(s), 0) + 1
+    for s in {_shape_key(s): s for s in specs}.values():
+        check_instances(s, counts[_shape_key(s)], param="seeds")
     keys = [instance_key(s, sd) for s, sd in zip(specs, seeds)]  # validates the seeds
     folder = cache_dir(cache)
     paths = [os.path.join(folder, k + ".safetensors") for k in keys]
