@@ -19,6 +19,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class _Help(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Help with the description and examples as written, and every option's default."""
+
+
+def _sub(sub, name, help, description, examples):
+    """A subcommand with a one-line ``help``, a ``description`` and worked ``examples`` in its ``--help``."""
+    return sub.add_parser(name, help=help, description=description, formatter_class=_Help,
+                          epilog="examples:\n" + "\n".join(f"  {e}" for e in examples))
+
+
 def _int_at_least(low):
     """argparse type: an integer >= ``low``, rejected while parsing (before any work or output)."""
     def parse(text):
@@ -76,6 +86,7 @@ def _cmd_run(args):
         print(f"csbench: error: {exc}", file=sys.stderr)
         return 2
     print(f"results in {out} ({time.perf_counter() - t0:.1f} s)")
+    _explain_statuses(out)
     sweep = read_sweep(out)
     if sweep.m == "auto":
         cols = ["decoder", "encoder", "signal", "n", "k", "noise", "m_star", "ci_low", "ci_high"]
@@ -85,6 +96,15 @@ def _cmd_run(args):
         print(table[["decoder", "encoder", "signal", "n", "k", "m", "trials", "rate", "n_not_ok"]]
               .to_string(index=False))
     return 0
+
+
+def _explain_statuses(run):
+    """After a run: what the trials whose status is not ``ok`` (the progress bar's ``not_ok``) mean."""
+    from .statuses import explain
+    from .store import run_status
+
+    for line in explain(run_status(run)["by_status"]):
+        print(f"note: {line}", file=sys.stderr)
 
 
 def _cmd_status(args):
@@ -103,6 +123,10 @@ def _cmd_status(args):
         print(f"  {dec:<20} {d['trials']} trials, {d['not_ok']} not ok")
     for err in st["errors"]:
         print(f"error   {err}")
+    from .statuses import explain
+
+    for line in explain(st["by_status"]):
+        print(f"note    {line}")
     return 0
 
 
@@ -210,28 +234,33 @@ def _search_command(args, values, one, line):
     return 0
 
 
-def _search_parser(sub, name, help, axis, axis_default, limit):
+def _search_parser(sub, name, help, description, examples, axis, axis_default, limit):
     """Shared options of ``minimal-m`` and ``maximal-k``."""
-    mm = sub.add_parser(name, help=help)
-    mm.add_argument("--decoder", default="matched_filter")
-    mm.add_argument("--encoder", default="gaussian")
-    mm.add_argument("--signal", default="binary")
-    mm.add_argument("--n", type=POSITIVE, default=1024)
-    mm.add_argument(f"--{axis}", type=POSITIVE, nargs="+", default=axis_default, required=axis_default is None)
-    mm.add_argument("--trials", type=POSITIVE, default=100)
-    mm.add_argument("--seed", type=int, default=0)
-    mm.add_argument("--q", type=float, default=0.5, help="quantile (default 0.5)")
-    mm.add_argument("--criterion", default="exact", choices=["exact", "support"])
-    mm.add_argument(f"--{limit}", type=POSITIVE, default=None)
-    mm.add_argument("--noise", type=float, default=0.0)
+    mm = _sub(sub, name, help, description, examples)
+    mm.add_argument("--decoder", required=True, help="decoder to study (`csbench list` shows them)")
+    mm.add_argument("--encoder", default="gaussian", help="measurement ensemble (`csbench list`)")
+    mm.add_argument("--signal", default="binary", help="signal model (`csbench list`)")
+    mm.add_argument("--n", type=POSITIVE, default=1024, help="number of features")
+    what = "sparsities k (one search each)" if axis == "k" else "numbers of measurements m (one search each)"
+    mm.add_argument(f"--{axis}", type=POSITIVE, nargs="+", default=axis_default, required=axis_default is None,
+                    help=what)
+    mm.add_argument("--trials", type=POSITIVE, default=100, help="trials (independent problems)")
+    mm.add_argument("--seed", type=int, default=0, help="root seed (results are a function of it)")
+    mm.add_argument("--q", type=float, default=0.5, help="quantile: the fraction of trials that must succeed")
+    mm.add_argument("--criterion", default="exact", choices=["exact", "support"], help="success criterion")
+    mm.add_argument(f"--{limit}", type=POSITIVE, default=None,
+                    help="largest value searched (default: n for minimal m, 1.5 x 8k ln n for linear read-outs; "
+                         "min(n, m) for maximal k)")
+    mm.add_argument("--noise", type=float, default=0.0, help="standard deviation of the noise on each y_i")
     mm.add_argument("--resolution", type=POSITIVE, default=1, help="stop bisecting at this bracket width")
     mm.add_argument("--param", action="append", metavar="NAME=VALUE", help="decoder parameter (repeatable)")
-    mm.add_argument("--encoder-param", action="append", metavar="NAME=VALUE")
-    mm.add_argument("--signal-param", action="append", metavar="NAME=VALUE")
+    mm.add_argument("--encoder-param", action="append", metavar="NAME=VALUE", help="encoder parameter (repeatable)")
+    mm.add_argument("--signal-param", action="append", metavar="NAME=VALUE", help="signal parameter (repeatable)")
     mm.add_argument("--json", action="store_true", help="print the result(s) as JSON")
-    mm.add_argument("--jobs", type=POSITIVE, default=1, help="worker processes (default 1: serial)")
+    mm.add_argument("--jobs", type=POSITIVE, default=1, help="worker processes (1: serial)")
     mm.add_argument("--scheduler", help="dask.distributed scheduler address (needs the dask extra)")
-    mm.add_argument("--start-method", default="spawn", choices=["spawn", "forkserver"])
+    mm.add_argument("--start-method", default="spawn", choices=["spawn", "forkserver"],
+                    help="how worker processes start")
     mm.add_argument("--out", help="run directory: store finished trials there; re-run to resume")
     mm.add_argument("--quiet", action="store_true", help="no progress bar")
     return mm
@@ -281,60 +310,105 @@ def _cmd_compile(args):
 
 
 def build_parser():
-    p = _Parser(prog="csbench", description="Benchmark compressed-sensing decoders.")
-    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors (also CSBENCH_DEBUG=1)")
-    sub = p.add_subparsers(dest="command", required=True)
+    from . import __version__
 
-    d = sub.add_parser("demo", help="small study: matched filter vs basis pursuit (< 1 min)")
-    d.add_argument("--out", default=os.path.join("results", "demo"), help="output folder (default results/demo)")
-    d.add_argument("--n", type=POSITIVE, default=512)
-    d.add_argument("--k", type=POSITIVE, nargs="+", default=[2, 4, 8])
-    d.add_argument("--trials", type=POSITIVE, default=50)
-    d.add_argument("--seed", type=int, default=0)
+    p = _Parser(prog="csbench", formatter_class=_Help,
+                description="Benchmark compressed-sensing decoders: which decoders recover a k-sparse x from "
+                            "y = A x, and how small can m be?",
+                epilog="examples:\n  csbench demo\n  csbench list -v\n"
+                       "  csbench minimal-m --decoder lasso --n 1024 --k 4 8 --trials 50\n"
+                       "  csbench run study.toml --jobs 2 && csbench report results/study")
+    p.add_argument("--version", action="version", version=f"csbench {__version__}")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors (also CSBENCH_DEBUG=1)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = _sub(sub, "demo", "small study: matched filter vs basis pursuit (< 1 min)",
+             "n = 512, Gaussian A, binary k-sparse x, 50 trials per m: success rate vs m of the matched filter and\n"
+             "basis pursuit, with log2 C(n,k) and 8k ln n marked; writes a CSV and a figure.",
+             ["csbench demo", "csbench demo --k 2 4 --trials 20 --out results/quick"])
+    d.add_argument("--out", default=os.path.join("results", "demo"), help="output folder")
+    d.add_argument("--n", type=POSITIVE, default=512, help="number of features")
+    d.add_argument("--k", type=POSITIVE, nargs="+", default=[2, 4, 8], help="sparsities")
+    d.add_argument("--trials", type=POSITIVE, default=50, help="trials per m")
+    d.add_argument("--seed", type=int, default=0, help="root seed")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=_cmd_demo)
 
-    c = sub.add_parser("compile", help="compile every numba kernel into numba's cache now (once per install)")
+    c = _sub(sub, "compile", "compile every numba kernel into numba's cache now (once per install)",
+             "Compiles csbench's numba kernels into numba's on-disk cache on all cores, so that the first call of\n"
+             "a decoder in a new process takes seconds instead of minutes of compilation. Run it again after\n"
+             "upgrading csbench or numba.", ["csbench compile", "csbench compile --jobs 1 --quiet"])
     c.add_argument("--jobs", type=POSITIVE, default=None, help="worker processes (default: the CPU count)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=_cmd_compile)
 
-    ls = sub.add_parser("list", help="list encoders, signals and decoders")
+    ls = _sub(sub, "list", "list encoders, signals and decoders",
+              "The registered components (built-in and from installed plugins), one line each.",
+              ["csbench list", "csbench list -v     # with parameters and defaults"])
     ls.add_argument("-v", "--verbose", action="store_true", help="show parameters and defaults")
     ls.set_defaults(func=_cmd_list)
-    r = sub.add_parser("run", help="run (or resume) a sweep from a TOML config into a run directory")
-    r.add_argument("config", help="sweep configuration (TOML; see docs/harness.md)")
+    r = _sub(sub, "run", "run (or resume) a sweep from a TOML config into a run directory",
+             "Runs every (cell, m, decoder) of a sweep and stores one row per trial; killed at any moment, the\n"
+             "same command resumes. A minimal config:\n\n"
+             '    name = "study"\n    n = 512\n    k = [2, 4]\n    m = {start = 16, stop = 256, num = 12}\n'
+             '    trials = 50\n    [[decoders]]\n    name = "lasso"\n    [[decoders]]\n    name = "matched_filter"\n\n'
+             'm = "auto" searches the minimal m of each (cell, decoder) instead. Keys: name, encoder, signal, n,\n'
+             "k, m, noise, decoders, trials, seed, criterion, tol, block, [auto] (see the README).",
+             ["csbench run study.toml", "csbench run study.toml --jobs 2 --out results/study",
+              "csbench status results/study"])
+    r.add_argument("config", help="sweep configuration (TOML)")
     r.add_argument("--out", help="run directory (default results/<config name>); re-run to resume")
-    r.add_argument("--jobs", type=POSITIVE, default=1, help="worker processes (default 1: serial)")
+    r.add_argument("--jobs", type=POSITIVE, default=1, help="worker processes (1: serial)")
     r.add_argument("--scheduler", help="dask.distributed scheduler address (needs the dask extra)")
-    r.add_argument("--start-method", default="spawn", choices=["spawn", "forkserver"])
+    r.add_argument("--start-method", default="spawn", choices=["spawn", "forkserver"],
+                   help="how worker processes start")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_cmd_run)
 
-    stt = sub.add_parser("status", help="progress of a run: tasks, trials, failures by status")
+    stt = _sub(sub, "status", "progress of a run: tasks, trials, failures by status",
+               "Works on every run directory: sweeps (`csbench run`) and minimal-m / maximal-k --out runs.",
+               ["csbench status results/study"])
     stt.add_argument("run", help="run directory")
     stt.set_defaults(func=_cmd_status)
 
-    ex = sub.add_parser("export", help="write a run's per-trial table as CSV or parquet")
+    ex = _sub(sub, "export", "write a run's per-trial table as CSV or parquet",
+              "Sweeps: one row per trial. m = 'auto' sweeps: one row per search. minimal-m / maximal-k --out\n"
+              "runs: one row per trial and search (its critical m or k).",
+              ["csbench export results/study", "csbench export results/study --format parquet --output t.parquet"])
     ex.add_argument("run", help="run directory")
-    ex.add_argument("--format", default="csv", choices=["csv", "parquet"])
+    ex.add_argument("--format", default="csv", choices=["csv", "parquet"], help="file format")
     ex.add_argument("--output", help="file to write (default RUN/results.<format>)")
     ex.set_defaults(func=_cmd_export)
 
     mm = _search_parser(sub, "minimal-m", "minimal m*_q with a confidence interval (nested per-trial search)",
+                        "For each k, the smallest m at which a fraction q of the trials decode x, with its\n"
+                        "confidence interval: each trial's critical m on a nested design (exact one-pass curve\n"
+                        "for the matched filter, galloping + bisection for the others).",
+                        ["csbench minimal-m --decoder lasso --n 1024 --k 4 8 --trials 50",
+                         "csbench minimal-m --decoder omp --k 16 --param positive=True --out results/omp"],
                         "k", [8], "m-max")
     mm.set_defaults(func=_cmd_minimal_m)
     mk = _search_parser(sub, "maximal-k", "maximal k*_q at a fixed m, with a confidence interval (nested supports)",
+                        "For each m, the largest k at which a fraction q of the trials decode x (nested supports,\n"
+                        "any encoder, including fixed dictionaries).",
+                        ["csbench maximal-k --decoder lasso --n 1024 --m 200",
+                         "csbench maximal-k --decoder omp --encoder model --n 1536 --m 384 "
+                         "--encoder-param dictionary=minilm.layer0.w_in"],
                         "m", None, "k-max")
     mk.set_defaults(func=_cmd_maximal_k)
 
-    rp = sub.add_parser("report", help="write report.md with tables and figures into a run directory")
+    rp = _sub(sub, "report", "write report.md with tables and figures into a run directory",
+              "Tables (success rates, m* or k* with intervals beside theory, scaling constants) and figures, from\n"
+              "the stored rows only (nothing is re-run).", ["csbench report results/study"])
     rp.add_argument("run", help="run directory")
-    rp.add_argument("--q", type=float, default=0.5)
+    rp.add_argument("--q", type=float, default=0.5, help="quantile of m*_q")
     rp.add_argument("--criterion", default=None, help="success criterion (default: the run's)")
     rp.set_defaults(func=_cmd_report)
 
-    tr = sub.add_parser("train", help="train (or find in the cache) the toy models a TOML spec describes")
+    tr = _sub(sub, "train", "train (or find in the cache) the toy models a TOML spec describes",
+              "Trains toy models of superposition (needs the learn extra: PyTorch) and caches their weights by\n"
+              "the hash of their spec; studies with the toy encoder then read them from the cache.",
+              ["csbench train experiments/toy_seed001.toml"])
     tr.add_argument("spec", help="TOML with [model] (toy-model spec) and [train] (seed, instances, cache_dir)")
     tr.add_argument("--cache-dir", help="cache folder (default: [train] cache_dir, $CSBENCH_TOY_CACHE, "
                                         "results/toy_cache)")

@@ -250,15 +250,26 @@ class SearchTask:
         return execute_search(self)
 
     def description(self):
-        return seeding.canonical({"plan": self.plan, "first_trial": self.first_trial, "trials": self.trials})
+        return seeding.canonical({"plan": plan_identity(self.plan), "first_trial": self.first_trial,
+                                  "trials": self.trials})
 
     def key(self):
         return seeding.short_hash(self.description())
 
 
+def plan_identity(plan):
+    """A search plan as it identifies the search: its cell and encoder parameters in their identity form
+    (a stored matrix by its content, no storage locations; :meth:`csbench.problems.Cell.as_dict`)."""
+    from .encoders import identity_params
+    from .problems import Cell
+
+    return {**plan, "cell": Cell(**plan["cell"]).as_dict(identity=True),
+            "ep": identity_params(plan["cell"]["encoder"], plan["ep"])}
+
+
 def search_key(plan):
     """Key of a whole search (column ``search`` of table ``search_trials``)."""
-    return seeding.short_hash(seeding.canonical(plan))
+    return seeding.short_hash(seeding.canonical(plan_identity(plan)))
 
 
 def search_tasks(plans, first_index=0):
@@ -399,7 +410,8 @@ def record_searches(store, plans, tasks):
     stored = store.get_meta("searches")
     keys = [search_key(p) for p in plans]
     if stored is None:
-        store.set_meta(run_kind="search", searches=keys, plans=plans, tasks_total=len(tasks),
+        store.set_meta(run_kind="search", searches=keys, plans=[json.loads(seeding.canonical(p)) for p in plans],
+                       tasks_total=len(tasks),
                        trials_total=sum(t.trials for t in tasks),
                        name=", ".join(sorted({p["kind"] for p in plans})))
         return

@@ -114,7 +114,7 @@ class Task:
     def description(self):
         """Canonical JSON of everything that determines the task's rows."""
         return seeding.canonical({
-            "cell": self.cell.as_dict(), "m": self.m,
+            "cell": self.cell.as_dict(identity=True), "m": self.m,
             "decoder": {"name": self.spec.name, "params": self.spec.validate(), "label": self.spec.display},
             "seed": self.seed, "first_trial": self.first_trial, "trials": self.trials, "tol": self.tol,
         })
@@ -253,7 +253,9 @@ def run_sweep(sweep, out=None, *, jobs=1, address=None, progress=True, start_met
     from .store import run_lock
 
     check_run_options(progress=progress)
-    lock = run_lock(out)  # first: a directory in use is refused at once, before any validation or dry run
+    # first: a directory in use is refused at once, before any validation or dry run (a directory that does not
+    # exist yet is in use by no one: it is created, and locked, once the sweep is valid)
+    lock = run_lock(out) if out is not None and os.path.isdir(out) else None
     try:
         return _run_sweep(sweep, out, lock, jobs, address, progress, start_method, config_text)
     finally:

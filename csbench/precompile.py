@@ -85,6 +85,17 @@ def _readouts_and_draws():
     decode("trained_readout", A, Y, k=3, n_samples=256, max_iter=3)
 
 
+def _greedy_and_vamp():
+    """The greedy family (hard thresholding, pursuits, matching pursuit / matching-k) and VAMP."""
+    from .decoders import decode
+
+    A, Y = _problem(20, 40, 3, 2)
+    for name in ("iht", "niht", "htp", "cosamp", "subspace_pursuit", "matching_pursuit", "matching_k"):
+        decode(name, A, Y, k=3)
+    decode("matching_pursuit", A, Y, k=3, binary=True)
+    decode("vamp", A, Y, k=3)
+
+
 #: name -> function compiling one group of kernels, in the order a pool hands them out (cold CPU seconds
 #: of each in its own process, reference machine: about 16, 13, 8, 14, 8; two workers finish in ~29 s).
 TASKS = {
@@ -93,6 +104,7 @@ TASKS = {
     "amp": _amp,
     "omp": _omp,
     "read-outs, draws, matrix-free": _readouts_and_draws,
+    "greedy, vamp": _greedy_and_vamp,
 }
 
 

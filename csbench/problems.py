@@ -60,9 +60,11 @@ class Cell:
         sp = check_signal(self.signal, self.n, self.k, dict(self.signal_params))
         return ep, sp
 
-    def as_dict(self):
-        """Canonical description with every default filled in (the basis of :meth:`key`)."""
-        ep = identity_params(self.encoder, ENCODERS.get(self.encoder).check_params(dict(self.encoder_params)))
+    def as_dict(self, identity=False):
+        """Canonical description with every default filled in; ``identity=True``: the form that identifies the
+        cell (each encoder's ``identity`` applied: a file by its content, no storage locations), the basis
+        of :meth:`key`."""
+        ep = ENCODERS.get(self.encoder).check_params(dict(self.encoder_params))
         sp = SIGNALS.get(self.signal).check_params(dict(self.signal_params))
         return {
             "encoder": self.encoder,
@@ -70,13 +72,13 @@ class Cell:
             "n": int(self.n),
             "k": int(self.k),
             "noise": float(self.noise),
-            "encoder_params": ep,
+            "encoder_params": identity_params(self.encoder, ep) if identity else ep,
             "signal_params": sp,
         }
 
     def key(self) -> str:
         """Canonical cell key used for seeding: excludes m and any decoder."""
-        return seeding.canonical(self.as_dict())
+        return seeding.canonical(self.as_dict(identity=True))
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,9 @@ def write_report(run_dir, q=0.5, criterion=None, conf=0.95):
     if trials is not None:
         counts = trials["status"].value_counts()
         out += ["Trial status: " + ", ".join(f"{k}: {v}" for k, v in counts.items()), ""]
+        from .statuses import explain
+
+        out += [f"- {line}" for line in explain(counts.to_dict())] + [""]
         figs["success_vs_m"] = plots.plot_success_vs_m(success)
         cols = ["decoder", "encoder", "signal", "n", "k", "m", "trials", "rate", "low", "high", "n_not_ok"]
         out += ["## Success rate vs m (95 % Wilson intervals)", "", md_table(success[cols]), ""]

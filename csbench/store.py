@@ -449,11 +449,7 @@ def load_search_trials(run_dir) -> pd.DataFrame:
     The bit-packed success curves of the exact matched-filter path are left out (column ``curve``).
     """
     with Store(run_dir, readonly=True) as st:
-        plans = {}
-        for plan in st.get_meta("plans") or []:
-            from .seeding import canonical, short_hash
-
-            plans[short_hash(canonical(plan))] = plan
+        plans = dict(_plans_by_key(st))
         st.verify("tasks")
         st.verify("search_trials")
         cols = ", ".join(f"s.{c}" for c in list(SEARCH_COLUMNS)[1:] if c != "curve")
@@ -511,9 +507,8 @@ def run_status(run_dir) -> dict:
 
 
 def _plans_by_key(st):
-    from .seeding import canonical, short_hash
-
-    return [(short_hash(canonical(p)), p) for p in st.get_meta("plans") or []]
+    """``(search key, plan)`` of the searches recorded in a search run (keys as in table ``search_trials``)."""
+    return list(zip(st.get_meta("searches") or [], st.get_meta("plans") or []))
 
 
 def export(run_dir, fmt="csv", path=None):

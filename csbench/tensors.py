@@ -157,11 +157,60 @@ def _load(path, name, _mtime, ndim):
                     raise ValueError(f"{label} must be {allowed}, got a {len(shape)}-D array of shape {tuple(shape)}.")
             try:
                 arr = f.get_tensor(name)
-            except Exception as exc:  # e.g. bfloat16, which numpy cannot represent
-                raise ValueError(f"{label} cannot be read as a numpy array: {exc}") from None
+            except Exception as exc:  # e.g. bfloat16, which numpy cannot represent: read the raw bytes
+                arr = _safetensors_raw(path, name, label, exc)
     arr = check_finite_array(label, arr, ndim=ndim if ndim is not None else range(33))
     arr.setflags(write=False)
     return arr
+
+
+#: safetensors dtypes read from raw bytes when the ``safetensors`` numpy API cannot (numpy has no bfloat16).
+_RAW_DTYPES = {"BF16": "<u2", "F16": "<f2", "F32": "<f4", "F64": "<f8"}
+
+
+def _safetensors_raw(path, name, label, cause):
+    """Tensor ``name`` of a ``.safetensors`` file from its bytes (format: 8-byte little-endian header
+    length, JSON header ``{name: {dtype, shape, data_offsets}}``, data).
+
+    ``BF16`` (bfloat16, how most published checkpoints are stored) is converted exactly: a bfloat16 is
+    the upper 16 bits of an IEEE-754 float32, so ``float32 = bits << 16``, then float64 (no rounding);
+    ``F16`` (IEEE half) converts exactly to float64 through numpy.
+    """
+    import json
+
+    with open(path, "rb") as fh:
+        size = int(np.frombuffer(fh.read(8), "<u8")[0])
+        header = json.loads(fh.read(size))
+        info = header.get(name, {})
+        dtype = info.get("dtype")
+        if dtype not in _RAW_DTYPES:
+            raise ValueError(f"{label} cannot be read as a numpy array ({cause}); dtype {dtype!r}, allowed: "
+                             f"{sorted(_RAW_DTYPES)} or what numpy reads.") from None
+        start, end = info["data_offsets"]
+        fh.seek(8 + size + start)
+        raw = np.frombuffer(fh.read(end - start), _RAW_DTYPES[dtype])
+    if dtype == "BF16":
+        raw = (raw.astype(np.uint32) << 16).view(np.float32)
+    return raw.astype(np.float64).reshape(info["shape"])
+
+
+@functools.lru_cache(maxsize=64)
+def _content_id(path, _size, _mtime_ns):
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def content_id(path):
+    """``"sha256:<hex>"`` of a file's bytes: its identity wherever it lives and however its path is spelled
+    (cached by absolute path, size and modification time, so a file is hashed once per change)."""
+    path = os.path.abspath(os.fspath(path))
+    st = os.stat(path)
+    return _content_id(path, st.st_size, st.st_mtime_ns)
 
 
 def normalize_atoms(A, normalize):
@@ -182,7 +231,7 @@ def normalize_atoms(A, normalize):
     return A / rms if rms > 0 else A
 
 
-def load_matrix(path, name=None, *, atoms="rows", normalize="none"):
+def load_matrix(path, name=None, *, atoms="columns", normalize="none"):
     """A dictionary ``A`` (m, n) whose columns are the atoms of a stored 2-D tensor.
 
     Parameters
@@ -191,10 +240,11 @@ def load_matrix(path, name=None, *, atoms="rows", normalize="none"):
         ``.safetensors``, ``.npz`` or ``.npy`` file (e.g. a trained toy model's weights).
     name : str, optional
         Tensor name (optional if the file holds one tensor).
-    atoms : {"rows", "columns"}
+    atoms : {"columns", "rows"}
         Which vectors of the stored ``W`` (shape (p, q)) are the atoms:
-        ``"rows"`` -> ``A = W.T`` of shape (q, p) (n = p atoms in R^q);
-        ``"columns"`` -> ``A = W`` (n = q atoms in R^p).
+        ``"columns"`` (default, the convention of the ``file`` and ``model`` encoders: the stored
+        matrix is A) -> ``A = W`` (n = q atoms in R^p); ``"rows"`` -> ``A = W.T`` of shape (q, p)
+        (n = p atoms in R^q, e.g. an MLP's input weights ``W_in``, whose rows are the atoms).
     normalize : {"none", "unit", "mean"}
         See :func:`normalize_atoms`.
 

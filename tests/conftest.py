@@ -39,3 +39,25 @@ def no_decoding(monkeypatch):
     monkeypatch.setattr(csbench.driver, "run_searches", boom)
     for entry in list(DECODERS):
         monkeypatch.setitem(DECODERS._entries, entry.name, dataclasses.replace(entry, func=boom))
+
+
+# CI (.ci/run) sets CSBENCH_SKIPLOG=path: the node ids of skipped tests (with the reason) are written
+# there, so that after installing the optional extras exactly those tests can be run again.
+_SKIPLOG = os.environ.get("CSBENCH_SKIPLOG")
+if _SKIPLOG:
+    _skipped = {}
+
+    def _record(report):
+        if report.skipped and not hasattr(report, "wasxfail"):
+            lr = report.longrepr
+            _skipped[report.nodeid] = lr[2] if isinstance(lr, tuple) else str(lr)
+
+    def pytest_collectreport(report):  # a module-level pytest.importorskip skips the whole file
+        _record(report)
+
+    def pytest_runtest_logreport(report):
+        _record(report)
+
+    def pytest_sessionfinish(session):
+        with open(_SKIPLOG, "w") as fh:
+            fh.writelines(f"{nodeid}\t{' '.join(reason.split())}\n" for nodeid, reason in sorted(_skipped.items()))

@@ -7,7 +7,7 @@ import pytest
 from csbench import Cell, decode, make_problem, minimal_m
 from csbench import encoders
 from csbench._validate import check_float
-from csbench.encoders.stored import from_file, load_matrix
+from csbench.encoders.stored import from_file, stored_matrix as load_matrix
 
 A = np.random.default_rng(0).standard_normal((5, 10))
 Y = np.ones(5)
@@ -97,4 +97,4 @@ def test_file_encoder_maps_and_reads_only_needed_rows(tmp_path):
     assert isinstance(M, np.memmap) and M.shape == (2000, 1000)
     assert peak < 1_000_000, peak  # 10 rows are 80 kB; reading the whole matrix would be 16 MB
     np.testing.assert_array_equal(A, np.load(tmp_path / "big.npy")[:10])
-    assert not hasattr(encoders, "_load_matrix")  # no cache of whole matrices
+    assert not hasattr(encoders.stored, "_load_matrix")  # no cache of whole matrices

@@ -58,7 +58,7 @@ def test_report_unknown_criterion(tiny_run, capsys):
 @pytest.mark.parametrize("argv, arg", [(["run", "CONFIG", "--jobs", "0"], "--jobs"),
                                        (["demo", "--trials", "0"], "--trials"),
                                        (["demo", "--n", "x"], "--n"),
-                                       (["minimal-m", "--k", "0"], "--k")])
+                                       (["minimal-m", "--decoder", "lasso", "--k", "0"], "--k")])
 def test_bad_counts_rejected_before_any_work(tmp_path, capsys, argv, arg):
     (tmp_path / "c.toml").write_text(TOML)
     argv = [str(tmp_path / "c.toml") if a == "CONFIG" else a for a in argv] + ["--out", str(tmp_path / "o")]

@@ -1,4 +1,5 @@
 """Sweep configs: TOML parsing, m ranges, grid expansion, and errors naming file, key and allowed values."""
+import dataclasses
 import glob
 import os
 
@@ -192,7 +193,9 @@ def test_auto_dispatch(tmp_path, monkeypatch):
         calls.append((plan["decoder"], plan["cell"]["n"], first_trial, trials))
         return real(plan, first_trial, trials)
 
-    monkeypatch.setattr(mm, "search_block", counting)
+    from csbench.driver import KINDS
+
+    monkeypatch.setitem(KINDS._entries, "minimal_m", dataclasses.replace(KINDS.get("minimal_m"), func=counting))
     df = run_sweep(sweep, tmp_path / "auto", progress=False)
     assert list(df["decoder"]) == ["matched_filter", "bp", "matched_filter", "bp"]
     assert calls == [("matched_filter", 16, 0, 5), ("basis_pursuit", 16, 0, 5),

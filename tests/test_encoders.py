@@ -78,12 +78,12 @@ def test_file_encoder(tmp_path):
     np.savez(tmp_path / "b.npz", W=M, other=M)
     meas, _ = make_problem(Cell("file", "binary", 6, 2, encoder_params={"path": str(tmp_path / "a.npy")}), 3, 2, 0)
     np.testing.assert_array_equal(meas.A[0], M[:3])
-    p = {"path": str(tmp_path / "b.npz"), "key": "W", "normalize": "columns"}
+    p = {"path": str(tmp_path / "b.npz"), "tensor": "W", "normalize": "unit"}
     A = make_problem(Cell("file", "binary", 6, 2, encoder_params=p), 4, 1, 0)[0].A[0]
     np.testing.assert_allclose(A, M / np.linalg.norm(M, axis=0))
-    with pytest.raises(ValueError, match="pass key"):
+    with pytest.raises(ValueError, match="pass tensor"):
         check_encoder("file", 3, 6, {"path": str(tmp_path / "b.npz")})
-    with pytest.raises(ValueError, match="allowed: n = 6, 1 <= m <= 4"):
+    with pytest.raises(ValueError, match="m=5 exceeds the 4 rows.*allowed: 1 <= m <= 4"):
         check_encoder("file", 5, 6, {"path": str(tmp_path / "a.npy")})
     with pytest.raises(ValueError, match="no such file"):
         check_encoder("file", 3, 6, {"path": str(tmp_path / "missing.npy")})

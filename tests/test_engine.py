@@ -230,7 +230,7 @@ def test_huge_trial_count_refused_up_front(tmp_path):
 def test_minimal_m_cli_shows_progress_over_trials(capsys):
     from csbench.cli import main
 
-    assert main(["minimal-m", "--n", "96", "--k", "3", "--trials", "23"]) == 0
+    assert main(["minimal-m", "--decoder", "matched_filter", "--n", "96", "--k", "3", "--trials", "23"]) == 0
     err = capsys.readouterr().err
     assert "23/23" in err and "trial" in err
 

@@ -270,7 +270,7 @@ def test_cli_minimal_m_json_matches_api(capsys):
     r = minimal_m("matched_filter", n=128, k=2, trials=12, rule="topk")
     assert d["m_star"] == r.m_star and d["critical"] == [int(c) for c in r.critical]
     assert d["params"]["rule"] == "topk"
-    assert main(["minimal-m", "--n", "128", "--k", "2", "--trials", "3", "--param", "rule=median"]) == 2
+    assert main(["minimal-m", "--decoder", "matched_filter", "--n", "128", "--k", "2", "--trials", "3", "--param", "rule=median"]) == 2
     assert "rule" in capsys.readouterr().err
 
 

@@ -83,7 +83,7 @@ def test_bad_operator_inputs():
 
 # --------------------------------------------------------------------------- problems own the drawing
 def test_make_problem_over_budget_gives_the_same_matrices_as_operators():
-    from csbench.problems import Cell, draw_matrix, draw_rows, make_problem
+    from csbench.problems import Cell, NestedTrial, draw_matrix, make_problem
 
     for enc in ("gaussian", "rademacher", "dct"):
         cell = Cell(enc, "binary", 120, 4, noise=0.01)
@@ -95,27 +95,24 @@ def test_make_problem_over_budget_gives_the_same_matrices_as_operators():
             assert np.array_equal(free.A[t].dense(), dense.A[t])  # bit for bit
         np.testing.assert_allclose(free.Y, dense.Y, rtol=0, atol=1e-12)
         # raw master rows: A_m = Z[:m] / sqrt(m), any block addressable
-        ep, _ = cell.validate(30)
-        Z = draw_rows(cell, ep, 7, 4, 0, 30)
+        ep, sp = cell.validate(30)
+        trial = NestedTrial(cell, ep, sp, 7, 4, "sqrt", 30)
+        Z = trial.raw_rows(0, 30)
         assert np.array_equal(Z / np.sqrt(30), draw_matrix(cell, ep, 7, 4, 30))
-        assert np.array_equal(draw_rows(cell, ep, 7, 4, 11, 19), Z[11:19])
+        assert np.array_equal(trial.raw_rows(11, 19), Z[11:19])
     # a fitting budget keeps dense arrays; other encoders have no matrix-free path: over the budget they are
     # refused before drawing (issue 18 item 11), under it dense
     assert isinstance(make_problem(Cell("unit", n=50, k=2), 10, 2, 0, memory_budget=10**5)[0].A, np.ndarray)
-    with pytest.raises(ValueError, match=r"trials=2: 2 problems of encoder 'unit' at m=10, n=50 \(dense matrices\) "
-                                         r"needs 1\d KiB of memory at its peak, over the memory budget of 1 B"):
+    with pytest.raises(ValueError, match=r"n=50: one problem of encoder 'unit' at m=10, n=50 \(dense matrices\) "
+                                         r"needs 18.5 KiB of memory at its peak, over the memory budget of 1 B"):
         make_problem(Cell("unit", n=50, k=2), 10, 2, 0, memory_budget=1)
-    with pytest.raises(ValueError, match="no addressable master rows"):
-        draw_rows(Cell("unit", n=50, k=2), {}, 0, 0, 0, 3)
 
 
 def test_memory_budget_parsing(monkeypatch):
-    from csbench.problems import MEMORY_FRACTION, memory_budget
-    import os
+    from csbench.problems import DEFAULT_MEMORY_BUDGET, memory_budget
 
-    phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     monkeypatch.delenv("CSBENCH_MEMORY_BUDGET", raising=False)
-    assert memory_budget() == int(MEMORY_FRACTION * phys)
+    assert memory_budget() == DEFAULT_MEMORY_BUDGET == 4 * 2**30  # fixed: not the machine's memory
     assert memory_budget("4GiB") == 4 * 2**30 and memory_budget("500 MB") == 5 * 10**8
     assert memory_budget(12345) == 12345
     monkeypatch.setenv("CSBENCH_MEMORY_BUDGET", "2kib")

@@ -85,12 +85,13 @@ def test_toy_encoder_and_native_decoder_equal_forward_pass(tmp_path):
                     encoder_params=dict(family=fam, bias=bias, activation="gelu", steps=30, batch=16,
                                         cache_dir=str(tmp_path), seed=4))
         meas, truth = make_problem(cell, 3, 2, seed=0)
-        res = csbench.decode("native", meas.A, meas.Y)
+        res = csbench.decode("native", meas.A, meas.Y, source=meas.source)  # the problem hands over its models
         models = train(ToySpec(n=6, m=3, family=fam, bias=bias, activation="gelu", steps=30, batch=16),
                        instance_seeds(4, 2), cache=tmp_path, progress=False)
         assert all(m.from_cache for m in models)  # the encoder's trial t is instance_seeds(4)[t]
         for t in range(2):
             np.testing.assert_array_equal(meas.A[t], models[t].encoder_matrix)
+            assert meas.source[t].spec == models[t].spec
             np.testing.assert_allclose(res.X_hat[t], models[t].forward(truth.X[t:t + 1])[0], rtol=0, atol=1e-12)
 
 

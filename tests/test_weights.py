@@ -76,7 +76,7 @@ def test_model_encoder_from_file(files):
     meas, _ = make_problem(Cell("model", "binary", 4, 2, encoder_params=p), 3, 2, seed=0)
     np.testing.assert_array_equal(meas.A[0], W)
     np.testing.assert_array_equal(meas.A[1], W)  # fixed: no randomness across trials
-    p = {"path": str(files / "m.npz"), "tensor": "W"}  # default atoms="rows", unit atoms
+    p = {"path": str(files / "m.npz"), "tensor": "W", "atoms": "rows"}  # unit atoms (the default)
     A = make_problem(Cell("model", "binary", 3, 1, encoder_params=p), 4, 1, seed=0)[0].A[0]
     np.testing.assert_allclose(A, W.T / np.linalg.norm(W.T, axis=0), rtol=1e-15)
     with pytest.raises(ValueError, match=r"\(m, n\)=\(3, 3\) does not match the fixed 4 x 3.*allowed: m = 4, n = 3"):
@@ -92,13 +92,13 @@ def test_model_encoder_from_file(files):
 
 
 def test_file_encoder_reads_safetensors(files):
-    p = {"path": str(files / "m.safetensors"), "key": "layer.weight"}
+    p = {"path": str(files / "m.safetensors"), "tensor": "layer.weight"}
     np.testing.assert_array_equal(make_problem(Cell("file", "binary", 4, 1, encoder_params=p), 2, 1, 0)[0].A[0], W[:2])
 
 
 def test_model_matrix_is_cached_read_only(files):
-    A = model_matrix(4, 3, path=files / "m.npz", tensor="W", normalize="none")
-    assert A is model_matrix(4, 3, path=files / "m.npz", tensor="W", normalize="none")
+    A = model_matrix(4, 3, path=files / "m.npz", tensor="W", atoms="rows", normalize="none")
+    assert A is model_matrix(4, 3, path=files / "m.npz", tensor="W", atoms="rows", normalize="none")
     assert not A.flags.writeable
 
 

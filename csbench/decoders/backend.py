@@ -20,7 +20,7 @@ from .._validate import suggest
 
 #: backend -> kernel family -> module implementing it
 BACKENDS = {"numba": {name: f"csbench.kernels.{name}" for name in
-                      ("lasso", "homotopy", "omp", "amp", "lattice", "readout", "mf_curve")}}
+                      ("lasso", "homotopy", "omp", "amp", "lattice", "readout", "mf_curve", "greedy", "vamp")}}
 #: The backend used when neither :func:`use_backend` nor ``CSBENCH_BACKEND`` says otherwise.
 DEFAULT = "numba"
 _LOCK = threading.RLock()

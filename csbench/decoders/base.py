@@ -62,13 +62,24 @@ class StudyContext:
 
 #: The decoder families built into csbench (imported when the registry is first used).
 FAMILIES = tuple(f"csbench.decoders.{name}" for name in
-                 ("linear", "lasso", "omp", "amp", "basis_pursuit", "readouts", "native"))
+                 ("linear", "lasso", "omp", "amp", "basis_pursuit", "readouts", "native", "greedy", "vamp"))
 
 #: All decoders. An entry's ``func(A, Y, k, **params)`` receives validated
 #: float64 C-contiguous ``A`` of shape (m, n) (shared) or (T, m, n), ``Y`` of
 #: shape (T, m), and ``k`` (int or None), and returns a :class:`DecodeResult`.
 #: Packages add decoders through the entry-point group ``csbench.decoders``.
 DECODERS = Registry("decoder", DecoderEntry, modules=FAMILIES, group="csbench.decoders")
+
+
+def register_operator(name):
+    """Decorator: ``func(ops, Y, k, **params)`` is decoder ``name``'s operator path (:attr:`DecoderEntry.operator`),
+    for a family that defines it after registering the dense path."""
+
+    def wrap(func):
+        DECODERS.update(name, operator=func)
+        return func
+
+    return wrap
 
 
 @dataclass(frozen=True)

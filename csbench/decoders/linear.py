@@ -94,13 +94,22 @@ def correlations(A, Y, normalize=False):
 
 
 def top_k_mask(Xp, k):
-    """Indicator (float) of the k largest entries of each row of ``Xp``."""
+    """Indicator (float) of the k largest entries of each row of ``Xp``; ties at the k-th value go to the lowest indices.
+
+    The tie rule of the greedy decoders (:mod:`csbench.decoders.greedy`), so that
+    ``matching_k`` with one step is this rule exactly, also on lattice matrices
+    where scores tie exactly. (``argpartition`` alone picks tied entries in an
+    unspecified order.)
+    """
     T, n = Xp.shape
     out = np.zeros((T, n))
     if k == 0:
         return out
-    idx = np.argpartition(-Xp, k - 1, axis=1)[:, :k]
-    np.put_along_axis(out, idx, 1.0, axis=1)
+    thr = -np.partition(-Xp, k - 1, axis=1)[:, k - 1:k]  # the k-th largest of each row
+    above = Xp > thr
+    tie = Xp == thr
+    take = tie & (np.cumsum(tie, axis=1) <= k - above.sum(axis=1, keepdims=True))
+    out[above | take] = 1.0
     return out
 
 

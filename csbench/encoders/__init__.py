@@ -66,8 +66,8 @@ class EncoderEntry(Entry):
 
 
 #: The encoder modules built into csbench (imported when the registry is first used).
-MODULES = ("csbench.encoders.generated", "csbench.encoders.random", "csbench.encoders.stored",
-           "csbench.toy.encoder")
+MODULES = ("csbench.encoders.generated", "csbench.encoders.random", "csbench.encoders.orthoinv",
+           "csbench.encoders.stored", "csbench.toy.encoder")
 
 #: All encoders; packages add theirs through the entry-point group ``csbench.encoders``.
 ENCODERS = Registry("encoder", EncoderEntry, modules=MODULES, group="csbench.encoders")

@@ -35,7 +35,7 @@ from ..fits import quantile_ci
 from ..driver import KINDS
 from ..problems import Cell, SupportTrial, draw_nested_support, memory_budget as _memory_budget, problem_bytes
 from ..signals import signal_info
-from .search import (STEP0, TASK_BYTES, Search, check_decoder, check_problem, check_search_args,
+from .search import (STEP0, TASK_BYTES, Search, result_counts, check_decoder, check_problem, check_search_args,
                      merge_decoder_params, run_search, search_rows, search_totals, study_params)
 
 #: Trials per task (results do not depend on it).
@@ -246,10 +246,11 @@ def summarize(plan, rows, elapsed=0.0, q=0.5, conf=0.95) -> MaximalKResult:
     est, low, high, cov = quantile_ci(-crit, q, conf)
     c = plan["cell"]
     return MaximalKResult(
-        plan["decoder"], plan["params"], c["encoder"], c["signal"], c["n"], plan["m"], float(c["noise"]),
-        plan["ep"], plan["sp"], plan["trials"], plan["seed"], q, plan["criterion"], conf, plan["k_max"],
-        -est, -high, -low, cov, crit, tot["n_censored"], tot["n_nonmonotone"], tot["n_checked"],
-        tot["n_evaluations"], tot["status_counts"], elapsed, tot["errors"])
+        decoder=plan["decoder"], params=plan["params"], encoder=c["encoder"], signal=c["signal"], n=c["n"],
+        m=plan["m"], noise=float(c["noise"]), encoder_params=plan["ep"], signal_params=plan["sp"],
+        trials=plan["trials"], seed=plan["seed"], q=q, criterion=plan["criterion"], conf=conf, k_max=plan["k_max"],
+        k_star=-est, ci_low=-high, ci_high=-low, coverage=cov, critical=crit, **result_counts(tot), time=elapsed,
+        errors=tot["errors"])
 
 
 KINDS.register("maximal_k", "per-trial critical k on nested supports at a fixed m; k*_q with its interval",

@@ -58,14 +58,14 @@ import numpy as np
 from .._lazy import lazy_module
 from .._validate import check_bool, check_float, check_int, check_memory
 from ..analysis import pointwise_quantile
-from ..encoders import ENCODERS, check_encoder, nested_mode
+from ..encoders import ENCODERS, nested_mode
 from ..fits import logistic_fit, quantile_ci
 from ..decoders.base import DECODERS
 from ..driver import KINDS
 from ..problems import (Cell, NestedTrial, memory_budget as _memory_budget, problem_bytes, use_operator,
                         vector_budget)
 from ..signals import signal_info
-from .search import (STEP0, TASK_BYTES, Search, check_decoder, check_problem, check_search_args,
+from .search import (STEP0, TASK_BYTES, Search, result_counts, check_decoder, check_problem, check_search_args,
                      merge_decoder_params, run_search, search_rows, search_totals, study_params)
 
 _kmf = lazy_module("csbench.kernels.mf_curve")  # numba loads on the first exact-path call
@@ -373,13 +373,18 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
     params = study_params(decoder, params, given, signal, cell.signal_params, criterion,
                           encoder=encoder, noise=cell.noise)
     check_problem(decoder, params, n, [k])
+    given_m_max = m_max is not None
     if m_max is None:
         from ..theory import chernoff_m
 
         m_max = max(8, math.ceil(1.5 * float(chernoff_m(n, max(k, 1))))) if DECODERS.get(decoder).linear_readout else n
     m_max = check_int("m_max", m_max, low=1)
-    ep, sp = cell.validate(m_max)
-    ep = check_encoder(encoder, m_max, n, ep)
+    try:
+        ep, sp = cell.validate(m_max)
+    except ValueError as exc:  # e.g. a stored matrix with fewer rows than the search needs
+        default = " (the default m_max is n)" if not given_m_max else ""
+        raise ValueError(f"m_max={m_max}{default} does not fit encoder={encoder!r}: {exc} Pass m_max=... within "
+                         "the allowed range.") from None
     if m_start is None:
         from ..theory import m_weak
 
@@ -515,11 +520,13 @@ def summarize(plan, rows, elapsed=0.0, q=0.5, conf=0.95) -> MinimalMResult:
         warnings.warn(f"minimal_m({plan['decoder']!r}, signal={c['signal']!r}, n={c['n']}, k={c['k']}): {reason}",
                       RuntimeWarning, stacklevel=3)
     return MinimalMResult(
-        plan["decoder"], plan["params"], c["encoder"], c["signal"], c["n"], c["k"], float(c["noise"]),
-        plan["ep"], plan["sp"], trials, plan["seed"], q, plan["criterion"], conf, m_max,
-        plan["method"], est, low, high, cov, crit, tot["n_censored"], tot["n_nonmonotone"],
-        tot["n_checked"], tot["n_evaluations"], tot["status_counts"], *m_log, *monotone, curve, elapsed,
-        tot["errors"], reason)
+        decoder=plan["decoder"], params=plan["params"], encoder=c["encoder"], signal=c["signal"], n=c["n"],
+        k=c["k"], noise=float(c["noise"]), encoder_params=plan["ep"], signal_params=plan["sp"], trials=trials,
+        seed=plan["seed"], q=q, criterion=plan["criterion"], conf=conf, m_max=m_max, method=plan["method"],
+        m_star=est, ci_low=low, ci_high=high, coverage=cov, critical=crit, **result_counts(tot),
+        m_logistic=m_log[0], logistic_low=m_log[1], logistic_high=m_log[2], m_star_monotone=monotone[0],
+        monotone_low=monotone[1], monotone_high=monotone[2], curve=curve, time=elapsed, errors=tot["errors"],
+        censored_reason=reason)
 
 
 def _censoring_reason(n_cens, trials, m_max, q, binary, criterion, rel_tol, curve, at_max, n_err=0, errors=()):

@@ -121,6 +121,12 @@ def check_search_args(trials, seed, q, conf, criterion, rel_tol, resolution):
     return trials, seed, q, conf, rel_tol, resolution
 
 
+def result_counts(totals):
+    """The per-search counts of :func:`csbench.driver.search_totals` that both result types carry, by name."""
+    return {key: totals[key] for key in ("n_censored", "n_nonmonotone", "n_checked", "n_evaluations",
+                                         "status_counts")}
+
+
 def merge_decoder_params(decoder_params, decoder_kwargs):
     """The decoder's parameters from the ``decoder_params`` dict and extra keywords (one namespace)."""
     if decoder_params is not None and not isinstance(decoder_params, dict):

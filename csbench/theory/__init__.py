@@ -26,3 +26,6 @@ __all__ += ["entropy_bits", "binom_lower_bits", "binom_upper_bits", "bits_per_di
             "antipodal_halving_m", "use_antipodal_vs_halving"]
 __all__ += ["minimax_threshold", "rho_weak", "m_weak", "m_small_delta", "binary_mmse",
             "binary_state_evolution", "bayes_binary_threshold"]
+from .vamp import amp_state_evolution, marchenko_pastur_eigenvalues, scalar_channel, vamp_state_evolution
+
+__all__ += ["amp_state_evolution", "marchenko_pastur_eigenvalues", "scalar_channel", "vamp_state_evolution"]
