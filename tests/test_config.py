@@ -167,7 +167,7 @@ def test_cli_run_reports_config_errors(tmp_path, capsys):
 def test_bad_decoder_value_fails_before_any_work(tmp_path):
     path = write(tmp_path, GOOD.replace('rule = "topk"', 'rule = "top"'))
     with pytest.raises(ConfigError, match=r"cfg.toml: key 'decoders\[0\]': rule='top' "
-                                          r"is not one of \['threshold', 'sign', 'topk', 'raw'\]"):
+                                          r"is not one of \['threshold', 'sign', 'topk', 'fitted', 'best', 'raw'\]"):
         load_sweep(path)                # the decoder's declared value checks run when the sweep is built
     # a rule that needs the problem (a bias of n numbers) fails before any task, in whichever cell: the 32
     # numbers fit the first cell (n = 32), not the cells with n = 48

@@ -330,8 +330,17 @@ def _registered_pairs():
 
     # decoders tied to an encoder (native: a toy model's read-out) are refused on the default gaussian one;
     # trained_readout fits a read-out per trial and m (tens of seconds each): tested at one pair below
+    from csbench.studies.minimal_m import search_plan
+
+    def allowed(d, s):  # pairs the study refuses (naming a working choice) are tested below, not here
+        try:
+            search_plan(d.name, signal=s, n=256, k=8, trials=1)
+        except ValueError:
+            return False
+        return True
+
     return [(d.name, s) for d in decoders.DECODERS for s in (d.signals or SIGNALS.names())
-            if d.encoders is None and d.name != "trained_readout"]
+            if d.encoders is None and d.name != "trained_readout" and allowed(d, s)]
 
 
 @pytest.mark.parametrize("decoder,signal", _registered_pairs())
@@ -347,6 +356,10 @@ def test_default_study_is_finite_for_every_registered_pair(decoder, signal):
         assert 150 <= r.m_star <= 420
     elif decoder == "lmmse":  # the MSE-optimal linear map shrinks x towards mu: far above the l1 transition
         assert 2 * 32 <= r.m_star <= n
+    elif decoder == "matching_k":  # default steps = 1: the matched filter's top-k, a linear read-out
+        assert 60 <= r.m_star <= 420
+    elif decoder == "iht":  # IHT's recovery region lies well inside l1's (Blanchard & Tanner 2015)
+        assert 20 <= r.m_star <= 130
     else:  # l1 / greedy decoders: near the weak transition, m_weak(256, 8) = 32
         assert 20 <= r.m_star <= 60
 
@@ -358,6 +371,10 @@ def test_refused_pairs_name_a_working_choice():
         minimal_m("relu_readout", signal="signed", n=64, k=2, trials=2)
     with pytest.raises(ValueError, match="rule='sign'"):
         minimal_m("matched_filter", signal="signed", n=64, k=2, trials=2, rule="threshold")
+    with pytest.raises(ValueError, match=r"signal='bernoulli'.*n_nonzero_coefs=.*omp"):
+        minimal_m("iht", signal="bernoulli", n=64, k=2, trials=2)
+    with pytest.raises(ValueError, match=r"matching_pursuit.*criterion='exact' on signal='gaussian'.*omp"):
+        minimal_m("matching_pursuit", signal="gaussian", n=64, k=2, trials=2)
     r = minimal_m("lasso", signal="signed", n=64, k=2, trials=2, m_max=40)
     assert r.params["debias"] is True
     assert minimal_m("matched_filter", signal="signed", n=64, k=2, trials=2).params["rule"] == "sign"

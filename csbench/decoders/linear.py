@@ -19,6 +19,7 @@ from functools import partial
 import numpy as np
 
 from .._validate import check_bool, check_choice, check_float, check_int, or_choice
+from ..decision import decide, top_k
 from .backend import kernels
 from .base import DECODERS, PerOperator, col_norms_sq, one_shot
 
@@ -94,23 +95,8 @@ def correlations(A, Y, normalize=False):
 
 
 def top_k_mask(Xp, k):
-    """Indicator (float) of the k largest entries of each row of ``Xp``; ties at the k-th value go to the lowest indices.
-
-    The tie rule of the greedy decoders (:mod:`csbench.decoders.greedy`), so that
-    ``matching_k`` with one step is this rule exactly, also on lattice matrices
-    where scores tie exactly. (``argpartition`` alone picks tied entries in an
-    unspecified order.)
-    """
-    T, n = Xp.shape
-    out = np.zeros((T, n))
-    if k == 0:
-        return out
-    thr = -np.partition(-Xp, k - 1, axis=1)[:, k - 1:k]  # the k-th largest of each row
-    above = Xp > thr
-    tie = Xp == thr
-    take = tie & (np.cumsum(tie, axis=1) <= k - above.sum(axis=1, keepdims=True))
-    out[above | take] = 1.0
-    return out
+    """Indicator (float) of the k largest entries of each row of ``Xp`` (:func:`csbench.decision.top_k`)."""
+    return top_k(Xp, k)
 
 
 def _needs_k(param, value, decoder):
@@ -126,11 +112,14 @@ def _needs_k(param, value, decoder):
 
 #: Value checks of the matched filter's parameters (run by decode() and DecoderSpec).
 MF_CHECKS = {
-    "rule": partial(check_choice, choices=["threshold", "sign", "topk", "raw"]),
+    "rule": partial(check_choice, choices=["threshold", "sign", "topk", "fitted", "best", "raw"]),
     "threshold": check_float,
     "normalize": check_bool,
 }
 
+#: Training signals (and their seed) of the matched filter's ``rule="fitted"``. Fixed, not parameters:
+#: the matrix-free operator path shares the dense decoder's parameters (and refuses "fitted").
+FIT_N_TRAIN, FIT_SEED = 2000, 0
 
 def mf_study_defaults(params, given, study):
     """``signal="signed"`` (values in {-1, 0, 1}): ``rule="sign"``; the 0/1 rules cannot decode -1 entries."""
@@ -143,10 +132,15 @@ def mf_study_defaults(params, given, study):
     return params
 
 
-@DECODERS.register("matched_filter", "A^T y, then 1[x' >= 1/2] (binary), sign-aware, top-k, or raw",
-                   signals=("binary", "signed"), checks=MF_CHECKS, linear_readout=True,
-                   study_defaults=mf_study_defaults,
-                   problem_check=_needs_k("rule", "topk", "matched_filter"))
+def _mf_needs_k(params, n, k):
+    if params["rule"] in ("topk", "fitted", "best") and k is None:
+        raise ValueError(f"matched_filter with rule={params['rule']!r} needs k (0 <= k <= n); got k=None.")
+    return params
+
+
+@DECODERS.register("matched_filter", "A^T y, then 1[x' >= 1/2] (binary), sign-aware, top-k, fitted "
+                   "threshold, or raw", signals=("binary", "signed"), checks=MF_CHECKS, linear_readout=True,
+                   study_defaults=mf_study_defaults, problem_check=_mf_needs_k)
 def matched_filter(A, Y, k, *, rule="threshold", threshold=0.5, normalize=False):
     """Matched filter ``x' = A^T y`` followed by a decision rule.
 
@@ -154,10 +148,18 @@ def matched_filter(A, Y, k, *, rule="threshold", threshold=0.5, normalize=False)
     Threshold_{1/2} perceptron of seeds 003/004, "decide 1 when the score is
     >= 1/2"); ``rule="sign"``: ``x_hat_i = sign(x'_i) 1[|x'_i| >= threshold]``
     (signals in {-1, 0, 1}); ``rule="topk"``: indicator of the k largest
-    ``x'_i`` (needs k); ``rule="raw"``: ``x'`` itself. ``normalize=True``
+    ``x'_i`` (needs k); ``rule="fitted"``: ``1[x'_i >= t]`` with t fitted per
+    matrix on ``FIT_N_TRAIN`` binary k-sparse training signals of their own seed
+    stream (:func:`csbench.decision.decide`, needs k; dense A only);
+    ``rule="best"``: per matrix, the best of threshold / fitted / top-k on
+    those training signals (dense A only);
+    ``rule="raw"``: ``x'`` itself. ``normalize=True``
     divides ``x'_j`` by ``||a_j||^2``. Ties on lattice matrices are exact
     (see :func:`correlations`).
     """
+    if rule in ("fitted", "best"):
+        return one_shot(decide(lambda A2, Y2: correlations(A2, Y2, normalize), A, Y, k, rule,
+                               threshold=threshold, n_train=FIT_N_TRAIN, train_seed=FIT_SEED))
     return matched_filter_from(partial(correlations, A, Y), k, rule=rule, threshold=threshold, normalize=normalize)
 
 
@@ -167,6 +169,9 @@ def matched_filter_from(scores, k, *, rule, threshold, normalize):
     :func:`matched_filter` passes :func:`correlations`,
     :func:`matched_filter_operator` its operator products, so both paths decide alike.
     """
+    if rule in ("fitted", "best"):
+        raise ValueError(f"matched_filter rule={rule!r} needs a dense A (it measures training signals); "
+                         "allowed here: 'threshold', 'sign', 'topk', 'raw'.")
     Xp = scores(normalize)
     if rule == "threshold":
         return one_shot((Xp >= threshold).astype(np.float64))

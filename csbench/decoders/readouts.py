@@ -22,6 +22,7 @@ from functools import partial
 import numpy as np
 
 from .._validate import check_choice, check_float, check_int, check_memory
+from ..decision import decide, fit_threshold, select_rule, top_k, training_signals
 from ..seeding import key_words
 from ..signals import SIGNALS, check_signal, feature_weights, signal_info
 from .backend import kernels
@@ -121,20 +122,24 @@ def _apply(A, X):
     return X @ A.T if A.ndim == 2 else np.matmul(A, X[:, :, None])[:, :, 0]
 
 
-def _decide(X_hat, rule, binary, threshold):
+def _decide(X_hat, rule, binary, threshold, k=None):
+    if rule == "topk":
+        return top_k(X_hat, k)
     if rule == "threshold" or (rule == "auto" and binary):
         return (X_hat >= threshold).astype(np.float64)
     return X_hat
 
 
 #: Value checks of the LMMSE estimator's parameters (run by decode() and DecoderSpec).
-LMMSE_CHECKS = {**PRIOR_CHECKS, "rule": partial(check_choice, choices=["auto", "threshold", "raw"]),
-                "threshold": check_float}
+LMMSE_CHECKS = {**PRIOR_CHECKS, "rule": partial(check_choice, choices=["auto", "threshold", "topk", "fitted", "best", "raw"]),
+                "threshold": check_float, "n_train": partial(check_int, low=1),
+                "train_seed": partial(check_int, low=0)}
 
 
 @DECODERS.register("lmmse", "linear MMSE mu + S A^T (A S A^T + noise^2 I)^+ (y - A mu) for the prior; "
                    "binary: >= 1/2", checks=LMMSE_CHECKS, problem_check=_prior_checker("lmmse", moments=True))
-def lmmse(A, Y, k, *, signal="binary", signal_params=None, noise=0.0, rule="auto", threshold=0.5):
+def lmmse(A, Y, k, *, signal="binary", signal_params=None, noise=0.0, rule="auto", threshold=0.5,
+          n_train=2000, train_seed=0):
     """Linear minimum-mean-squared-error estimate of x for a csbench signal prior.
 
     ``x_hat = mu + S A^T M^+ (y - A mu)``, ``M = A S A^T + noise^2 I``, with the
@@ -146,8 +151,19 @@ def lmmse(A, Y, k, *, signal="binary", signal_params=None, noise=0.0, rule="auto
 
     ``rule="auto"`` thresholds binary signals (``1[x_hat_i >= threshold]``,
     threshold 1/2) and returns the estimate itself otherwise; ``"threshold"`` /
-    ``"raw"`` force either.
+    ``"raw"`` force either. ``"topk"``: the k largest entries of ``x_hat``;
+    ``"fitted"``: ``1[x_hat_i >= t]`` with t fitted per matrix on ``n_train``
+    training signals of the prior from their own stream ``train_seed``
+    (:func:`csbench.decision.decide`; never the rows of Y); ``"best"``: per
+    matrix, whichever of threshold / fitted / top-k recovers most of those
+    training signals.
     """
+    if rule in ("fitted", "best"):
+        def raw(A2, Y2):
+            return lmmse(A2, Y2, k, signal=signal, signal_params=signal_params, noise=noise, rule="raw").X_hat
+
+        return one_shot(decide(raw, A, Y, k, rule, threshold=threshold, signal=signal, signal_params=signal_params,
+                               noise=noise, n_train=n_train, train_seed=train_seed))
     m, n = A.shape[-2:]
     mu, d, beta = _moments(signal, n, k, signal_params)
     At = np.swapaxes(A, -1, -2)
@@ -159,7 +175,7 @@ def lmmse(A, Y, k, *, signal="binary", signal_params=None, noise=0.0, rule="auto
     winv = np.where(keep, 1.0 / np.where(keep, w, 1.0), 0.0)
     W = _apply(V, winv * _apply(np.swapaxes(V, -1, -2), R))  # M^+ (y - A mu)
     X_hat = mu + d * _apply(At, W) + beta * (u * W).sum(axis=-1)[:, None]  # mu + S A^T W
-    return one_shot(_decide(X_hat, rule, signal_info(signal, signal_params)[0], threshold))
+    return one_shot(_decide(X_hat, rule, signal_info(signal, signal_params)[0], threshold, k))
 
 
 #: Entropy tag of the training-sample streams: disjoint from every problem stream
@@ -256,14 +272,17 @@ def _whitener(A):
 #: Value checks of the trained read-out's parameters (run by decode() and DecoderSpec).
 TRAINED_CHECKS = {**PRIOR_CHECKS, "activation": partial(check_choice, choices=["relu", "threshold"]),
                   "n_samples": partial(check_int, low=1), "max_iter": partial(check_int, low=1),
-                  "tol": partial(check_float, low=0.0), "seed": partial(check_int, low=0)}
+                  "tol": partial(check_float, low=0.0), "seed": partial(check_int, low=0),
+                  "rule": partial(check_choice, choices=["activation", "topk", "fitted", "best"]),
+                  "n_train": partial(check_int, low=1), "train_seed": partial(check_int, low=0)}
 
 
 @DECODERS.register("trained_readout", "ReLU(E y + c), E and c fitted on seeded samples of the prior "
                    "with A known (amortised SAE encoder)", checks=TRAINED_CHECKS,
                    problem_check=_prior_checker("trained_readout", moments=False))
 def trained_readout(A, Y, k, *, signal="binary", signal_params=None, noise=0.0, activation="relu",
-                    n_samples=16384, max_iter=300, tol=1e-10, seed=0):
+                    n_samples=16384, max_iter=300, tol=1e-10, seed=0, rule="activation", n_train=2000,
+                    train_seed=0):
     """Learned linear+ReLU read-out ``x_hat = ReLU(E y + c)`` (or ``1[E y + c >= 1/2]``).
 
     E (n, m) and c (n) are fitted by :func:`fit_readout` on ``n_samples``
@@ -277,12 +296,22 @@ def trained_readout(A, Y, k, *, signal="binary", signal_params=None, noise=0.0, 
     parameters per feature: with fewer the fit overfits (measured in
     ``docs/decoders.md``). ``n_iter`` is the number of L-BFGS iterations,
     status ``max_iter`` when ``max_iter`` stopped it. ``activation="threshold"``
-    returns ``1[E y + c >= 1/2]``.
+    returns ``1[E y + c >= 1/2]``. ``rule="topk"``: the k largest ``E y + c``;
+    ``rule="fitted"``: ``1[E y + c >= t]``, t fitted per matrix on ``n_train``
+    further signals from their own stream ``train_seed``
+    (:func:`csbench.decision.training_signals`, disjoint from the fitting
+    samples and from the problems); ``rule="best"``: per matrix, the best of
+    1[E y + c >= 1/2] / fitted / top-k on those signals; ``"activation"``
+    (default) applies ``activation``.
     """
     m, n = A.shape[-2:]
     check_memory("n_samples", n_samples, training_bytes(n_samples, n, m, k, noise),
                  f"the training set of trained_readout (n={n}, m={m}, k={k}{', with noise' if noise > 0 else ''})")
     X, Z = training_samples(signal, signal_params, n, k, m, noise, n_samples, seed)
+    if rule in ("fitted", "best"):
+        X_tr, Z_tr = training_signals(signal, n, k, n_train, train_seed, signal_params, m=m, noise=noise)
+        taus = np.empty(Y.shape[0])
+        use_topk = np.zeros(Y.shape[0], bool)
     T = Y.shape[0]
     S = np.empty((T, n))
     n_iter = np.zeros(T, np.int64)
@@ -296,5 +325,19 @@ def trained_readout(A, Y, k, *, signal="binary", signal_params=None, noise=0.0, 
         rows = slice(None) if A.ndim == 2 else slice(t, t + 1)
         S[rows] = np.matmul(E, Y[rows, :, None])[:, :, 0] + c  # row by row: any batching, same bits
         n_iter[rows], status[rows] = it, 0 if converged else MAX_ITER
+        if rule in ("fitted", "best"):
+            Y_tr = X_tr @ At.T + (0.0 if Z_tr is None else Z_tr)
+            if rule == "fitted":
+                taus[rows] = fit_threshold(Y_tr @ E.T + c, X_tr)
+            else:
+                best, taus[rows], _ = select_rule(Y_tr @ E.T + c, X_tr, k=k)
+                use_topk[rows] = best == "topk"
+    if rule in ("fitted", "best"):
+        X_hat = (S >= taus[:, None]).astype(np.float64)
+        if use_topk.any():
+            X_hat[use_topk] = top_k(S[use_topk], k)
+        return DecodeResult(X_hat, n_iter, status)
+    if rule == "topk":
+        return DecodeResult(top_k(S, k), n_iter, status)
     X_hat = np.maximum(S, 0.0) if activation == "relu" else (S >= 0.5).astype(np.float64)
     return DecodeResult(X_hat, n_iter, status)

@@ -13,6 +13,7 @@ from .coherence import (cos_cdf, cos_sf, expected_max_coherence, expected_mean_a
                         lemma1_delta, welch_bound)
 from .antipodal import (antipodal_halving_m, antipodal_halving_terms, antipodal_pair_errors,
                         one_direction_pair_errors, use_antipodal, use_antipodal_vs_halving)
+from .two_feature import antipodal_switch_point, two_feature_loss, two_feature_optimum
 from .phase_transition import (bayes_binary_threshold, binary_mmse, binary_state_evolution,
                                m_small_delta, m_weak, minimax_threshold, rho_weak)
 
@@ -23,7 +24,8 @@ __all__ += ["entropy_bits", "binom_lower_bits", "binom_upper_bits", "bits_per_di
             "lemma1_delta", "welch_bound", "cos_cdf",
             "cos_sf", "expected_mean_abs_cos", "expected_max_coherence", "antipodal_pair_errors",
             "one_direction_pair_errors", "use_antipodal", "antipodal_halving_terms",
-            "antipodal_halving_m", "use_antipodal_vs_halving"]
+            "antipodal_halving_m", "use_antipodal_vs_halving", "two_feature_loss",
+            "two_feature_optimum", "antipodal_switch_point"]
 __all__ += ["minimax_threshold", "rho_weak", "m_weak", "m_small_delta", "binary_mmse",
             "binary_state_evolution", "bayes_binary_threshold"]
 from .vamp import amp_state_evolution, marchenko_pastur_eigenvalues, scalar_channel, vamp_state_evolution

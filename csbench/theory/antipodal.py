@@ -12,6 +12,10 @@ others, and the read-out is ``x'' = ReLU(W^T W x)``. Errors are squared errors
   active, expected error ``p`` per pair;
 * so antipodal pairs win iff ``2 p^2 <= p``, i.e. ``k/n <= 1/2``.
 
+That is the seed's argument, implemented as stated (:func:`use_antipodal`).
+Its own model optimised exactly (:mod:`csbench.theory.two_feature`) switches
+from the antipodal pair to a *stacked* direction at ``k/n = 0.3661``.
+
 The seed then compares antipodal pairs with *not* pairing (n random
 directions instead of n/2): pairing saves ``4k/m`` of Theorem 2's
 ``eps^2 = 4 k ln n / m`` (halving n; the seed writes ``ln(n/2) = ln n - 1``, so
@@ -45,7 +49,19 @@ def one_direction_pair_errors(n, k):
 
 
 def use_antipodal(n, k):
-    """Seed 004's rule: antipodal pairs beat one direction iff ``2 (k/n)^2 <= k/n``, i.e. ``k/n <= 1/2``."""
+    """Seed 004's rule as stated: antipodal pairs beat one direction iff ``2 (k/n)^2 <= k/n``, i.e. ``k/n <= 1/2``.
+
+    This is the seed's comparison, kept as the seed states it, not the optimum
+    of the seed's model. In that model (two binary features, one dimension, no
+    bias) the alternative to an antipodal pair is not one direction (error
+    ``k/n``, never optimal) but both features stacked on one direction with
+    norm ``1/sqrt 2`` (error ``rho (1 - rho)``), and the exact optimiser
+    :func:`csbench.theory.two_feature.two_feature_optimum` puts the switch at
+    ``k/n = 0.3661`` (:func:`csbench.theory.two_feature.antipodal_switch_point`),
+    not 1/2: for ``0.3661 < k/n <= 1/2`` this rule says "antipodal" where the
+    stacked direction is better (e.g. k/n = 0.4: 0.2400 vs 0.2715 for the best
+    antipodal pair).
+    """
     n, k = _nk(n, k)
     return _out(2.0 * (k / n) ** 2 <= k / n)
 
