@@ -13,7 +13,7 @@ import numpy as np
 
 def suggest(name, choices):
     """Return ``" Did you mean 'x'?"`` for the closest of ``choices``, or ``""``."""
-    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.5)
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.5)
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
@@ -140,3 +140,79 @@ def check_gram(param, value):
     if isinstance(value, str) and value == "auto":
         return value
     raise ValueError(f"{param}={value!r} is not one of ['auto', True, False].")
+
+
+# --------------------------------------------------------------------------- the memory budget
+#: Bytes the work of one problem, task or block may take by default: a fixed number, so that whether a study
+#: runs dense or matrix-free does not depend on the machine (studies record it).
+DEFAULT_MEMORY_BUDGET = 4 * 2**30
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 10**6, "mib": 2**20,
+          "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
+
+
+def parse_bytes(name, value):
+    """A byte count from an int or a string such as ``"4GiB"``, ``"500 MB"``, ``"1e9"``; ValueError naming ``name``."""
+    if isinstance(value, str):
+        import re
+
+        mt = re.fullmatch(r"\s*([0-9.eE+]+)\s*([A-Za-z]*)\s*", value)
+        unit = mt.group(2).lower() if mt else None
+        if mt is None or unit not in _UNITS:
+            raise ValueError(f"{name}={value!r} is not a byte count; allowed: a positive number of bytes, "
+                             f"optionally with a unit {sorted(u for u in _UNITS if u)} (e.g. '4GiB').")
+        try:
+            value = float(mt.group(1)) * _UNITS[unit]
+        except ValueError:
+            raise ValueError(f"{name}={value!r} is not a byte count (e.g. '4GiB').") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}={value!r}; allowed: a positive number of bytes (or a string like '4GiB').")
+    return int(value)
+
+
+def memory_budget(budget=None) -> int:
+    """THE memory budget (bytes): ``budget`` (bytes or a string like ``"4GiB"``) if given, else the
+    environment variable ``CSBENCH_MEMORY_BUDGET``, else :data:`DEFAULT_MEMORY_BUDGET` (4 GiB).
+
+    Public as :func:`csbench.problems.memory_budget`; defined here so that every layer (decoders, toy
+    training, problems, studies) costs its work against the same number.
+    """
+    import os
+
+    if budget is not None:
+        return parse_bytes("memory_budget", budget)
+    env = os.environ.get("CSBENCH_MEMORY_BUDGET")
+    if env:
+        return parse_bytes("CSBENCH_MEMORY_BUDGET", env)
+    return DEFAULT_MEMORY_BUDGET
+
+
+def format_bytes(nbytes):
+    """``"3.2 GiB"``-style text of a byte count."""
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if nbytes >= size:
+            return f"{nbytes / size:.3g} {unit}"
+    return f"{int(nbytes)} B"
+
+
+class MemoryBudgetError(ValueError):
+    """Work refused before it starts: its measured peak memory exceeds the memory budget (``param``: the
+    parameter named)."""
+
+    def __init__(self, message, param=None):
+        super().__init__(message)
+        self.param = param
+
+
+def check_memory(param, value, nbytes, what, budget=None, allowed=None):
+    """Refuse, before allocating, work whose peak memory ``nbytes`` (a cost formula fitted to measured
+    peaks) exceeds the memory budget (:func:`memory_budget` of ``budget``): one line naming the parameter,
+    its value, the amount and the budget. Returns ``nbytes``."""
+    budget = memory_budget(budget)
+    if nbytes > budget:
+        allowed = allowed or f"a smaller {param}"
+        raise MemoryBudgetError(
+            f"{param}={value!r}: {what} needs {format_bytes(nbytes)} of memory at its peak, over the memory budget "
+            f"of {format_bytes(budget)}; allowed: {allowed}, or a larger budget (memory_budget=... or the "
+            f"environment variable CSBENCH_MEMORY_BUDGET, e.g. '16GiB').", param)
+    return nbytes

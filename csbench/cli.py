@@ -81,7 +81,7 @@ def _cmd_run(args):
         df = run_sweep(args.config, out, jobs=args.jobs, address=args.scheduler, progress=not args.quiet,
                        start_method=args.start_method)
     except KeyboardInterrupt as exc:
-        return _interrupted(exc)
+        return _interrupted(exc, out)
     except NotImplementedError as exc:
         print(f"csbench: error: {exc}", file=sys.stderr)
         return 2
@@ -159,13 +159,14 @@ def _executor_args(args):
                 start_method=args.start_method, out=args.out, progress=not args.quiet)
 
 
-def _interrupted(exc):
-    """Ctrl-C: one line saying what is saved, exit status 130."""
-    if getattr(exc, "saved", None) is not None and exc.run_dir is None:
+def _interrupted(exc, out=None):
+    """Ctrl-C: one line saying what is saved (the tasks in the run directory ``out``), exit status 130."""
+    from .store import count_saved
+
+    if out is None:
         print("interrupted: nothing saved (no --out directory)", file=sys.stderr)
     else:
-        print(f"interrupted: {getattr(exc, 'saved', 0)} tasks saved; run the same command to resume",
-              file=sys.stderr)
+        print(f"interrupted: {count_saved(out)} tasks saved; run the same command to resume", file=sys.stderr)
     return 130
 
 
@@ -227,7 +228,7 @@ def _search_command(args, values, one, line):
             for err in r.errors:
                 print(f"csbench: warning: decoder errors (trials counted as failures): {err}", file=sys.stderr)
     except KeyboardInterrupt as exc:
-        return _interrupted(exc)
+        return _interrupted(exc, args.out)
     if args.json:
         print(json.dumps(rows if len(rows) > 1 else rows[0], indent=1))
     return 0
@@ -277,9 +278,10 @@ def _cmd_report(args):
 
 def _cmd_train(args):
     from .toy.spec import instance_seeds, load_spec_file
-    from .toy.training import cache_dir, instance_key, require_torch, train
+    from .toy.training import cache_dir, check_instances, instance_key, require_torch, train
 
     spec, opts = load_spec_file(args.spec)
+    check_instances(spec, opts["instances"])  # before any seed or tensor: the memory budget
     try:
         require_torch()
     except ImportError as exc:

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from . import seeding
-from ._validate import check_choice, check_float, check_int, suggest
+from ._validate import check_bool, check_choice, check_float, check_int, suggest
 from .decoders import DECODERS
 from .encoders import ENCODERS, check_encoder
 from .problems import parse_bytes
@@ -367,11 +367,11 @@ def _auto(auto):
         "m_max": lambda v: check_int("m_max", v, low=1),
         "m_start": lambda v: check_int("m_start", v, low=1),
         "resolution": lambda v: check_int("resolution", v, low=1),
-        "check_monotone": lambda v: check_choice("check_monotone", v, [True, False]),
+        "check_monotone": lambda v: check_bool("check_monotone", v),
         "memory_budget": lambda v: parse_bytes("memory_budget", v),
     }
     for key in auto:
-        auto[key] = _scalar("auto", checks[key], auto[key])
+        auto[key] = _scalar(f"auto.{key}", checks[key], auto[key])
     return auto
 
 

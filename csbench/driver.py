@@ -10,6 +10,7 @@ calls a task's ``execute`` and knows no study by name.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import errno
 import json
 import math
 import os
@@ -22,13 +23,86 @@ import numpy as np
 import pandas as pd
 
 from . import seeding
+from ._validate import check_bool, check_choice
 from .decoders.base import ERROR, OK, STATUSES
 from .registry import Entry, Registry
 
 
 def execute(task):
-    """Run ``task`` in a worker: ``task.execute()`` -> ``(rows, error)``."""
-    return task.execute()
+    """Run ``task`` in a worker: ``task.execute()`` -> ``(rows, error)``; ``rows`` is None when the task
+    failed for a transient reason (:func:`transient_reason`): it is not stored, and a resume recomputes it."""
+    try:
+        return task.execute()
+    except BaseException as exc:  # noqa: BLE001 - classified; anything else propagates
+        reason = transient_reason(exc)
+        if reason is None:
+            raise
+        return None, reason
+
+
+#: ``errno`` values of an ``OSError`` that says a resource ran out (memory, disk, files, processes), not that
+#: the task is wrong: ENOMEM, ENOSPC, EDQUOT, EMFILE, ENFILE, EAGAIN.
+TRANSIENT_ERRNOS = frozenset(getattr(errno, n) for n in ("ENOMEM", "ENOSPC", "EDQUOT", "EMFILE", "ENFILE", "EAGAIN")
+                             if hasattr(errno, n))
+#: Exception names whose stored ``error`` text marks a transient failure (databases written before transient
+#: failures were kept out of the store): such tasks are recomputed on resume.
+TRANSIENT_NAMES = ("MemoryError", "KeyboardInterrupt", "WorkerLost", "BrokenProcessPool")
+
+
+def transient_reason(exc):
+    """``"Name: text"`` if ``exc`` failed a task for a transient reason, else None (a deterministic failure).
+
+    Transient: running out of memory (``MemoryError``), an interrupted worker (``KeyboardInterrupt``
+    raised in a worker thread or process; in the driver's own thread it is the user's Ctrl-C and is not
+    classified), a lost worker (:class:`~csbench.executors.WorkerLost`), and an ``OSError`` whose errno
+    says a resource ran out (:data:`TRANSIENT_ERRNOS`). Everything else (a decoder's ``ValueError``,
+    ``LinAlgError``, ...) is deterministic: the same task raises it again, so it is stored with its reason.
+    """
+    import multiprocessing
+    import threading
+
+    if isinstance(exc, KeyboardInterrupt):
+        in_driver = threading.current_thread() is threading.main_thread() and multiprocessing.parent_process() is None
+        return None if in_driver else f"KeyboardInterrupt: the worker was interrupted {exc}".rstrip()
+    if isinstance(exc, MemoryError) or (isinstance(exc, OSError) and (
+            exc.errno in TRANSIENT_ERRNOS or type(exc).__name__ == "WorkerLost")):
+        return f"{type(exc).__name__}: {exc}".rstrip(": ")
+    return None
+
+
+def is_transient_error(text):
+    """Whether a stored ``error`` text names a transient failure (:data:`TRANSIENT_NAMES`, or an
+    ``OSError`` with a resource errno)."""
+    if not text:
+        return False
+    name = text.split(":", 1)[0]
+    if name in TRANSIENT_NAMES:
+        return True
+    return name in ("OSError", "BlockingIOError") and any(f"[Errno {e}]" in text for e in TRANSIENT_ERRNOS)
+
+
+class TransientFailures(OSError):
+    """Tasks of a run failed for transient reasons (memory, a lost or interrupted worker, a resource):
+    they were not stored, every other task was; running the same command again retries them."""
+
+    def __init__(self, reasons, run_dir):
+        self.reasons, self.run_dir = list(reasons), run_dir
+        first = sorted(set(self.reasons), key=self.reasons.index)
+        shown = "; ".join(first[:2]) + (f"; ... ({len(first) - 2} more)" if len(first) > 2 else "")
+        again = ("run the same command again to retry them (finished tasks are stored)" if run_dir is not None
+                 else "run again to retry them (nothing is stored without a run directory)")
+        super().__init__(f"{len(self.reasons)} task{'s' if len(self.reasons) != 1 else ''} failed for a "
+                         f"transient reason ({shown}): {again}.")
+
+
+def _warn_errors(errors):
+    """One warning for the tasks of this run whose decoder raised: stored as status ``error`` with the reason."""
+    if errors:
+        import warnings
+
+        warnings.warn(f"{len(errors)} task(s) failed with a deterministic error, stored as status 'error' with "
+                      f"its reason (running again gives the same; the reason is in column 'error' and in "
+                      f"`csbench status`): {errors[0]}", RuntimeWarning, stacklevel=3)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -74,6 +148,7 @@ def drive(tasks, store, total, initial, jobs, address, start_method, progress, n
     todo = iter(tasks)
     in_flight = {}
     failed = 0
+    transient, errors = [], []
     try:
         while True:
             while len(in_flight) < max_in_flight:
@@ -93,8 +168,14 @@ def drive(tasks, store, total, initial, jobs, address, start_method, progress, n
                     if lost is None:
                         raise
                     raise lost from exc
+                if rows is None:  # transient: not stored, so a resume recomputes it
+                    transient.append(error)
+                    bar.set_postfix(not_ok=failed, retry=len(transient), **cluster(), refresh=False)
+                    continue
                 store.write_task(task.key(), task.index, task.description(), rows, error,
                                  time.perf_counter() - t0, table=task.table)
+                if error is not None:
+                    errors.append(error)
                 failed += int((rows["status"] != "ok").sum())
                 bar.set_postfix(not_ok=failed, **cluster(), refresh=False)
                 bar.update(task.trials if unit == "trial" else 1)
@@ -108,6 +189,21 @@ def drive(tasks, store, total, initial, jobs, address, start_method, progress, n
                 fut.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
+    _warn_errors(errors)
+    if transient:
+        raise TransientFailures(transient, store.run_dir)
+
+
+#: Local executors of :func:`run_searches` (``address``: dask instead).
+EXECUTORS = ["processes", "threads"]
+
+
+def check_run_options(progress=None, executor=None):
+    """Refuse, before any work, a non-boolean ``progress`` or an unknown ``executor`` (one line each)."""
+    if progress is not None:
+        check_bool("progress", progress)
+    if executor is not None:
+        check_choice("executor", executor, EXECUTORS)
 
 
 # --------------------------------------------------------------------------- search kinds
@@ -197,6 +293,8 @@ def execute_search(task: SearchTask):
     try:
         rows = KINDS.get(plan["kind"]).func(plan, task.first_trial, task.trials)
     except Exception as exc:  # noqa: BLE001 - recorded per trial as status "error"
+        if transient_reason(exc) is not None:
+            raise  # not stored: the driver counts it and a resume recomputes it
         error = f"{type(exc).__name__}: {exc}"
         n = task.trials
         rows = search_rows(task.first_trial, np.full(n, np.nan), np.zeros(n, bool), np.zeros(n, bool),
@@ -289,6 +387,7 @@ def run_searches(plans, out=None, *, jobs=1, executor="processes", address=None,
     """
     from .store import Store
 
+    check_run_options(progress=progress, executor=executor)
     jobs = (os.cpu_count() or 1) if jobs is None else jobs
     check_task_count(sum(math.ceil(p["trials"] / p["block"]) for p in plans), "this search")
     tasks = search_tasks(plans)
@@ -310,18 +409,42 @@ def record_searches(store, plans, tasks):
                           source=store.run_dir)
     stored = store.get_meta("searches")
     keys = [search_key(p) for p in plans]
-    if stored is not None and stored != keys:
-        raise ConfigError("this run directory holds different searches; use a new --out directory, or the same "
-                          "arguments to resume.", source=store.run_dir)
     if stored is None:
         store.set_meta(run_kind="search", searches=keys, plans=[json.loads(seeding.canonical(p)) for p in plans],
                        tasks_total=len(tasks),
                        trials_total=sum(t.trials for t in tasks),
                        name=", ".join(sorted({p["kind"] for p in plans})))
+        return
+    new = [i for i, key in enumerate(keys) if key not in stored]
+    if not new:
+        return
+    stored_plans = store.get_meta("plans") or []
+    if {study_identity(p) for p in stored_plans + plans} != {study_identity(stored_plans[0])}:
+        raise ConfigError("this run directory holds different searches; use a new --out directory, or the same "
+                          "arguments to resume.", source=store.run_dir)
+    # the same study at another value of its axis (k of minimal m, m of maximal k): one command, several searches
+    added = {keys[i] for i in new}
+    new_tasks = [t for t in tasks if search_key(t.plan) in added]
+    store.set_meta(searches=stored + [keys[i] for i in new], plans=stored_plans + [plans[i] for i in new],
+                   tasks_total=store.get_meta("tasks_total", 0) + len(new_tasks),
+                   trials_total=store.get_meta("trials_total", 0) + sum(t.trials for t in new_tasks))
+
+
+#: Plan fields that may differ between the searches of one study in one run directory (its axis: k for
+#: minimal m, m for maximal k, and what is derived from it).
+AXIS_FIELDS = ("m", "m_max", "m_start", "k_max", "k_start", "block", "params", "method", "probe")
+
+
+def study_identity(plan):
+    """What the searches of one study share (canonical JSON): the plan without its axis (:data:`AXIS_FIELDS`)
+    and without the cell's k."""
+    rest = {key: v for key, v in plan.items() if key not in AXIS_FIELDS}
+    rest["cell"] = {key: v for key, v in plan.get("cell", {}).items() if key != "k"}
+    return seeding.canonical(rest)
 
 
 def run_search_tasks(tasks, plans, store, jobs, executor, address, start_method, progress, name):
-    done = store.done_tasks()
+    done = store.done_tasks(retry=is_transient_error)
     pending = [t for t in tasks if t.key() not in done]
     total = sum(t.trials for t in tasks)
     drive(pending, store, total, total - sum(t.trials for t in pending), jobs, address, start_method,

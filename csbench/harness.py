@@ -25,9 +25,12 @@ from . import seeding
 from .config import ConfigError, DecoderSpec, Sweep, load_sweep, sweep_to_json
 from .decoders import DECODERS, STATUSES, decode
 from .decoders.base import ERROR, prior_params
-from .driver import KINDS, check_task_count, drive, run_search_tasks, search_key, search_tasks
+from .driver import (KINDS, check_run_options, check_task_count, drive, is_transient_error, run_search_tasks,
+                     search_key, search_tasks, transient_reason)
 from .metrics import score
-from .problems import Cell, make_problem, memory_budget
+from ._validate import MemoryBudgetError
+from .problems import (Cell, check_problem_memory, make_problem, memory_budget, problem_bytes, use_operator,
+                       vector_budget)
 from .signals import signal_info
 
 def run_task(cell: Cell, m: int, spec: DecoderSpec, seed: int, first_trial: int, trials: int,
@@ -144,6 +147,8 @@ def execute_task(task: Task):
     try:
         rows = run_task(task.cell, task.m, task.spec, task.seed, task.first_trial, task.trials, task.tol)
     except Exception as exc:  # noqa: BLE001 - recorded per trial as status "error"
+        if transient_reason(exc) is not None:
+            raise  # not stored: the driver counts it and a resume recomputes it
         error = f"{type(exc).__name__}: {exc}"
         rows = _error_rows(task)
     cell = task.cell.as_dict()
@@ -165,6 +170,27 @@ def _error_rows(task):
     metrics = score(truth.X, np.zeros_like(truth.X), binary=binary, tol=task.tol)
     return _rows(task.cell, task.m, task.spec, task.first_trial, task.trials, STATUSES[ERROR],
                  np.zeros(task.trials, np.int64), 0.0, metrics)
+
+
+def check_sweep_memory(sweep: Sweep):
+    """Refuse, before any work, a sweep whose largest task (a block of trials at the largest m of a cell)
+    does not fit THE memory budget (:func:`csbench.problems.memory_budget`), in one line naming ``block``
+    (or ``trials``, or ``n`` when one trial does not fit) and the amount: dense draws of every encoder,
+    and the signals, measurements and estimates of a matrix-free (generated) one."""
+    T = min(sweep.block, sweep.trials)
+    budget = memory_budget()
+    for cell in sweep.cells():
+        ms = sweep.m_values(cell)
+        if not ms:
+            continue
+        m = max(ms)
+        free = use_operator(cell.encoder, problem_bytes(cell.encoder, T, m, cell.n), budget)
+        key = "block" if sweep.block < sweep.trials else "trials"
+        try:
+            check_problem_memory(cell.encoder, T, m, cell.n, vector_budget(budget) if free else budget,
+                                 dense=not free, decode=free, param=key)
+        except MemoryBudgetError as exc:
+            raise ConfigError(str(exc), key=exc.param) from None
 
 
 def check_decoders(sweep: Sweep):
@@ -224,6 +250,20 @@ def run_sweep(sweep, out=None, *, jobs=1, address=None, progress=True, start_met
         :func:`csbench.store.load_results` columns (per trial, grid order); for
         ``m = "auto"``, one row per cell and decoder from :mod:`csbench.studies.minimal_m`.
     """
+    from .store import run_lock
+
+    check_run_options(progress=progress)
+    # first: a directory in use is refused at once, before any validation or dry run (a directory that does not
+    # exist yet is in use by no one: it is created, and locked, once the sweep is valid)
+    lock = run_lock(out) if out is not None and os.path.isdir(out) else None
+    try:
+        return _run_sweep(sweep, out, lock, jobs, address, progress, start_method, config_text)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_sweep(sweep, out, lock, jobs, address, progress, start_method, config_text):
     from .store import Store, run_kind, write_text_atomic
 
     if not isinstance(sweep, Sweep):
@@ -240,9 +280,10 @@ def run_sweep(sweep, out=None, *, jobs=1, address=None, progress=True, start_met
     else:
         check_task_count(len(sweep.cells()) * len(sweep.m_values()) * len(sweep.decoders)
                          * math.ceil(sweep.trials / sweep.block), "this sweep")
+        check_sweep_memory(sweep)
         check_decoders(sweep)
         tasks = expand(sweep)
-    with Store(out) as store:
+    with Store(out, lock=lock) as store:
         if run_kind(store) == "search":
             raise ConfigError("this run directory holds a minimal-m / maximal-k search run, not a sweep; use a new "
                               "--out directory.", source=store.run_dir)
@@ -264,7 +305,7 @@ def run_sweep(sweep, out=None, *, jobs=1, address=None, progress=True, start_met
                                      start_method, progress, f"{sweep.name} minimal m")
             _write_summaries(store, plans, rows)
             return store.minimal_m()
-        done = store.done_tasks()
+        done = store.done_tasks(retry=is_transient_error)
         pending = [t for t in tasks if t.key() not in done]
         drive(pending, store, len(tasks), len(tasks) - len(pending), jobs, address, start_method,
                progress, sweep.name)

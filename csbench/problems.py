@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import seeding
-from ._validate import check_float, check_int
+from ._validate import (DEFAULT_MEMORY_BUDGET, check_float, check_int, check_memory, memory_budget,  # noqa: F401
+                        parse_bytes)
 import math
 
 from .encoders import ENCODERS, check_encoder, identity_params, rows_of_master
@@ -105,48 +106,57 @@ class Truth:
     X: np.ndarray
 
 
-#: Bytes the dense matrices of one problem (or one block of a study) may use by default: a fixed number, so
-#: that whether a study runs dense or matrix-free does not depend on the machine (it is recorded with the study).
-DEFAULT_MEMORY_BUDGET = 4 * 2**30
-_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 10**6, "mib": 2**20,
-          "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
+#: Extra (m, n) float64 matrices an encoder's draw holds at its peak besides the one it returns (tracemalloc
+#: peak of ``make_problem`` at T = 1, 4, 16 and m n up to 8e5, minus the T returned matrices: gaussian and
+#: rademacher 1.0-1.2, dct 4.1-4.4, unit and antipodal 2.0-2.2, sparse 3.0-3.2). Other encoders (file, model,
+#: toy, plugins): :data:`DEFAULT_DRAW_TEMPORARIES`.
+DRAW_TEMPORARIES = {"gaussian": 1.25, "rademacher": 1.25, "dct": 4.5, "unit": 2.25, "antipodal": 2.25, "sparse": 3.25}
+DEFAULT_DRAW_TEMPORARIES = 3.0
 
 
-def parse_bytes(name, value):
-    """A byte count from an int or a string such as ``"4GiB"``, ``"500 MB"``, ``"1e9"``; ValueError naming ``name``."""
-    if isinstance(value, str):
-        import re
+def problem_bytes(encoder, trials, m, n, dense=True, decode=False):
+    """Peak bytes of drawing ``trials`` problems of ``encoder`` at (m, n) (and, with ``decode``, of decoding
+    and scoring them): the cost every budget check uses, fitted to measured peaks.
 
-        mt = re.fullmatch(r"\s*([0-9.eE+]+)\s*([A-Za-z]*)\s*", value)
-        unit = mt.group(2).lower() if mt else None
-        if mt is None or unit not in _UNITS:
-            raise ValueError(f"{name}={value!r} is not a byte count; allowed: a positive number of bytes, "
-                             f"optionally with a unit {sorted(u for u in _UNITS if u)} (e.g. '4GiB').")
-        try:
-            value = float(mt.group(1)) * _UNITS[unit]
-        except ValueError:
-            raise ValueError(f"{name}={value!r} is not a byte count (e.g. '4GiB').") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name}={value!r}; allowed: a positive number of bytes (or a string like '4GiB').")
-    return int(value)
-
-
-def memory_budget(budget=None) -> int:
-    """Bytes the dense matrices of one problem may use.
-
-    ``budget`` (bytes or a string like ``"4GiB"``) if given, else the
-    environment variable ``CSBENCH_MEMORY_BUDGET``, else
-    :data:`DEFAULT_MEMORY_BUDGET` (4 GiB). Studies resolve it once and record it.
+    Dense: ``8 (T m n + c m n + 2 T (m + n))`` with ``c`` the encoder's draw temporaries
+    (:data:`DRAW_TEMPORARIES`); ``decode`` adds one working copy of the T matrices in the decoder and the
+    estimates and scores, ``8 (T m n + 2 T n)`` (a sweep task's tracemalloc peak at T = 4, m = 200, n = 1000
+    was 1.26-2.27 x 8 T m n for matched filter, lasso, OMP, AMP and basis pursuit; this gives 2.5 x).
+    Matrix-free (``dense=False``): the vectors ``16 T (m + n)`` (``decode``: twice that) and each trial's
+    operator, ``T (16 n + 1024)`` (tracemalloc: 4.9 kB per trial at m = 64, n = 512 for gaussian and
+    rademacher, 13.5 kB for dct, against 18.4 kB counted).
     """
-    import os
+    T, m, n = int(trials), int(m), int(n)
+    if not dense:  # x, y (and estimates, scores) and each operator
+        return (8 * 2 * T * (m + n) * (2 if decode else 1)) + T * (16 * n + 1024)
+    c = DRAW_TEMPORARIES.get(encoder, DEFAULT_DRAW_TEMPORARIES)
+    draw = 8 * (T * m * n + c * m * n + 2 * T * (m + n))
+    return int(draw + (8 * (T * m * n + 2 * T * n) if decode else 0))
 
-    if budget is not None:
-        return parse_bytes("memory_budget", budget)
-    env = os.environ.get("CSBENCH_MEMORY_BUDGET")
-    if env:
-        return parse_bytes("CSBENCH_MEMORY_BUDGET", env)
-    return DEFAULT_MEMORY_BUDGET
+
+#: Bytes the vectors of matrix-free work (signals, measurements, noise: O(m + n) per trial) may always take:
+#: a budget below it only forces the matrix-free paths (how tests and small machines use a tiny budget).
+VECTOR_FLOOR = 2**20
+
+
+def vector_budget(budget=None):
+    """The budget of matrix-free state: THE budget (:func:`memory_budget`), at least :data:`VECTOR_FLOOR`."""
+    return max(memory_budget(budget), VECTOR_FLOOR)
+
+
+def check_problem_memory(encoder, trials, m, n, budget=None, dense=True, decode=False, param="trials"):
+    """Refuse (:class:`~csbench._validate.MemoryBudgetError`, one line) ``trials`` problems of ``encoder`` at
+    (m, n) whose :func:`problem_bytes` exceed the budget; names ``param`` (how the caller calls the trial
+    count: ``trials``, ``block``) or, when one trial alone does not fit, ``n``."""
+    one = problem_bytes(encoder, 1, m, n, dense, decode) > memory_budget(budget)
+    what = (f"{'one problem' if one else f'{trials} problems'} of encoder {encoder!r} at m={m}, n={n} "
+            f"({'dense matrices' if dense else 'matrix-free: signals and measurements'}"
+            f"{', decoded and scored' if decode else ''})")
+    allowed = "a smaller m or n" if one else "fewer trials at once (trials, or block in a sweep), a smaller m or n"
+    if dense and not ENCODERS.get(encoder).generated:
+        allowed += ", a generated encoder (gaussian, rademacher, dct: matrix-free above the budget)"
+    return check_memory("n" if one else param, n if one else trials, problem_bytes(encoder, trials, m, n, dense, decode),
+                        what, budget, allowed)
 
 
 def use_operator(encoder, nbytes, budget) -> bool:
@@ -191,7 +201,8 @@ def make_problem(cell: Cell, m: int, trials: int, seed: int, first_trial: int = 
     key = cell.key()
     n = cell.n
     budget = _memory_budget(memory_budget)  # validated whatever the encoder
-    free = use_operator(cell.encoder, 8 * trials * m * n, budget)
+    free = use_operator(cell.encoder, problem_bytes(cell.encoder, trials, m, n), budget)
+    check_problem_memory(cell.encoder, trials, m, n, budget if not free else vector_budget(budget), dense=not free)
     A = [None] * trials if free else np.empty((trials, m, n))
     source = [None] * trials if ENCODERS.get(cell.encoder).has_source else None
     X = np.empty((trials, n))

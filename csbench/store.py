@@ -26,7 +26,7 @@ from .metrics import CRITERIA
 
 DB_NAME = "results.sqlite"
 LOCK_NAME = "lock"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: a checksum column in every result table (tasks, trials, search_trials, minimal_m)
 
 #: Columns of table ``trials`` (one row per trial) and their SQL types.
 TRIAL_COLUMNS = {
@@ -51,6 +51,39 @@ TASK_COLUMNS = {
     "task": "TEXT PRIMARY KEY", "idx": "INTEGER", "spec": "TEXT", "trials": "INTEGER",
     "error": "TEXT", "elapsed": "REAL", "finished": "REAL",
 }
+
+
+#: Tables every csbench database holds, by the schema version that introduced them.
+TABLES = {"meta": 1, "tasks": 1, "trials": 1, "search_trials": 2, "minimal_m": 2}
+#: Columns of table ``minimal_m`` (one summary row per search of an ``m = "auto"`` sweep).
+MINIMAL_M_COLUMNS = {"task": "TEXT PRIMARY KEY", "idx": "INTEGER", "row": "TEXT"}
+#: The key columns of each result table (what names a damaged row) and its value columns.
+_KEYS = {"tasks": ("task",), "trials": ("task", "trial"), "search_trials": ("task", "trial"), "minimal_m": ("task",)}
+
+
+def _columns(table):
+    return list({"tasks": TASK_COLUMNS, "trials": TRIAL_COLUMNS, "search_trials": SEARCH_COLUMNS,
+                 "minimal_m": MINIMAL_M_COLUMNS}[table])
+
+
+def row_checksum(table, values):
+    """SHA-256 (hex) of one stored row: the table name and its values as SQLite returns them (canonical JSON;
+    floats exactly, blobs as hex)."""
+    import hashlib
+
+    def plain(v):
+        if isinstance(v, bytes):
+            return {"blob": v.hex()}
+        if isinstance(v, float):
+            return {"real": v.hex()}
+        return v
+
+    text = json.dumps([table, *map(plain, values)], separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class DamagedRowError(ValueError):
+    """A stored row whose values no longer match its checksum (the database was changed behind csbench)."""
 
 
 def db_path(run_dir):
@@ -86,6 +119,19 @@ def _check_database(path, readonly):
         raise RunDirError(f"{path} is not a readable csbench results database ({reason}); it may be "
                           f"truncated or overwritten. Restore it from a backup, or move it away (or use "
                           f"another --out) and re-run to recompute.")
+    schema = _stored_schema(path) if tables else None
+    if schema is not None:  # a store that was written: every table of its schema must be there
+        missing = [t for t, since in TABLES.items() if since <= min(schema, SCHEMA_VERSION) and t not in tables]
+        if missing:
+            raise RunDirError(f"{path} is damaged: table(s) {missing} are missing (store schema {schema}); "
+                              f"restore it from a backup, or move it away (or use another --out) and re-run "
+                              f"to recompute.")
+
+
+def _stored_schema(path):
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60) as conn:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    return None if row is None else json.loads(row[0])
 
 
 class _Lock:
@@ -113,6 +159,30 @@ class _Lock:
             self.fd = None
 
 
+def run_lock(run_dir):
+    """Take the exclusive lock of a run directory (created if missing), or raise :class:`RunDirError` naming
+    its holder at once: what a run does first, before any validation or dry run. ``None`` for ``None``
+    (an in-memory store). Hand it to :class:`Store` (``lock=``), which releases it on close."""
+    if run_dir is None:
+        return None
+    run_dir = os.fspath(run_dir)
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise RunDirError(f"run directory {run_dir!r} is a file; allowed: a directory (new or written by csbench).")
+    os.makedirs(run_dir, exist_ok=True)
+    return _Lock(run_dir)
+
+
+def count_saved(run_dir):
+    """Tasks committed in run directory ``run_dir`` (0 if it holds no database yet): what an interrupt saved."""
+    if run_dir is None or not os.path.isfile(db_path(run_dir)) or os.path.getsize(db_path(run_dir)) == 0:
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db_path(run_dir)}?mode=ro", uri=True, timeout=60) as conn:
+            return conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
+    except sqlite3.DatabaseError:
+        return 0
+
+
 class Store:
     """The results database of one run (``run_dir=None``: in memory).
 
@@ -124,7 +194,7 @@ class Store:
         Open an existing store for reading only (``status``, ``export``, ``load_results``).
     """
 
-    def __init__(self, run_dir=None, readonly=False):
+    def __init__(self, run_dir=None, readonly=False, lock=None):
         self.run_dir = None if run_dir is None else os.fspath(run_dir)
         self._lock = None
         if self.run_dir is None:
@@ -134,36 +204,77 @@ class Store:
             if readonly and not os.path.isfile(path):
                 raise ValueError(f"{self.run_dir!r} is not a csbench run directory (no {DB_NAME}); "
                                  f"allowed: a folder written by `csbench run`.")
-            if os.path.exists(self.run_dir) and not os.path.isdir(self.run_dir):
-                raise RunDirError(f"run directory {self.run_dir!r} is a file; allowed: a directory "
-                                  f"(new or written by csbench).")
-            os.makedirs(self.run_dir, exist_ok=True)
             if not readonly:
-                self._lock = _Lock(self.run_dir)
+                self._lock = lock if lock is not None else run_lock(self.run_dir)
             try:
                 _check_database(path, readonly)
             except RunDirError:
                 self.close()
                 raise
         self.conn = sqlite3.connect(path, isolation_level=None, timeout=60)
+        self.path = path
         if readonly:
+            schema = self.get_meta("schema")
+            if schema is not None and schema > SCHEMA_VERSION:
+                self.close()
+                raise RunDirError(f"{path} was written by a newer csbench (store schema {schema}, this one "
+                                  f"reads up to {SCHEMA_VERSION}); upgrade csbench to read it.")
             return
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         cols = lambda d: ", ".join(f"{c} {t}" for c, t in d.items())  # noqa: E731
         self.conn.executescript(f"""
             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-            CREATE TABLE IF NOT EXISTS tasks ({cols(TASK_COLUMNS)});
-            CREATE TABLE IF NOT EXISTS trials ({cols(TRIAL_COLUMNS)}, PRIMARY KEY (task, trial));
-            CREATE TABLE IF NOT EXISTS search_trials ({cols(SEARCH_COLUMNS)}, PRIMARY KEY (task, trial));
-            CREATE TABLE IF NOT EXISTS minimal_m (task TEXT PRIMARY KEY, idx INTEGER, row TEXT);
+            CREATE TABLE IF NOT EXISTS tasks ({cols(TASK_COLUMNS)}, checksum TEXT);
+            CREATE TABLE IF NOT EXISTS trials ({cols(TRIAL_COLUMNS)}, checksum TEXT, PRIMARY KEY (task, trial));
+            CREATE TABLE IF NOT EXISTS search_trials ({cols(SEARCH_COLUMNS)}, checksum TEXT,
+                                                      PRIMARY KEY (task, trial));
+            CREATE TABLE IF NOT EXISTS minimal_m ({cols(MINIMAL_M_COLUMNS)}, checksum TEXT);
         """)
         schema = self.get_meta("schema")
-        if schema is not None and schema not in (1, SCHEMA_VERSION):  # 1 -> 2 only added tables
+        if schema is not None and schema not in (1, 2, SCHEMA_VERSION):
             self.close()
             raise RunDirError(f"{path} was written by another csbench version (store schema {schema}, "
                               f"this one reads {SCHEMA_VERSION}); use another --out to run afresh.")
+        if schema is not None and schema < SCHEMA_VERSION:
+            self._upgrade()  # 1 -> 2 added tables; 2 -> 3 adds checksums of the rows already stored
         self.set_meta(schema=SCHEMA_VERSION)
+
+    def _upgrade(self):
+        """Add the checksum column to the tables of an older store and seal the rows it holds."""
+        with self._transaction():
+            for table in _KEYS:
+                have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+                if "checksum" not in have:
+                    self.conn.execute(f"ALTER TABLE {table} ADD COLUMN checksum TEXT")
+                self._seal(table, "checksum IS NULL", ())
+
+    def _seal(self, table, where, params):
+        """Write the checksum of the rows of ``table`` matching ``where``, from their values as stored."""
+        cols = _columns(table)
+        rows = self.conn.execute(f"SELECT rowid, {', '.join(cols)} FROM {table} WHERE {where}", params).fetchall()
+        self.conn.executemany(f"UPDATE {table} SET checksum = ? WHERE rowid = ?",
+                              [(row_checksum(table, r[1:]), r[0]) for r in rows])
+
+    def verify(self, table, where="1", params=()):
+        """Check the checksum of every row of ``table`` matching ``where``; raise :class:`DamagedRowError`
+        naming the first damaged rows (table, task, trial) otherwise. Stores of schema < 3 (no checksums)
+        are read unverified."""
+        cols = _columns(table)
+        have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+        if "checksum" not in have:
+            return
+        keys = [cols.index(k) for k in _KEYS[table]]
+        bad = []
+        for r in self.conn.execute(f"SELECT {', '.join(cols)}, checksum FROM {table} WHERE {where}", params):
+            if r[-1] != row_checksum(table, r[:-1]):
+                bad.append(", ".join(f"{k} {r[i]!r}" for k, i in zip(_KEYS[table], keys)))
+        if bad:
+            shown = "; ".join(bad[:3]) + (f"; ... ({len(bad)} rows)" if len(bad) > 3 else "")
+            raise DamagedRowError(f"{self.path}: {len(bad)} damaged row(s) in table {table} ({shown}): the "
+                                  f"stored values do not match their checksum, so they are not read or exported. "
+                                  f"Restore the database from a backup, or delete those tasks (or use another "
+                                  f"--out) and re-run to recompute them.")
 
     # -- meta ---------------------------------------------------------------
     def get_meta(self, key, default=None):
@@ -179,8 +290,18 @@ class Store:
     def _transaction(self):
         return _Transaction(self.conn)
 
-    def done_tasks(self):
-        """Keys of the committed tasks."""
+    def done_tasks(self, retry=None):
+        """Keys of the committed tasks.
+
+        ``retry(error_text) -> bool``: stored tasks whose error it accepts (transient failures stored by
+        an older csbench) are deleted first, with their rows, so that the run recomputes them.
+        """
+        if retry is not None:
+            stale = [k for k, e in self.conn.execute("SELECT task, error FROM tasks WHERE error IS NOT NULL")
+                     if retry(e)]
+            with self._transaction():
+                for table in ("trials", "search_trials", "tasks"):
+                    self.conn.executemany(f"DELETE FROM {table} WHERE task = ?", [(k,) for k in stale])
         return {r[0] for r in self.conn.execute("SELECT task FROM tasks")}
 
     def count_tasks(self):
@@ -200,21 +321,26 @@ class Store:
         records = list(zip(*columns))
         with self._transaction():
             cur = self.conn.execute(
-                "INSERT OR IGNORE INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR IGNORE INTO tasks ({', '.join(TASK_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (task_key, idx, spec, len(rows), error, float(elapsed), time.time()))
             if cur.rowcount:  # a task is written once, with all its rows
                 self.conn.executemany(
                     f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", records)
+                self._seal("tasks", "task = ?", (task_key,))
+                self._seal(table, "task = ?", (task_key,))
 
     def write_minimal_m(self, task_key, idx, row: dict):
         """Commit one minimal-m result (``m = "auto"`` sweeps; derived from ``search_trials``, so replaced)."""
         with self._transaction():
-            self.conn.execute("INSERT OR REPLACE INTO minimal_m VALUES (?, ?, ?)",
+            self.conn.execute("INSERT OR REPLACE INTO minimal_m (task, idx, row) VALUES (?, ?, ?)",
                               (task_key, idx, json.dumps(row, sort_keys=True, default=_py)))
+            self._seal("minimal_m", "task = ?", (task_key,))
 
     # -- reading ------------------------------------------------------------
     def trials(self):
         """All trial rows as a DataFrame, in grid order (task index, then trial)."""
+        self.verify("tasks")
+        self.verify("trials")
         cols = ", ".join(f"t.{c}" for c in list(TRIAL_COLUMNS)[1:]) + ", t.task"
         df = pd.read_sql_query(
             f"SELECT {cols} FROM trials t JOIN tasks USING (task) ORDER BY tasks.idx, t.trial", self.conn)
@@ -224,6 +350,8 @@ class Store:
 
     def search_trials(self, search):
         """Per-trial rows of one search (table ``search_trials``, plus its task's ``error``, ``elapsed``), by trial."""
+        self.verify("search_trials", "search = ?", (search,))
+        self.verify("tasks", "task IN (SELECT task FROM search_trials WHERE search = ?)", (search,))
         cols = ", ".join(f"s.{c}" for c in list(SEARCH_COLUMNS)[1:])
         df = pd.read_sql_query(
             f"SELECT {cols}, tasks.error, tasks.elapsed, s.task FROM search_trials s JOIN tasks USING (task) "
@@ -235,6 +363,7 @@ class Store:
 
     def minimal_m(self):
         """Minimal-m results (one row per cell and decoder) as a DataFrame."""
+        self.verify("minimal_m")
         rows = self.conn.execute("SELECT row FROM minimal_m ORDER BY idx").fetchall()
         return pd.DataFrame([json.loads(r[0]) for r in rows])
 
@@ -321,6 +450,8 @@ def load_search_trials(run_dir) -> pd.DataFrame:
     """
     with Store(run_dir, readonly=True) as st:
         plans = dict(_plans_by_key(st))
+        st.verify("tasks")
+        st.verify("search_trials")
         cols = ", ".join(f"s.{c}" for c in list(SEARCH_COLUMNS)[1:] if c != "curve")
         df = pd.read_sql_query(f"SELECT {cols}, tasks.error FROM search_trials s JOIN tasks USING (task) "
                                "ORDER BY tasks.idx, s.trial", st.conn)

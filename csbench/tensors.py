@@ -105,7 +105,13 @@ def load_tensor(path, name=None, *, ndim=None, param="name"):
     """
     path = check_path(path)
     mtime = os.path.getmtime(path)
-    names = _names(path, mtime)
+    try:
+        names = _names(path, mtime)
+    except (ValueError, ImportError):
+        raise
+    except Exception as exc:  # safetensors' SafetensorError: truncated, garbage or empty file
+        raise ValueError(f"path={path!r}: not a readable .safetensors file ({' '.join(str(exc).split())}); "
+                         f"allowed: a file written by safetensors (save_file).") from None
     if path.endswith(".npy"):
         if name is not None:
             raise ValueError(f"{param}={name!r}: {path!r} is a .npy file holding one unnamed array; pass {param}=None.")
@@ -115,7 +121,13 @@ def load_tensor(path, name=None, *, ndim=None, param="name"):
         name = names[0]
     elif name not in names:
         raise ValueError(f"{param}={name!r} is not a tensor in {path!r}; allowed: {_show(names)}.{_suggest(name, names)}")
-    return _load(path, name, mtime, None if ndim is None else tuple(np.atleast_1d(ndim).tolist()))
+    try:
+        return _load(path, name, mtime, None if ndim is None else tuple(np.atleast_1d(ndim).tolist()))
+    except (ValueError, ImportError):
+        raise
+    except Exception as exc:  # a header that lists a tensor whose data are missing or damaged
+        raise ValueError(f"path={path!r}: tensor {name!r} cannot be read ({' '.join(str(exc).split())}); "
+                         f"the file may be truncated or damaged.") from None
 
 
 def _suggest(name, names):

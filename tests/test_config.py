@@ -125,7 +125,7 @@ BAD = [
     ('signal = "binary"', 'signal = {name = "bernoulli", params = {values = "pos"}}', "signal",
      "['signed', 'positive', 'one']"),
     ('seed = 3', 'seed = 3\ncriterion = "exakt"', "criterion", "['exact', 'support']"),
-    ('label = "bp"', 'label = "bp"\n[auto]\nq = 1.5', "auto", "(0.0, 1.0)"),
+    ('label = "bp"', 'label = "bp"\n[auto]\nq = 1.5', "auto.q", "(0.0, 1.0)"),
     ('label = "bp"', 'label = "bp"\n[auto]\nqq = 0.5', "auto", "['q', 'conf', 'm_max'"),
 ]
 

@@ -169,4 +169,7 @@ def test_a_run_directory_holds_one_kind_of_run(tmp_path):
     with pytest.raises(ConfigError, match="holds a sweep run, not a search"):
         csbench.minimal_m("matched_filter", n=48, k=2, trials=3, n_jobs=1, out=tmp_path / "g")
     with pytest.raises(ConfigError, match="holds different searches"):
-        csbench.minimal_m("matched_filter", n=48, k=3, trials=3, n_jobs=1, out=tmp_path / "s")
+        csbench.minimal_m("matched_filter", n=48, k=3, trials=4, n_jobs=1, out=tmp_path / "s")
+    # the same study at another k (a multi-k command) adds its search to the directory
+    csbench.minimal_m("matched_filter", n=48, k=3, trials=3, n_jobs=1, out=tmp_path / "s")
+    assert len(csbench.driver.load_search_results(tmp_path / "s")) == 2

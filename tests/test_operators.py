@@ -100,8 +100,12 @@ def test_make_problem_over_budget_gives_the_same_matrices_as_operators():
         Z = trial.raw_rows(0, 30)
         assert np.array_equal(Z / np.sqrt(30), draw_matrix(cell, ep, 7, 4, 30))
         assert np.array_equal(trial.raw_rows(11, 19), Z[11:19])
-    # a fitting budget keeps dense arrays; other encoders stay dense whatever the budget
-    assert isinstance(make_problem(Cell("unit", n=50, k=2), 10, 2, 0, memory_budget=1)[0].A, np.ndarray)
+    # a fitting budget keeps dense arrays; other encoders have no matrix-free path: over the budget they are
+    # refused before drawing (issue 18 item 11), under it dense
+    assert isinstance(make_problem(Cell("unit", n=50, k=2), 10, 2, 0, memory_budget=10**5)[0].A, np.ndarray)
+    with pytest.raises(ValueError, match=r"n=50: one problem of encoder 'unit' at m=10, n=50 \(dense matrices\) "
+                                         r"needs 18.5 KiB of memory at its peak, over the memory budget of 1 B"):
+        make_problem(Cell("unit", n=50, k=2), 10, 2, 0, memory_budget=1)
 
 
 def test_memory_budget_parsing(monkeypatch):

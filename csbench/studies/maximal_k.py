@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validate import check_float, check_int
+from .._validate import check_bool, check_float, check_int, check_memory
 from ..encoders import ENCODERS, check_encoder
 from ..fits import quantile_ci
 from ..driver import KINDS
-from ..problems import Cell, SupportTrial, draw_nested_support, memory_budget as _memory_budget
+from ..problems import Cell, SupportTrial, draw_nested_support, memory_budget as _memory_budget, problem_bytes
 from ..signals import signal_info
 from .search import (STEP0, TASK_BYTES, Search, result_counts, check_decoder, check_problem, check_search_args,
                      merge_decoder_params, run_search, search_rows, search_totals, study_params)
@@ -189,8 +189,17 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
     plan = {"kind": "maximal_k", "decoder": decoder, "params": params, "cell": cell.as_dict(), "ep": ep,
             "sp": sp, "m": m, "trials": trials, "seed": seed, "criterion": criterion, "rel_tol": rel_tol,
             "k_max": k_max, "k_start": k_start, "resolution": resolution,
-            "probe": bool(check_monotone) and resolution == 1,
+            "probe": check_bool("check_monotone", check_monotone) and resolution == 1,
             "memory_budget": budget, "block": max(1, min(_BLOCK_TRIALS, TASK_BYTES // (16 * m * n)))}
+    # each trial holds its (m, n) matrix, stacked into the batch and copied by the decoder: 3 of them per trial,
+    # plus the draw's temporaries (csbench.problems.problem_bytes) and vectors
+    per_trial, shared = 8 * (3 * m * n + 4 * (m + n)), problem_bytes(encoder, 0, m, n)
+    fit = (budget - shared) // per_trial
+    if fit < 1:
+        check_memory("m", m, shared + per_trial, f"one trial of the maximal-k search of encoder {encoder!r} at "
+                     f"m={m}, n={n} (its matrix, the batch and the decoder's copy)", budget,
+                     allowed="a smaller m or n")
+    plan["block"] = int(min(plan["block"], fit))
     draw_nested_support(cell, sp, seed, 0)  # refuses signals without a fixed k, before any work
     return plan, {"q": q, "conf": conf}
 

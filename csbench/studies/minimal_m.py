@@ -56,13 +56,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._lazy import lazy_module
-from .._validate import check_float, check_int
+from .._validate import check_bool, check_float, check_int, check_memory
 from ..analysis import pointwise_quantile
 from ..encoders import ENCODERS, nested_mode
 from ..fits import logistic_fit, quantile_ci
 from ..decoders.base import DECODERS
 from ..driver import KINDS
-from ..problems import Cell, NestedTrial, memory_budget as _memory_budget, use_operator
+from ..problems import (Cell, NestedTrial, memory_budget as _memory_budget, problem_bytes, use_operator,
+                        vector_budget)
 from ..signals import signal_info
 from .search import (STEP0, TASK_BYTES, Search, result_counts, check_decoder, check_problem, check_search_args,
                      merge_decoder_params, run_search, search_rows, search_totals, study_params)
@@ -391,7 +392,7 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
     m_start = min(m_max, max(1, check_int("m_start", m_start, low=1)))
     mode = nested_mode(encoder, ep)  # not None: non-nested encoders were refused above
     method = "exact-mf" if _mf_exact_ok(decoder, params, cell, mode, criterion) else "search"
-    probe = bool(check_monotone) and resolution == 1 and method == "search"
+    probe = check_bool("check_monotone", check_monotone) and resolution == 1 and method == "search"
     plan = {"kind": "minimal_m", "decoder": decoder, "params": params, "cell": cell.as_dict(), "ep": ep,
             "sp": sp, "trials": trials, "seed": seed, "criterion": criterion, "rel_tol": rel_tol,
             "m_max": m_max, "m_start": m_start, "resolution": resolution, "probe": probe,
@@ -400,7 +401,40 @@ def search_plan(decoder="matched_filter", encoder="gaussian", signal="binary", n
         plan["block"] = _BLOCK_TRIALS
     else:  # trials decoded together at one m must fit the task memory budget
         plan["block"] = max(1, min(_BLOCK_TRIALS, TASK_BYTES // (8 * n * min(m_max, 2 * m_start))))
+    plan["block"] = _block_within_budget(plan, cell, budget)
     return plan, {"q": q, "conf": conf}
+
+
+def _block_within_budget(plan, cell, budget):
+    """The plan's block, lowered so that its trials' state fits ``budget`` at m_max; refuses (one line naming
+    m_max) a search of which one trial does not fit.
+
+    Per trial: the noise vector (m_max draws, when there is noise), x and work vectors, and, for encoders
+    without addressable raw rows (their master is redrawn whole: unit, antipodal, file), the master at m_max
+    rows plus the batch and the decoder's copy at m <= m_max (the exact matched-filter curve holds one
+    master at a time); plus the draw's temporaries (:func:`csbench.problems.problem_bytes`). Generated "sqrt"
+    encoders stream their master (exact curve) or go matrix-free above the budget (search).
+    """
+    n, m_max, encoder = cell.n, plan["m_max"], cell.encoder
+    noise = 8 * m_max if cell.noise > 0 else 0
+    per_trial, shared = noise + 8 * 4 * n, 8 * m_max  # the noise draw's temporary
+    parts = ["a noise vector of m_max draws"] if noise else []
+    if plan["mode"] == "sqrt" and ENCODERS.get(encoder).generated:
+        budget = vector_budget(budget)  # matrix-free above the budget: only vectors are held per trial
+    else:
+        parts.insert(0, "its master matrix at m_max rows")
+        if plan["method"] == "exact-mf":
+            shared += problem_bytes(encoder, 1, m_max, n)
+        else:
+            per_trial += 8 * n * 3 * m_max
+            shared += problem_bytes(encoder, 0, m_max, n)
+    fit = (budget - shared) // per_trial
+    if fit < 1:
+        check_memory("m_max", m_max, shared + per_trial,
+                     f"one trial of the minimal-m search of encoder {encoder!r} at n={n} up to m_max={m_max}"
+                     + (f" ({', '.join(parts)})" if parts else ""),
+                     budget, allowed="a smaller m_max or n")
+    return int(min(plan["block"], fit))
 
 
 def search_block(plan, first_trial, trials):

@@ -126,6 +126,7 @@ def fit(specs, seeds, *, progress=True, threads=1, record_every=0):
     for s in specs:
         if _shape_key(s) != _shape_key(s0):
             raise ValueError("instances trained together must share every spec field except p and importance.")
+    check_instances(s0, len(specs), param="specs")
     init_rngs = [np.random.default_rng(child_seed(sd, 0)) for sd in seeds]
     data_rngs = [np.random.default_rng(child_seed(sd, 1)) for sd in seeds]
     inits = [init_params(s, r) for s, r in zip(specs, init_rngs)]
@@ -155,6 +156,68 @@ def fit(specs, seeds, *, progress=True, threads=1, record_every=0):
     hist = np.array(hist).reshape(-1, len(specs))
     return [ToyModel(s, {k: out[k][i] for k in names}, seed_key(sd), float(losses[i]), history=hist[:, i])
             for i, (s, sd) in enumerate(zip(specs, seeds))]
+
+
+def cache_problem(model, spec, seed):
+    """Why a cached ``model`` cannot stand for instance ``(spec, seed)`` (a sentence), or None.
+
+    The file must hold the spec and the seed it is cached for (a file copied or renamed onto another
+    instance's key is not used), every parameter of that spec at its shape, and finite weights.
+    """
+    if model.spec.key() != spec.key():
+        return "it was trained for another spec"
+    if model.seed != seed_key(seed):
+        return f"it was trained for seed {model.seed}, not {seed_key(seed)}"
+    shapes = param_shapes(spec)
+    got = {k: tuple(np.shape(v)) for k, v in model.params.items()}
+    if got != shapes:
+        return f"its tensors {got} are not those of the spec {shapes}"
+    bad = [k for k, v in model.params.items() if not np.all(np.isfinite(v))]
+    if bad:
+        return f"its weights {bad} are not finite (NaN or inf)"
+    return None
+
+
+def _cached(path, spec, seed):
+    """The cached model at ``path`` if it is the instance ``(spec, seed)`` with finite weights; else None
+    (it is retrained and the file replaced), with a warning saying why."""
+    import warnings
+
+    try:
+        model = load_model(path)
+    except Exception as exc:  # noqa: BLE001 - a damaged cache file is retrained, never used
+        why = f"it cannot be read ({type(exc).__name__}: {' '.join(str(exc).split())})"
+    else:
+        why = cache_problem(model, spec, seed)
+        if why is None:
+            return model
+    warnings.warn(f"toy cache file {path!r} is not used: {why}; retraining the instance and replacing the file.",
+                  RuntimeWarning, stacklevel=3)
+    return None
+
+
+def instance_bytes(spec):
+    """Peak bytes one instance adds to a batched training run: ``26 B n + 32 P + 16 B m`` with B the batch
+    (n for ``data="identity"``) and P the parameter count (the float64 batches and targets, the float32
+    parameters with their gradients and Adam state, the hidden activations). Fitted to the peak RSS growth of
+    1000-2000 instances: 519 / 472 / 838 kB per instance (tied n=20 m=5 B=1024; untied n=20 m=10 B=1024;
+    untied n=200 m=50 B=64) against 618 / 710 / 1032 kB counted."""
+    B = spec.n if spec.data == "identity" else spec.batch
+    P = sum(int(np.prod(s)) for s in param_shapes(spec).values())
+    return 26 * B * spec.n + 32 * P + 16 * B * spec.m
+
+
+def check_instances(spec, instances, param="instances"):
+    """Refuse, before any seed is drawn or tensor allocated, training ``instances`` instances of ``spec`` in
+    one batch whose peak (:func:`instance_bytes` each, plus a SeedSequence each) exceeds THE memory budget
+    (:func:`csbench.problems.memory_budget`): one line naming ``instances`` and the amount."""
+    from .._validate import check_int, check_memory
+
+    instances = check_int(param, instances, low=1)
+    check_memory(param, instances, instances * (instance_bytes(spec) + 512),
+                 f"training {instances} toy-model instance(s) of n={spec.n}, m={spec.m} at once",
+                 allowed=f"fewer {param} per run")
+    return instances
 
 
 def train(specs, seeds, *, cache=None, use_cache=True, progress=True, threads=1):
@@ -187,10 +250,15 @@ def train(specs, seeds, *, cache=None, use_cache=True, progress=True, threads=1)
     for s in specs:
         if not isinstance(s, ToySpec):
             raise TypeError(f"specs must be ToySpec objects, got {type(s).__name__}.")
+    counts = {}
+    for s in specs:  # the largest batch fit() may train at once, costed before anything is read or trained
+        counts[_shape_key(s)] = counts.get(_shape_key(s), 0) + 1
+    for s in {_shape_key(s): s for s in specs}.values():
+        check_instances(s, counts[_shape_key(s)], param="seeds")
     keys = [instance_key(s, sd) for s, sd in zip(specs, seeds)]  # validates the seeds
     folder = cache_dir(cache)
     paths = [os.path.join(folder, k + ".safetensors") for k in keys]
-    out = [load_model(p) if use_cache and os.path.isfile(p) else None for p in paths]
+    out = [_cached(p, s, sd) if use_cache and os.path.isfile(p) else None for p, s, sd in zip(paths, specs, seeds)]
     todo = [i for i, mdl in enumerate(out) if mdl is None]
     groups = {}
     for i in todo:
