@@ -320,3 +320,61 @@ def amp_batch(A3, Y, X, n_iter, status, denoiser, tau, eps, damping, max_iter, t
                 n_it, st = it, OK
                 break
         n_iter[t], status[t] = n_it, st
+
+
+@njit(cache=True, nogil=True)
+def gemm_denoise(R, X, Z, Xn, dsum, dx2, xn2, denoiser, tau, logit_eps, damping, idx):
+    """The denoising half of one AMP iteration for rows of a batch whose products came from BLAS-3.
+
+    For each row t (one trial on the shared A): ``sigma_t^2 = ||Z[t]||^2 / m``,
+    ``Xn[t] = eta(R[t]; tau sigma_t)`` (damped with ``X[t]``, :func:`_denoise`), and
+    ``dsum[t] = sum_j eta'_j``, ``dx2[t] = ||Xn[t] - X[t]||^2``, ``xn2[t] = ||Xn[t]||^2``, each summed in
+    the order :func:`amp_batch` sums it. ``R[t] = X[t] + A^T Z[t]`` comes from one matrix product for
+    all rows (``csbench.decoders.amp``); ``idx`` (n,) int64 is scratch.
+    """
+    m = Z.shape[1]
+    n = R.shape[1]
+    for t in range(R.shape[0]):
+        z = Z[t]
+        s2 = 0.0
+        for i in range(m):
+            s2 += z[i] * z[i]
+        s2 /= m
+        v = max(s2, 1e-300)
+        x = X[t]
+        xn = Xn[t]
+        _, ds = _denoise(R[t], tau * np.sqrt(s2), v, logit_eps, denoiser, damping, x, xn, idx)
+        a = 0.0
+        b = 0.0
+        for j in range(n):
+            d = xn[j] - x[j]
+            a += d * d
+            b += xn[j] * xn[j]
+        dsum[t] = ds
+        dx2[t] = a
+        xn2[t] = b
+
+
+@njit(cache=True, nogil=True)
+def gemm_z(Y, U, Z, Zn, dsum, damping, res2, zn2):
+    """The z-update of one AMP iteration from ``U[t] = A Xn[t]`` (one matrix product for all rows).
+
+    ``Zn[t, i] = y_i - u_i + (dsum[t] / m) z_i`` (damped: ``(1-d) [...] + d z_i``, :func:`_z_entry`),
+    ``res2[t] = ||y - u||^2``, ``zn2[t] = ||Zn[t]||^2``.
+    """
+    m = Y.shape[1]
+    for t in range(Y.shape[0]):
+        b = dsum[t] / m
+        y = Y[t]
+        u = U[t]
+        z = Z[t]
+        zn = Zn[t]
+        e = 0.0
+        f = 0.0
+        for i in range(m):
+            ri, zi = _z_entry(y[i], u[i], b, z[i], damping)
+            zn[i] = zi
+            e += ri * ri
+            f += zi * zi
+        res2[t] = e
+        zn2[t] = f
