@@ -77,8 +77,9 @@ def _solve(A, Y, lams, ratio, positive, tol, max_iter, X, G):
     m, n = A.shape[-2:]
     A3 = A if A.ndim == 3 else A[None]
     lam_used = np.zeros(T)
+    B = Y @ A if G.shape[0] else np.empty((0, 0), G.dtype)  # Gram mode: A^T y of every trial in one product
     run_trials(_k.lasso_batch, T, A3, Y, np.arange(T), lams, ratio, positive, tol,
-               np.full(T, min(max_iter, _k.SWITCH_EPOCHS), np.int64), _k.WS_START, int(_k.SWITCH_NNZ * m), G, X,
+               np.full(T, min(max_iter, _k.SWITCH_EPOCHS), np.int64), _k.WS_START, int(_k.SWITCH_NNZ * m), G, B, X,
                n_iter, status, lam_used)
     unsolved = (status == _k.SWITCH) | (status == _k.MAX_ITER)
     status[unsolved & (n_iter >= max_iter)] = _k.MAX_ITER
@@ -87,7 +88,7 @@ def _solve(A, Y, lams, ratio, positive, tol, max_iter, X, G):
         steps = _homotopy(A3, Y, hard, lam_used, positive, max_iter - n_iter, G, X)
         more = np.zeros(T, np.int64)
         run_trials(_k.lasso_batch, hard.size, A3, Y, hard, lam_used, False, positive, tol, max_iter - n_iter - steps,
-                   _k.WS_START, n, G, X, more, status, lam_used)
+                   _k.WS_START, n, G, B, X, more, status, lam_used)
         n_iter += steps + more
     bad = status == _k.NONFINITE_INPUT
     if bad.any():
@@ -154,11 +155,12 @@ def lasso(A, Y, k, *, lam=None, lam_ratio=None, positive=False, tol=1e-8, max_it
     debias : bool
         Replace x by least squares on its support (:func:`debias_support`).
     gram : "auto", True or False
-        Precompute ``G = A^T A`` once for a shared (m, n) A; gradients are then
-        ``A^T y - G x`` and working-set Gram matrices are read from G. "auto"
-        does so when ``n <= GRAM_MAX_N`` and ``T >= n / 4``. Results agree with
-        ``gram=False`` to rounding, not bit for bit: fix ``gram`` when a
-        shared-A batch may be split differently.
+        Precompute ``G = A^T A`` and ``A^T y`` for all trials (``Y A``) once for a
+        shared (m, n) A, as BLAS-3 products; gradients are then ``A^T y - G x``,
+        working-set Gram matrices are read from G, and a trial never passes over
+        A. "auto" does so when ``n <= GRAM_MAX_N`` and ``T >= n / 4``. Results
+        agree with ``gram=False`` (and across different splits of a batch) to
+        rounding, not bit for bit.
 
     Notes
     -----
