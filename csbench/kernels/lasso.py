@@ -28,8 +28,10 @@ pass over A that the subproblem is solved to the final tolerance when
 ``|W|^2 <= m n / 8``, and to ``INNER_FRACTION`` times the outer gap otherwise.
 Columns of A with zero norm have ``G_jj = 0`` and keep ``x_j = 0``.
 
-With a precomputed ``G = A^T A`` (shared A, "Gram mode") the full gradient is
-``c - G x`` and ``G_W`` is read from G, so A is only touched on the support.
+With a precomputed ``G = A^T A`` and ``c = A^T y`` from one product ``Y A`` for all
+trials (shared A, "Gram mode", as LARS and scikit-learn's ``precompute``) the full
+gradient is ``c - G x``, ``G_W`` is read from G and the gap's ``||r||^2`` and ``y.r``
+come from ``||y||^2``, ``x.c`` and ``x.g``, so a trial never touches A.
 
 Near and below the l1 phase transition at small lam, CD iterates carry more
 than m nonzeros, ``G_SS`` is singular, the active-set step does not apply and
