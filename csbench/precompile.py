@@ -60,11 +60,13 @@ def _omp():
 
 
 def _amp():
-    """AMP (one kernel for every denoiser)."""
+    """AMP (one kernel for every denoiser), and the stacked (BLAS-3) path of a shared A."""
     from .decoders import decode
 
     A, Y = _problem(20, 40, 3, 2)
     decode("amp", A, Y, k=3)
+    A, Y = _problem(20, 40, 3, 16, per_trial=False)
+    decode("amp", A, Y, k=3, gemm=True)
 
 
 def _readouts_and_draws():

@@ -143,7 +143,9 @@ def amp(A, Y, k, *, denoiser="soft", nonneg=False, threshold="minimax", density=
     n_iter = np.zeros(T, np.int64)
     status = np.zeros(T, np.int8)
     if _use_gemm(A, T, gemm):
-        run_trials(partial(_amp_gemm, A, Y, X, n_iter, status, code, tau, eps, damping, max_iter, tol), T)
+        block = max(GEMM_MIN_TRIALS, GEMM_BLOCK_ENTRIES // n)
+        run_trials(partial(_amp_gemm, A, Y, X, n_iter, status, code, tau, eps, damping, max_iter, tol, block),
+                   -(-T // block))
     else:
         run_trials(_k.amp_batch, T, A if A.ndim == 3 else A[None], Y, X, n_iter, status, code, tau, eps, damping,
                    max_iter, tol)
@@ -167,8 +169,8 @@ def _use_gemm(A, T, gemm):
     return T >= GEMM_MIN_TRIALS if gemm == "auto" else bool(gemm)
 
 
-def _amp_gemm(A, Y, X, n_iter, status, code, tau, eps, damping, max_iter, tol, t0, t1):
-    """AMP on trials ``t0 <= t < t1`` of a shared A, blocks of trials stacked into BLAS-3 products.
+def _amp_gemm(A, Y, X, n_iter, status, code, tau, eps, damping, max_iter, tol, block, b0, b1):
+    """AMP on the blocks ``b0 <= b < b1`` (trials ``b * block`` to ``(b + 1) * block``) of a shared A.
 
     The iteration and the stopping rules are those of :func:`csbench.kernels.amp.amp_batch`, trial by
     trial: per iteration ``U = X_new A^T`` and ``R = X + Z A`` are two matrix products over the block's
@@ -176,12 +178,13 @@ def _amp_gemm(A, Y, X, n_iter, status, code, tau, eps, damping, max_iter, tol, t
     :func:`csbench.kernels.amp.gemm_z`), and a trial leaves the block (its x, n_iter and status
     written, nothing of it changed afterwards) at the iteration where the per-trial kernel stops it.
     Products summed by BLAS instead of the kernel's loops: results agree with the per-trial path to
-    rounding (``tests/test_shared_dictionary.py``).
+    rounding (``tests/test_shared_dictionary.py``). The blocks do not depend on the thread count
+    (``run_trials`` hands whole blocks to threads), so neither do the results.
     """
-    n = A.shape[1]
-    block = max(GEMM_MIN_TRIALS, GEMM_BLOCK_ENTRIES // n)
-    for b0 in range(t0, t1, block):
-        _amp_gemm_block(A, Y, X, n_iter, status, code, tau, eps, damping, max_iter, tol, np.arange(b0, min(t1, b0 + block)))
+    T = Y.shape[0]
+    for b in range(b0, b1):
+        rows = np.arange(b * block, min(T, (b + 1) * block))
+        _amp_gemm_block(A, Y, X, n_iter, status, code, tau, eps, damping, max_iter, tol, rows)
 
 
 def _amp_gemm_block(A, Y, X, n_iter, status, code, tau, eps, damping, max_iter, tol, rows):
