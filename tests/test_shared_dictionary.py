@@ -148,3 +148,36 @@ def test_gemm_switch_is_checked():
         decode("amp", np.repeat(A[None], 3, axis=0), Y, k=K, gemm=True)
     with pytest.raises(ValueError, match="gemm='always'"):
         decode("amp", A, Y, k=K, gemm="always")
+
+
+@pytest.mark.parametrize("name, kw, support_tol", [
+    ("omp", dict(gram=True), 0.0), ("omp", dict(gram=False), 0.0),
+    ("lasso", dict(lam_ratio=0.01, gram=True), 0.0), ("lasso", dict(lam_ratio=0.01, gram=False), 0.0),
+    ("amp", dict(gemm=True), 1e-3), ("amp", dict(gemm=False), 1e-3)])
+def test_float32_same_supports_as_float64(name, kw, support_tol):
+    # well conditioned: unit-norm Gaussian columns, k = 6 of m = 60 (far above every transition), x = +-1
+    # (a Gaussian x has entries below float32 resolution: OMP then stops one atom early in float32,
+    # by design, CORR_FLOOR32)
+    A, Y, X = _problem(8, signal="signed")
+    r64 = decode(name, A, Y, k=K, **kw)
+    r32 = decode(name, A, Y, k=K, dtype="float32", **kw)
+    assert r32.X_hat.dtype == np.float32 and r64.X_hat.dtype == np.float64
+    assert (r32.status == 0).all() and ((r64.status == 0).all() or name == "amp")
+    s64 = np.abs(r64.X_hat) > support_tol * np.abs(r64.X_hat).max(1, keepdims=True)
+    s32 = np.abs(r32.X_hat) > support_tol * np.abs(r32.X_hat).max(1, keepdims=True)
+    assert np.array_equal(s64, s32)
+    # float32 rounding of A, Y and of the Gram data: x agrees to ~1e-6 (AMP stops at its float32
+    # tolerance TOL32 = 1e-5 instead of 1e-9: ~1e-4)
+    np.testing.assert_allclose(r32.X_hat, r64.X_hat, rtol=0, atol=(5e-4 if name == "amp" else 2e-5))
+
+
+def test_float32_inputs_of_omp_solve_and_dtype_check():
+    from csbench.decoders.omp import omp_solve
+
+    A, Y, _ = _problem(9)
+    X32, it32, st32, sel32 = omp_solve(A.astype(np.float32), Y.astype(np.float32), K, gram=True)
+    X64, it64, st64, sel64 = omp_solve(A, Y, K, gram=True)
+    assert X32.dtype == np.float32 and np.array_equal(sel32, sel64) and np.array_equal(st32, st64)
+    with pytest.raises(ValueError, match=r"dtype='float16' is not one of \['float64', 'float32'\]"):
+        decode("omp", A, Y, k=K, dtype="float16")
+    assert decode("lasso", A, Y, dtype=np.float32).X_hat.dtype == np.float32  # numpy dtypes accepted

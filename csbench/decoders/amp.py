@@ -50,6 +50,7 @@ import numpy as np
 from .._lazy import lazy_module
 from .._validate import check_bool, check_choice, check_float, check_gram, check_int, optional, or_choice
 from .base import DECODERS, DecodeResult, run_trials
+from .precision import TOL32, as_dtype, check_dtype
 
 _k = lazy_module("csbench.kernels.amp")  # numba loads on the first call, not on import
 _DENOISERS = ("soft", "bayes_binary")
@@ -65,6 +66,7 @@ CHECKS = {
     "max_iter": partial(check_int, low=1),
     "tol": partial(check_float, low=0.0, low_open=True),
     "gemm": check_gram,
+    "dtype": check_dtype,
 }
 
 
@@ -99,7 +101,7 @@ def amp_params(m, n, k, denoiser, nonneg, threshold, density):
 @DECODERS.register("amp", "approximate message passing: soft threshold (l1, minimax tau) or Bayes {0,1}",
                    checks=CHECKS, check_problem=check_problem)
 def amp(A, Y, k, *, denoiser="soft", nonneg=False, threshold="minimax", density=None,
-        damping=0.0, max_iter=1000, tol=1e-9, gemm="auto"):
+        damping=0.0, max_iter=1000, tol=1e-9, gemm="auto", dtype="float64"):
     """Approximate message passing (see the module docstring for the iteration).
 
     Parameters
@@ -124,6 +126,10 @@ def amp(A, Y, k, *, denoiser="soft", nonneg=False, threshold="minimax", density=
         its own iteration count, stopping rule and status, and leaves the stack when it stops.
         Results agree with ``gemm=False`` to rounding (tested to 1e-10, identical ``n_iter`` and
         statuses), not bit for bit. "auto": for at least ``GEMM_MIN_TRIALS`` = 16 trials.
+    dtype : "float64" or "float32"
+        float32: A and Y rounded to float32; the stacked path keeps its iterates and products in
+        float32 (``sgemm``), the per-trial path computes in float64 on the rounded values; ``tol``
+        is raised to at least ``TOL32`` = 1e-5; X_hat is float32 (:mod:`csbench.decoders.precision`).
 
     Returns
     -------
@@ -142,14 +148,19 @@ def amp(A, Y, k, *, denoiser="soft", nonneg=False, threshold="minimax", density=
     X = np.zeros((T, n))
     n_iter = np.zeros(T, np.int64)
     status = np.zeros(T, np.int8)
-    if _use_gemm(A, T, gemm):
+    single = dtype == "float32"
+    if single:
+        tol = max(tol, TOL32)
+    gemm = _use_gemm(A, T, gemm)
+    A, Y = as_dtype(np.float32 if single and gemm else np.float64, A, Y)
+    if gemm:
         block = max(GEMM_MIN_TRIALS, GEMM_BLOCK_ENTRIES // n)
         run_trials(partial(_amp_gemm, A, Y, X, n_iter, status, code, tau, eps, damping, max_iter, tol, block),
                    -(-T // block))
     else:
         run_trials(_k.amp_batch, T, A if A.ndim == 3 else A[None], Y, X, n_iter, status, code, tau, eps, damping,
                    max_iter, tol)
-    return DecodeResult(X, n_iter, status)
+    return DecodeResult(X.astype(np.float32) if single else X, n_iter, status)
 
 
 #: ``gemm="auto"`` runs a shared A's trials through the BLAS-3 path when there are at least this many.

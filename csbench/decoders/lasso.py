@@ -13,6 +13,7 @@ from functools import partial
 from .._lazy import lazy_module
 from .._validate import check_bool, check_finite_array, check_float, check_gram, check_int, optional
 from .base import DECODERS, NONFINITE, DecodeResult, run_trials
+from .precision import TOL32, as_dtype, check_dtype
 
 _k = lazy_module("csbench.kernels.lasso")  # numba loads on the first call, not on import
 _h = lazy_module("csbench.kernels.homotopy")  # compiled when a trial first needs the homotopy
@@ -47,6 +48,7 @@ CHECKS = {
     "max_iter": partial(check_int, low=1),
     "debias": check_bool,
     "gram": check_gram,
+    "dtype": check_dtype,
 }
 
 
@@ -126,7 +128,7 @@ def debias_support(A, Y, X):
 @DECODERS.register("lasso", "min 1/2||y-Ax||^2 + lam||x||_1 (or x >= 0): working-set CD / homotopy, numba",
                    checks_finite_A=True, checks=CHECKS)
 def lasso(A, Y, k, *, lam=None, lam_ratio=None, positive=False, tol=1e-8, max_iter=10_000,
-          x0=None, debias=False, gram="auto"):
+          x0=None, debias=False, gram="auto", dtype="float64"):
     """Lasso ``min_x 1/2 ||y - A x||^2 + lam ||x||_1`` (Tibshirani 1996), x >= 0 if ``positive``.
 
     Parameters
@@ -161,6 +163,11 @@ def lasso(A, Y, k, *, lam=None, lam_ratio=None, positive=False, tol=1e-8, max_it
         A. "auto" does so when ``n <= GRAM_MAX_N`` and ``T >= n / 4``. Results
         agree with ``gram=False`` (and across different splits of a batch) to
         rounding, not bit for bit.
+    dtype : "float64" or "float32"
+        float32: A and Y rounded to float32; Gram mode stores G and ``A^T Y`` in
+        float32 (CD runs in float64 on them and solves the problem they define),
+        other paths compute in float64 on the rounded values; ``tol`` is raised to
+        at least ``TOL32`` = 1e-5; X_hat is float32 (:mod:`csbench.decoders.precision`).
 
     Notes
     -----
@@ -201,11 +208,16 @@ def lasso(A, Y, k, *, lam=None, lam_ratio=None, positive=False, tol=1e-8, max_it
         value, ratio = (DEFAULT_LAM_RATIO if lam_ratio is None else lam_ratio), True
     T, n = Y.shape[0], A.shape[-1]
     X = _check_x0(x0, T, n)
+    if dtype == "float32":
+        A, Y = as_dtype(np.float32, A, Y)
+        tol = max(tol, TOL32)
     G = _gram(A, T, gram)
+    if not G.shape[0]:  # no float32 path: float64 on the (rounded) values
+        A, Y = as_dtype(np.float64, A, Y)
     n_iter, status = _solve(A, Y, np.full(T, value), ratio, positive, tol, max_iter, X, G)
     if debias:
         X = debias_support(A, Y, X)
-    return DecodeResult(X, n_iter, status)
+    return DecodeResult(X.astype(np.float32) if dtype == "float32" else X, n_iter, status)
 
 
 def lasso_path(A, Y, lams, *, positive=False, tol=1e-8, max_iter=10_000, x0=None, gram="auto"):

@@ -20,6 +20,7 @@ from functools import partial
 from .._lazy import lazy_module
 from .._validate import check_bool, check_finite_array, check_float, check_gram, check_int, optional
 from .base import DECODERS, NONFINITE, DecodeResult, run_trials
+from .precision import as_dtype, check_dtype
 
 _k = lazy_module("csbench.kernels.omp")  # numba loads on the first call, not on import
 
@@ -64,8 +65,10 @@ def omp_solve(A, Y, s_max, tol=None, positive=False, gram="auto"):
 
     Parameters
     ----------
-    A : ndarray (m, n) or (T, m, n), float64, C-contiguous (NaN/inf raise ValueError)
-    Y : ndarray (T, m)
+    A : ndarray (m, n) or (T, m, n), float64 or float32, C-contiguous (NaN/inf raise ValueError)
+    Y : ndarray (T, m), the dtype of A
+        float32 inputs: Gram mode runs on float32 G and ``A^T Y``, other paths in float64 on the
+        float32 values, and X is float32 (:mod:`csbench.decoders.precision`).
     s_max : int
         Maximum number of atoms, ``0 <= s_max <= min(m, n)``.
     tol : float or None
@@ -84,12 +87,21 @@ def omp_solve(A, Y, s_max, tol=None, positive=False, gram="auto"):
     status = np.zeros(T, np.int8)
     sel = np.empty((T, s_max), np.int64)
     tol_k = -1.0 if tol is None else float(tol)
+    single = A.dtype == np.float32
     G, B, nsq = np.empty((0, 0)), np.empty((0, 0)), np.empty(0)
+    floor_rel, dep_tol = _k.CORR_FLOOR, _k.DEP_TOL
     if _use_gram(A, T, s_max, gram):
+        A, Y = as_dtype(A.dtype, A, Y)
         G, B = shared_products(A, Y)
         nsq = np.ascontiguousarray(np.diagonal(G))
+        if single:
+            floor_rel, dep_tol = _k.CORR_FLOOR32, _k.DEP_TOL32
+    else:  # no float32 path: float64 on the (rounded) values
+        A, Y = as_dtype(np.float64, A, Y)
     run_trials(_k.nnomp_batch if positive else _k.omp_batch, T, A if A.ndim == 3 else A[None], Y, G, B, nsq, s_max,
-               tol_k, X, n_iter, status, sel)
+               tol_k, floor_rel, dep_tol, X, n_iter, status, sel)
+    if single:
+        X = X.astype(np.float32)
     bad = status == _k.NONFINITE_INPUT
     if bad.any():
         # the kernels' first pass is decode()'s finiteness check of A (checks_finite_A): raise its
@@ -106,6 +118,7 @@ CHECKS = {
     "tol": optional(partial(check_float, low=0.0)),
     "positive": check_bool,
     "gram": check_gram,
+    "dtype": check_dtype,
 }
 
 
@@ -118,7 +131,7 @@ def check_problem(params, n, k):
 
 @DECODERS.register("omp", "orthogonal matching pursuit: k atoms or ||r||^2 <= tol; positive=True: NNOMP",
                    checks_finite_A=True, checks=CHECKS, check_problem=check_problem)
-def omp(A, Y, k, *, n_nonzero_coefs=None, tol=None, positive=False, gram="auto"):
+def omp(A, Y, k, *, n_nonzero_coefs=None, tol=None, positive=False, gram="auto", dtype="float64"):
     """Orthogonal matching pursuit (Pati et al. 1993; Tropp & Gilbert 2007).
 
     Greedy: add the atom ``argmax_j |a_j^T r| / ||a_j||``, refit least squares on
@@ -154,6 +167,10 @@ def omp(A, Y, k, *, n_nonzero_coefs=None, tol=None, positive=False, gram="auto")
         tested problems; coefficients to ~1e-14), not bit for bit: fix ``gram`` when a
         shared-A batch may be split differently. "auto" uses it when it pays
         (see ``GRAM_RATIO``, ``GRAM_MAX_BYTES``).
+    dtype : "float64" or "float32"
+        float32: A and Y rounded to float32; Gram mode stores G and ``A^T Y`` in float32 (with
+        the thresholds ``DEP_TOL32``, ``CORR_FLOOR32``), other paths compute in float64 on the
+        rounded values; X_hat is float32 (:mod:`csbench.decoders.precision`).
 
     Returns
     -------
@@ -174,5 +191,7 @@ def omp(A, Y, k, *, n_nonzero_coefs=None, tol=None, positive=False, gram="auto")
                          f"(1 <= n_nonzero_coefs <= n = {n}) or tol >= 0; got none.")
     else:
         s_max = min(k, m)
+    if dtype == "float32":
+        A, Y = as_dtype(np.float32, A, Y)
     X, n_iter, status, _ = omp_solve(A, Y, s_max, tol, positive, gram)
     return DecodeResult(X, n_iter, status)

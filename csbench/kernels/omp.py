@@ -54,6 +54,10 @@ DEP_TOL = 1e-10
 #: is then numerically orthogonal to every remaining atom (rounding level), and
 #: further atoms would fit round-off. Also the NNLS optimality tolerance.
 CORR_FLOOR = 1e-12
+#: ``DEP_TOL`` and ``CORR_FLOOR`` when G and ``A^T Y`` are float32 (about 100 float32 epsilons): entries
+#: of a float32 Gram carry relative errors of ~1e-7 to 1e-6, so a pivot or a correlation below this
+#: level is rounding, and the atom counts as dependent (status ``dependent_atoms``) or selection stops.
+DEP_TOL32 = CORR_FLOOR32 = 1e-5
 
 
 @njit(cache=True)
@@ -243,7 +247,7 @@ def _corr_update(c, b, Gc, xs, ns):
 
 
 @njit(cache=True, inline="always")
-def omp_one(A, y, G, bpre, nsqpre, s_max, tol, positive, x, sel):
+def omp_one(A, y, G, bpre, nsqpre, s_max, tol, floor_rel, dep_tol, positive, x, sel):
     """OMP on one trial; writes ``x`` (n,) and ``sel[:n_iter]`` (selection order); returns ``(n_iter, status)``.
 
     Parameters
@@ -251,10 +255,13 @@ def omp_one(A, y, G, bpre, nsqpre, s_max, tol, positive, x, sel):
     A : (m, n) float64, C-contiguous
     y : (m,) float64
     G : (n, n) ``A^T A`` (Gram mode, shared A) or an empty (0, 0) array.
-    bpre, nsqpre : (n,) float64
+    bpre, nsqpre : (n,) float64 or float32
         Gram mode: ``b = A^T y`` (a row of one GEMM ``Y A`` for all trials) and ``||a_j||^2``
         (the diagonal of G); ignored otherwise (pass empty arrays), when one row-major pass over A
-        (:func:`csbench.kernels._linalg.colsq_corr`) computes both.
+        (:func:`csbench.kernels._linalg.colsq_corr`) computes both. G, bpre and nsqpre may be
+        float32 (with A and y): they are read as stored and every computation is float64.
+    floor_rel, dep_tol : float
+        ``CORR_FLOOR`` and ``DEP_TOL`` (``CORR_FLOOR32``, ``DEP_TOL32`` for float32 Gram data).
     s_max : int
         Maximum number of atoms (``<= min(m, n)``).
     tol : float
@@ -271,12 +278,12 @@ def omp_one(A, y, G, bpre, nsqpre, s_max, tol, positive, x, sel):
     """
     m, n = A.shape
     use_gram = G.shape[0] > 0
+    b = np.empty(n)
+    nsq = np.empty(n)
     if use_gram:
-        b = bpre
-        nsq = nsqpre
+        copy_n(b, bpre, n)
+        copy_n(nsq, nsqpre, n)
     else:
-        b = np.empty(n)
-        nsq = np.empty(n)
         colsq_corr(A, y, nsq, b)
     inv_norm = np.zeros(n)
     for j in range(n):
@@ -290,7 +297,7 @@ def omp_one(A, y, G, bpre, nsqpre, s_max, tol, positive, x, sel):
     rr = 0.0
     for i in range(m):
         rr += y[i] * y[i]
-    floor = CORR_FLOOR * np.sqrt(rr)
+    floor = floor_rel * np.sqrt(rr)
     S = np.empty(max(s_max, 1), np.int64)
     xs = np.zeros(max(s_max, 1))
     R = np.empty((max(s_max, 1), max(s_max, 1)))
@@ -327,7 +334,7 @@ def omp_one(A, y, G, bpre, nsqpre, s_max, tol, positive, x, sel):
             S[ns] = j
             for q in range(ns):
                 w[q] = _gentry(G, Gc, from_gc, S, q, ns)
-            if not chol_append(R, ns, w, nsq[j], DEP_TOL):
+            if not chol_append(R, ns, w, nsq[j], dep_tol):
                 status = DEPENDENT
                 break
             chosen[j] = True
@@ -358,25 +365,26 @@ def omp_one(A, y, G, bpre, nsqpre, s_max, tol, positive, x, sel):
 
 
 @njit(cache=True, nogil=True)
-def omp_batch(A, Y, G, B, nsq, s_max, tol, X, n_iter, status, sel, t0, t1):
+def omp_batch(A, Y, G, B, nsq, s_max, tol, floor_rel, dep_tol, X, n_iter, status, sel, t0, t1):
     """Trials ``t0 <= t < t1``: ``omp_one(A[t], Y[t], ...)`` (``A[0]`` if A (1, m, n) is shared); outputs (T, n), (T,), (T,), (T, s_max).
 
     Gram mode (shared A): G is ``A[0]^T A[0]``, ``B[t] = A^T Y[t]`` and ``nsq = diag(G)``; otherwise
-    G and B are empty (0, 0) and nsq empty (0,). The kernel releases the GIL
+    G and B are empty (0, 0) and nsq empty (0,). G, B and nsq may be float32 (with A and Y; see
+    :func:`omp_one`). The kernel releases the GIL
     (``csbench.decoders.base.run_trials`` runs ranges of trials on threads).
     ``positive`` is the constant False here and True in :func:`nnomp_batch`: :func:`omp_one` is inlined
     and numba prunes the branch the constant rules out, so plain OMP never compiles the NNLS code.
     """
     for t in range(t0, t1):
         At = A[t] if A.shape[0] > 1 else A[0]
-        n_iter[t], status[t] = omp_one(At, Y[t], G, B[t] if G.shape[0] > 0 else nsq, nsq, s_max, tol, False, X[t],
-                                       sel[t])
+        bt = B[t] if G.shape[0] > 0 else nsq
+        n_iter[t], status[t] = omp_one(At, Y[t], G, bt, nsq, s_max, tol, floor_rel, dep_tol, False, X[t], sel[t])
 
 
 @njit(cache=True, nogil=True)
-def nnomp_batch(A, Y, G, B, nsq, s_max, tol, X, n_iter, status, sel, t0, t1):
+def nnomp_batch(A, Y, G, B, nsq, s_max, tol, floor_rel, dep_tol, X, n_iter, status, sel, t0, t1):
     """:func:`omp_batch` for nonnegative OMP (``positive=True``), a kernel compiled only when first used."""
     for t in range(t0, t1):
         At = A[t] if A.shape[0] > 1 else A[0]
-        n_iter[t], status[t] = omp_one(At, Y[t], G, B[t] if G.shape[0] > 0 else nsq, nsq, s_max, tol, True, X[t],
-                                       sel[t])
+        bt = B[t] if G.shape[0] > 0 else nsq
+        n_iter[t], status[t] = omp_one(At, Y[t], G, bt, nsq, s_max, tol, floor_rel, dep_tol, True, X[t], sel[t])
