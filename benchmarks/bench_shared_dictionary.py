@@ -4,7 +4,8 @@ The interpretability workload (issue 19): one A (m, n) with unit-norm Gaussian c
 ``y = A x`` with k-sparse Gaussian x. Every solver gets the same problems in one run, interleaved:
 
 * OMP, k atoms: csbench ``decode("omp", gram=True)``; SPAMS ``spams.omp(L=k)`` (batch OMP, Gram);
-  scikit-learn ``orthogonal_mp_gram`` (its G and ``A^T Y`` products counted in its time).
+  scikit-learn ``orthogonal_mp_gram`` on the first ``--sklearn-trials`` signals (its ``A^T Y`` in its
+  time, its G time spread over T).
 * lasso ``1/2 ||y - A x||^2 + lam ||x||_1`` at one lam for all signals, ``lam = LAM_RATIO *
   median_t ||A^T y_t||_inf``: csbench ``decode("lasso", lam=lam, gram=True)`` (duality gap
   <= 1e-8 ||y||^2 / 2); SPAMS ``spams.lasso(lambda1=lam, mode=2)`` (LARS-lasso; mode 2 minimises
@@ -13,7 +14,8 @@ The interpretability workload (issue 19): one A (m, n) with unit-norm Gaussian c
   divided by m), run on the first ``--sklearn-trials`` signals (slow) with its G time spread over T.
 * AMP (soft threshold, minimax tau): csbench ``decode("amp", gemm=True)`` against a plain-numpy AMP
   that stacks the running trials into one matrix product per half-iteration (same iteration and
-  per-trial stopping rule); time per signal per iteration.
+  per-trial stopping rule; in float32 both stop at tol 1e-5, csbench's float32 floor); time per
+  signal per iteration, on the first ``--amp-trials`` signals.
 
 Each configuration runs with one thread (BLAS, numba, SPAMS) and with all cores, in float64 and
 float32 (float32 inputs for SPAMS and the numpy AMP; csbench's ``dtype="float32"``), and prints per-signal
@@ -138,11 +140,10 @@ def spams_lasso(A, Y, lam, threads):
                        numThreads=threads).toarray().T
 
 
-def sklearn_omp_gram(A, Y, k):
+def sklearn_omp_gram(A, Y, k, G):
     from sklearn.linear_model import orthogonal_mp_gram
 
-    G, B = A.T @ A, A.T @ Y.T
-    return np.atleast_2d(orthogonal_mp_gram(G, B, n_nonzero_coefs=k, copy_Gram=False, copy_Xy=False).T)
+    return np.atleast_2d(orthogonal_mp_gram(G, A.T @ Y.T, n_nonzero_coefs=k, copy_Gram=False, copy_Xy=False).T)
 
 
 def sklearn_lasso_gram(A, Y, lam, G):
@@ -208,7 +209,7 @@ def supports_equal(X1, X2, rel=1e-6):
     return float((s1 == s2).all(1).mean())
 
 
-def run_config(n, m, k, T, dtype, threads, rates, include, sk_trials):
+def run_config(n, m, k, T, dtype, threads, rates, include, sk_trials, amp_trials):
     import numba
 
     A, Y, X = problem(n, m, k, T, dtype)
@@ -236,10 +237,12 @@ def run_config(n, m, k, T, dtype, threads, rates, include, sk_trials):
             Xs, sec, cpu = timed(lambda: spams_omp(A, Y, k, threads))
             row("omp", "spams", sec, cpu, T, flops_g, bytes_g, {"support_vs_csbench": supports_equal(Xs, Xc)})
             del Xs
-            if T <= sk_trials or n <= 4096:
-                Xk, sec, cpu = timed(lambda: sklearn_omp_gram(A, Y, k))
-                row("omp", "sklearn orthogonal_mp_gram", sec, cpu, T, flops_g, bytes_g,
-                    {"support_vs_csbench": supports_equal(Xk, Xc)})
+            ts = min(T, sk_trials)
+            G, gsec, gcpu = timed(lambda: A.T @ A)
+            Xk, sec, cpu = timed(lambda: sklearn_omp_gram(A, Y[:ts], k, G))
+            del G
+            row("omp", f"sklearn orthogonal_mp_gram ({ts} signals)", sec + gsec * ts / T, cpu + gcpu * ts / T, ts,
+                flops_g, bytes_g, {"support_vs_csbench": supports_equal(Xk, Xc[:ts])})
         if "lasso" in include:
             Y64, A64 = Y.astype(np.float64), A.astype(np.float64)
             lam = LAM_RATIO * float(np.median(np.abs(Y64 @ A64).max(1)))
@@ -264,13 +267,15 @@ def run_config(n, m, k, T, dtype, threads, rates, include, sk_trials):
             ok = objective(A, Y[:ts], Xk, lam)
             rk["max_rel_subopt"] = float(np.max((ok - best[:ts]) / best[:ts]))
         if "amp" in include:
+            ta = min(T, amp_trials)
             csbench_amp(A, Y[:64], k, dtype)
-            (Xc, its), sec, cpu = timed(lambda: csbench_amp(A, Y, k, dtype))
-            row("amp", "csbench (per iteration)", sec, cpu, its, 4 * m * n, itemsize * (4 * n + 4 * m),
-                {"iterations_per_signal": its / T})
-            (Xn, its_n), sec, cpu = timed(lambda: numpy_amp(A, Y))
-            row("amp", "numpy stacked AMP (per iteration)", sec, cpu, its_n, 4 * m * n, itemsize * (4 * n + 4 * m),
-                {"iterations_per_signal": its_n / T, "support_vs_csbench": supports_equal(Xn, Xc)})
+            (Xc, its), sec, cpu = timed(lambda: csbench_amp(A, Y[:ta], k, dtype))
+            row("amp", f"csbench (per iteration, {ta} signals)", sec, cpu, its, 4 * m * n,
+                itemsize * (4 * n + 4 * m), {"iterations_per_signal": its / ta})
+            (Xn, its_n), sec, cpu = timed(lambda: numpy_amp(A, Y[:ta], tol=1e-5 if dtype == np.float32 else 1e-9))
+            row("amp", f"numpy stacked AMP (per iteration, {ta})", sec, cpu, its_n, 4 * m * n,
+                itemsize * (4 * n + 4 * m), {"iterations_per_signal": its_n / ta, "support_vs_csbench":
+                                             supports_equal(Xn, Xc)})
     return rows
 
 
@@ -316,7 +321,10 @@ def main(argv=None):
     p.add_argument("--threads", nargs="+", default=["1", "all"], help="thread settings: 1 and/or all")
     p.add_argument("--dtypes", nargs="+", default=["float64", "float32"], choices=["float64", "float32"])
     p.add_argument("--only", nargs="+", default=["omp", "lasso", "amp"], choices=["omp", "lasso", "amp"])
-    p.add_argument("--sklearn-trials", type=int, default=500, help="signals given to scikit-learn's Lasso")
+    p.add_argument("--sklearn-trials", type=int, default=500,
+                   help="signals given to scikit-learn (slow; its G time is spread over T)")
+    p.add_argument("--amp-trials", type=int, default=2000,
+                   help="signals for the AMP rows (per-iteration times; 4 m n flops per signal and iteration)")
     p.add_argument("--json", default="results/bench/shared_dictionary.json")
     args = p.parse_args(argv)
     from tqdm.auto import tqdm
@@ -335,7 +343,8 @@ def main(argv=None):
     configs = [(n, m, k, dt, th) for n, m in sizes for k in ks for dt in args.dtypes for th in threads]
     rows = []
     for n, m, k, dt, th in tqdm(configs, desc="configurations"):
-        new = run_config(n, m, k, T, np.dtype(dt).type, th, rates[th], args.only, args.sklearn_trials)
+        new = run_config(n, m, k, T, np.dtype(dt).type, th, rates[th], args.only, args.sklearn_trials,
+                         args.amp_trials)
         print_rows(new, file=sys.stderr)
         rows += new
     print_rows(rows)

@@ -57,6 +57,7 @@ def _omp():
         A, Y = _problem(20, 40, 3, 40, per_trial)
         for positive in (False, True):
             decode("omp", A, Y, k=3, positive=positive)
+    decode("omp", A, Y, k=3, gram=True, dtype="float32")  # the float32 Gram path of plain OMP
 
 
 def _amp():
@@ -66,7 +67,8 @@ def _amp():
     A, Y = _problem(20, 40, 3, 2)
     decode("amp", A, Y, k=3)
     A, Y = _problem(20, 40, 3, 16, per_trial=False)
-    decode("amp", A, Y, k=3, gemm=True)
+    for dtype in ("float64", "float32"):
+        decode("amp", A, Y, k=3, gemm=True, dtype=dtype)
 
 
 def _readouts_and_draws():

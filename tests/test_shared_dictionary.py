@@ -181,3 +181,18 @@ def test_float32_inputs_of_omp_solve_and_dtype_check():
     with pytest.raises(ValueError, match=r"dtype='float16' is not one of \['float64', 'float32'\]"):
         decode("omp", A, Y, k=K, dtype="float16")
     assert decode("lasso", A, Y, dtype=np.float32).X_hat.dtype == np.float32  # numpy dtypes accepted
+
+
+def test_dense_only_parameters_on_operators():
+    # matrix-free paths compute in float64: dtype="float32" returns their X_hat as float32 (the rule of
+    # csbench.decoders.precision); gemm=True has no operator meaning and raises
+    from csbench import Cell, make_problem
+
+    meas, _ = make_problem(Cell(encoder="gaussian", n=60, k=3), 30, 2, seed=0, memory_budget=1)
+    for name in ("amp", "omp", "lasso"):
+        r64 = decode(name, meas.A, meas.Y, k=3)
+        r32 = decode(name, meas.A, meas.Y, k=3, dtype="float32")
+        assert r32.X_hat.dtype == np.float32
+        np.testing.assert_array_equal(r32.X_hat, r64.X_hat.astype(np.float32))
+    with pytest.raises(ValueError, match="gemm=True needs one dense matrix A"):
+        decode("amp", meas.A, meas.Y, k=3, gemm=True)

@@ -50,7 +50,7 @@ import numpy as np
 from .._lazy import lazy_module
 from .._validate import check_bool, check_choice, check_float, check_gram, check_int, optional, or_choice
 from .base import DECODERS, DecodeResult, run_trials
-from .precision import TOL32, as_dtype, check_dtype
+from .precision import TOL32, as_dtype, check_dtype, dense_only_parameters
 
 _k = lazy_module("csbench.kernels.amp")  # numba loads on the first call, not on import
 _DENOISERS = ("soft", "bayes_binary")
@@ -244,3 +244,6 @@ def _amp_gemm_block(A, Y, X, n_iter, status, code, tau, eps, damping, max_iter, 
             R += Xc
     X[rows] = Xc
     n_iter[rows], status[rows] = max_iter, _k.MAX_ITER
+
+
+dense_only_parameters("amp")  # dtype (and gemm) do not reach the matrix-free path

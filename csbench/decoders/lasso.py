@@ -13,7 +13,7 @@ from functools import partial
 from .._lazy import lazy_module
 from .._validate import check_bool, check_finite_array, check_float, check_gram, check_int, optional
 from .base import DECODERS, NONFINITE, DecodeResult, run_trials
-from .precision import TOL32, as_dtype, check_dtype
+from .precision import TOL32, as_dtype, check_dtype, dense_only_parameters
 
 _k = lazy_module("csbench.kernels.lasso")  # numba loads on the first call, not on import
 _h = lazy_module("csbench.kernels.homotopy")  # compiled when a trial first needs the homotopy
@@ -257,3 +257,6 @@ def lasso_path(A, Y, lams, *, positive=False, tol=1e-8, max_iter=10_000, x0=None
         n_iter[i], status[i] = _solve(A, Y, np.full(T, lams[i]), False, positive, tol, max_iter, X, G)
         coefs[i] = X
     return coefs, n_iter, status
+
+
+dense_only_parameters("lasso")  # dtype (and gemm) do not reach the matrix-free path

@@ -20,7 +20,7 @@ from functools import partial
 from .._lazy import lazy_module
 from .._validate import check_bool, check_finite_array, check_float, check_gram, check_int, optional
 from .base import DECODERS, NONFINITE, DecodeResult, run_trials
-from .precision import as_dtype, check_dtype
+from .precision import as_dtype, check_dtype, dense_only_parameters
 
 _k = lazy_module("csbench.kernels.omp")  # numba loads on the first call, not on import
 
@@ -195,3 +195,6 @@ def omp(A, Y, k, *, n_nonzero_coefs=None, tol=None, positive=False, gram="auto",
         A, Y = as_dtype(np.float32, A, Y)
     X, n_iter, status, _ = omp_solve(A, Y, s_max, tol, positive, gram)
     return DecodeResult(X, n_iter, status)
+
+
+dense_only_parameters("omp")  # dtype (and gemm) do not reach the matrix-free path

@@ -47,3 +47,48 @@ def check_dtype(param, value):
 def as_dtype(dtype, *arrays):
     """The arrays as C-contiguous arrays of ``dtype`` (no copy when they already are)."""
     return tuple(np.ascontiguousarray(a, dtype=dtype) for a in arrays)
+
+
+class _DenseInfo(dict):
+    """``Entry.info`` of a decoder with dense-only parameters: an operator path attached later
+    (``base.register_operator``, :mod:`csbench.decoders.matrix_free`) is wrapped by :func:`_operator_wrapper`."""
+
+    def __setitem__(self, key, value):
+        if key == "operator":
+            value = _operator_wrapper(value)
+        super().__setitem__(key, value)
+
+
+def _operator_wrapper(func):
+    """``func(ops, Y, k, **params)`` without the dense-only parameters ``dtype`` and ``gemm``.
+
+    Matrix-free paths compute in float64; ``dtype="float32"`` returns their X_hat as float32 (the
+    rule of this module). ``gemm=True`` (stack trials on one dense A) has no operator meaning and raises.
+    """
+    from functools import wraps
+
+    @wraps(func)
+    def run(ops, Y, k, **params):
+        dtype = params.pop("dtype", "float64")
+        if params.pop("gemm", "auto") is True:
+            raise ValueError("gemm=True needs one dense matrix A of shape (m, n) shared by all trials; "
+                             "got operators (matrix-free).")
+        res = func(ops, Y, k, **params)
+        if dtype == "float32":
+            from .base import DecodeResult
+
+            res = DecodeResult(res.X_hat.astype(np.float32), res.n_iter, res.status)
+        return res
+
+    return run
+
+
+def dense_only_parameters(name):
+    """Mark decoder ``name``'s ``dtype`` (and ``gemm``) as dense-only: its operator path never sees them.
+
+    Called by the family module right after registration (the operator paths are attached later).
+    """
+    from .base import DECODERS
+
+    entry = DECODERS.get(name)
+    object.__setattr__(entry, "info", _DenseInfo(entry.info))  # Entry is frozen; its info dict is replaced once
