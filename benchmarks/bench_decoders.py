@@ -183,19 +183,22 @@ def run_size(n, m, k, trials, shared, include):
             subopt = float(np.max((objs[name] - best) / best))
             extra = {"max_rel_subopt": subopt}
             if name == "csbench":
-                extra.update(memory_bound(m, n, shared, sec / T, passes=2.0, n_iter=float(res.n_iter.mean())))
+                extra.update(memory_bound(m, n, shared, sec / T, passes=2.0, n_iter=float(res.n_iter.mean()),
+                                          cpu_per_problem=cpu / T))
             record("lasso", name, Xh, sec, cpu, extra)
     if "omp" in include:
         res, sec, cpu = timed(lambda A, Y: csbench.decode("omp", A, Y, k=k), A, Y)
         record("omp", "csbench", res.X_hat, sec, cpu,
-               memory_bound(m, n, shared, sec / T, passes=float(res.n_iter.mean()), n_iter=float(res.n_iter.mean())))
+               memory_bound(m, n, shared, sec / T, passes=float(res.n_iter.mean()), n_iter=float(res.n_iter.mean()),
+                            cpu_per_problem=cpu / T))
         record("omp", "sklearn OMP (per problem)", *timed(peer_sklearn_omp, A, Y, k))
         if n <= 10000:  # orthogonal_mp(precompute=True) forms the n x n Gram
             record("omp", "sklearn orthogonal_mp", *timed(peer_orthogonal_mp, A, Y, k))
     if "amp" in include:
         res, sec, cpu = timed(lambda A, Y: csbench.decode("amp", A, Y, k=k), A, Y)
         record("amp", "csbench", res.X_hat, sec, cpu,
-               memory_bound(m, n, shared, sec / T, passes=float(res.n_iter.mean()), n_iter=float(res.n_iter.mean())))
+               memory_bound(m, n, shared, sec / T, passes=float(res.n_iter.mean()), n_iter=float(res.n_iter.mean()),
+                            cpu_per_problem=cpu / T))
         record("amp", "numpy AMP", *timed(numpy_amp, A, Y))
     if "bp" in include and n <= 1000:
         bt = min(T, 10)
@@ -213,22 +216,28 @@ def run_size(n, m, k, trials, shared, include):
 STREAM = {}
 
 
-def memory_bound(m, n, shared, sec_per_problem, passes, n_iter):
+def memory_bound(m, n, shared, sec_per_problem, passes, n_iter, cpu_per_problem=None):
     """The fresh-A memory bound of one csbench decoder: bytes of A it must read and the fraction of bandwidth.
 
     ``passes`` full reads of A (8 m n bytes each) are the least the algorithm must do per problem: AMP
     one per iteration (``A^T z`` and ``A x`` need every entry), OMP one per atom (the first for
     ``A^T y``, then ``A^T a_j`` of each new atom), the lasso two (``A^T y``, and ``A^T r`` for the final
-    duality gap). ``bw_fraction`` = those bytes / time / the measured stream bandwidth (``STREAM``);
-    ``equiv_passes`` = how many reads of A the measured time would allow at stream bandwidth.
+    duality gap). ``bw_fraction`` = those bytes / time / the measured stream bandwidth (``STREAM``:
+    ``np.copyto`` of 512 MB, from memory); ``bw_fraction_cpu`` the same with CPU time (steadier on a
+    loaded machine); ``cache_fraction`` against the copy rate of a 16 MB array (cache-resident: an A
+    that fits the last-level cache is read from there after its first pass); ``equiv_passes`` = how
+    many reads of A the measured time would allow at stream bandwidth.
     """
     if shared or not STREAM:
         return {}
     a_bytes = 8.0 * m * n
     rate = STREAM["copy_GBps"] * 1e9
+    cpu = sec_per_problem if cpu_per_problem is None else cpu_per_problem
     return {"n_iter_mean": n_iter, "A_bytes_per_iter": a_bytes * passes / max(n_iter, 1.0),
-            "must_read_bytes": a_bytes * passes,
-            "bw_fraction": a_bytes * passes / sec_per_problem / rate, "equiv_passes": sec_per_problem * rate / a_bytes}
+            "must_read_bytes": a_bytes * passes, "bw_fraction": a_bytes * passes / sec_per_problem / rate,
+            "bw_fraction_cpu": a_bytes * passes / cpu / rate,
+            "cache_fraction": a_bytes * passes / cpu / (STREAM["cache_copy_GBps"] * 1e9),
+            "equiv_passes": sec_per_problem * rate / a_bytes}
 
 
 def print_memory_bound(rows, file=None):
@@ -239,11 +248,12 @@ def print_memory_bound(rows, file=None):
     print(f"fresh A against the measured stream bandwidth ({STREAM['copy_GBps']:.1f} GB/s, np.copyto of 512 MB):",
           file=file)
     print(f"{'family':<7}{'n':>7}{'m':>5}{'k':>4}{'iters':>8}{'A MB/iter':>11}{'must-read MB':>14}{'ms/prob':>9}"
-          f"{'% of BW':>9}{'passes at BW':>14}", file=file)
+          f"{'% of BW':>9}{'% BW (cpu)':>11}{'% cache BW':>11}{'passes at BW':>14}", file=file)
     for r in sel:
         print(f"{r['family']:<7}{r['n']:>7}{r['m']:>5}{r['k']:>4}{r.get('n_iter_mean', np.nan):>8.1f}"
               f"{r['A_bytes_per_iter'] / 1e6:>11.2f}{r['must_read_bytes'] / 1e6:>14.2f}{r['ms_per_problem']:>9.3f}"
-              f"{100 * r['bw_fraction']:>9.1f}{r['equiv_passes']:>14.1f}", file=file)
+              f"{100 * r['bw_fraction']:>9.1f}{100 * r['bw_fraction_cpu']:>11.1f}{100 * r['cache_fraction']:>11.1f}"
+              f"{r['equiv_passes']:>14.1f}", file=file)
     print("iterations: AMP iterations, OMP atoms, lasso CD epochs (the lasso's must-read is per problem: 2 passes); "
           "passes at BW = reads of A the measured time would allow at stream bandwidth", file=file)
 
@@ -366,6 +376,7 @@ def main(argv=None):
     from bench_shared_dictionary import stream_bandwidth
 
     STREAM.update(stream_bandwidth())
+    STREAM["cache_copy_GBps"] = stream_bandwidth(nbytes=1 << 24, reps=20)["copy_GBps"]
     print("stream bandwidth:", STREAM)
     print("load average before:", os.getloadavg())
     rows = []
