@@ -199,7 +199,11 @@ def _amp_gemm(A, Y, X, n_iter, status, code, tau, eps, damping, max_iter, tol, b
 
 
 def _amp_gemm_block(A, Y, X, n_iter, status, code, tau, eps, damping, max_iter, tol, rows):
-    """:func:`_amp_gemm` on the trials ``rows`` (one block); writes ``X[rows]``, ``n_iter[rows]``, ``status[rows]``."""
+    """:func:`_amp_gemm` on the trials ``rows`` (one block); writes ``X[rows]``, ``n_iter[rows]``, ``status[rows]``.
+
+    The running trials occupy the leading rows of preallocated buffers (x and z in two copies each,
+    current and next, swapped every iteration); stopped trials are squeezed out.
+    """
     m, n = A.shape
     dt = A.dtype
     ynorm = np.sqrt(np.einsum("ti,ti->t", Y[rows], Y[rows]))
@@ -207,23 +211,25 @@ def _amp_gemm_block(A, Y, X, n_iter, status, code, tau, eps, damping, max_iter, 
     n_iter[rows[zero]], status[rows[zero]] = 0, _k.OK
     rows, ynorm = rows[~zero], ynorm[~zero]
     logit_eps = float(np.log(eps / (1.0 - eps))) if code == _k.BAYES_BINARY else 0.0
+    T = rows.size
     Yb = Y[rows]
-    Z = Yb.copy()
-    Xc = np.zeros((rows.size, n), dt)
-    R = Yb @ A  # x^0 + A^T z^0 with x^0 = 0, z^0 = y
+    Xbuf, Zbuf = np.zeros((2, T, n), dt), np.empty((2, T, m), dt)
+    Rb, Ub = np.empty((T, n), dt), np.empty((T, m), dt)
+    Zbuf[0] = Yb
+    np.matmul(Yb, A, out=Rb)  # A^T z^0 (z^0 = y; the denoising kernel adds x^0 = 0)
     idx = np.empty(n, np.int64)
+    stats = np.empty((5, T))
+    cur = 0
     for it in range(1, max_iter + 1):
-        if rows.size == 0:
+        if T == 0:
             return
-        T = rows.size
-        Xn = np.empty((T, n), dt)
-        dsum, dx2, xn2, res2, zn2 = (np.empty(T) for _ in range(5))
+        Xc, Xn, Z, Zn, R = Xbuf[cur, :T], Xbuf[1 - cur, :T], Zbuf[cur, :T], Zbuf[1 - cur, :T], Rb[:T]
+        dsum, dx2, xn2, res2, zn2 = stats[:, :T]
         _k.gemm_denoise(R, Xc, Z, Xn, dsum, dx2, xn2, code, tau, logit_eps, damping, idx)
         with np.errstate(all="ignore"):
             bad_x = ~np.isfinite(dx2 + xn2 + dsum)
-            U = Xn @ A.T
-            Zn = np.empty_like(Z)
-            _k.gemm_z(Yb, U, Z, Zn, dsum, damping, res2, zn2)
+            U = np.matmul(Xn, A.T, out=Ub[:T])
+            _k.gemm_z(Yb[:T], U, Z, Zn, dsum, damping, res2, zn2)
             bad_z = ~bad_x & ~np.isfinite(zn2 + res2)
             ok = ~(bad_x | bad_z)
             blow = ok & (np.sqrt(zn2) > _k.BLOWUP * ynorm)
@@ -237,12 +243,14 @@ def _amp_gemm_block(A, Y, X, n_iter, status, code, tau, eps, damping, max_iter, 
         status[rows[blow]], status[rows[conv]] = _k.DIVERGED, _k.OK
         keep = ~(old | done)
         if not keep.all():
-            rows, ynorm, Yb, Xn, Zn = rows[keep], ynorm[keep], Yb[keep], Xn[keep], Zn[keep]
-        Xc, Z = Xn, Zn
-        if it < max_iter and rows.size:
-            R = Z @ A
-            R += Xc
-    X[rows] = Xc
+            k = np.flatnonzero(keep)
+            T = k.size
+            Xbuf[1 - cur, :T], Zbuf[1 - cur, :T], Yb[:T] = Xn[k], Zn[k], Yb[k]
+            rows, ynorm = rows[k], ynorm[k]
+        cur = 1 - cur
+        if it < max_iter and T:
+            np.matmul(Zbuf[cur, :T], A, out=Rb[:T])
+    X[rows] = Xbuf[cur, :T]
     n_iter[rows], status[rows] = max_iter, _k.MAX_ITER
 
 

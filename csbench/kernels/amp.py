@@ -326,11 +326,11 @@ def amp_batch(A3, Y, X, n_iter, status, denoiser, tau, eps, damping, max_iter, t
 def gemm_denoise(R, X, Z, Xn, dsum, dx2, xn2, denoiser, tau, logit_eps, damping, idx):
     """The denoising half of one AMP iteration for rows of a batch whose products came from BLAS-3.
 
-    For each row t (one trial on the shared A): ``sigma_t^2 = ||Z[t]||^2 / m``,
+    For each row t (one trial on the shared A): ``R[t] += X[t]`` (on entry ``R[t] = A^T Z[t]``, from
+    one matrix product for all rows), ``sigma_t^2 = ||Z[t]||^2 / m``,
     ``Xn[t] = eta(R[t]; tau sigma_t)`` (damped with ``X[t]``, :func:`_denoise`), and
     ``dsum[t] = sum_j eta'_j``, ``dx2[t] = ||Xn[t] - X[t]||^2``, ``xn2[t] = ||Xn[t]||^2``, each summed in
-    the order :func:`amp_batch` sums it. ``R[t] = X[t] + A^T Z[t]`` comes from one matrix product for
-    all rows (``csbench.decoders.amp``); ``idx`` (n,) int64 is scratch.
+    the order :func:`amp_batch` sums it. ``idx`` (n,) int64 is scratch.
     """
     m = Z.shape[1]
     n = R.shape[1]
@@ -343,7 +343,10 @@ def gemm_denoise(R, X, Z, Xn, dsum, dx2, xn2, denoiser, tau, logit_eps, damping,
         v = max(s2, 1e-300)
         x = X[t]
         xn = Xn[t]
-        _, ds = _denoise(R[t], tau * np.sqrt(s2), v, logit_eps, denoiser, damping, x, xn, idx)
+        r = R[t]
+        for j in range(n):
+            r[j] += x[j]
+        _, ds = _denoise(r, tau * np.sqrt(s2), v, logit_eps, denoiser, damping, x, xn, idx)
         a = 0.0
         b = 0.0
         for j in range(n):
