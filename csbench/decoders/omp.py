@@ -33,7 +33,8 @@ GRAM_MAX_BYTES = 1 << 28
 #: after the first. Measured break-even, one thread: (n, m, k) = (1000, 200, 10):
 #: G 6.8 ms, 0.239 ms/trial without G vs 0.058 ms with it, i.e.
 #: ``T (s_max - 1) ~ 0.34 n``; (1000, 300, 40): G 11.4 ms, 1.60 vs 0.40 ms/trial,
-#: ``~ 0.37 n``.
+#: ``~ 0.37 n``. (Measured with the earlier numba G kernel and a pass over A per trial for ``A^T y``; G
+#: and ``A^T Y`` are now BLAS products, so Gram mode pays from fewer trials; the rule is kept.)
 GRAM_RATIO = 0.35
 
 
