@@ -138,7 +138,8 @@ def _dt(dtype):
 def spams_omp(A, Y, k, threads):
     import spams
 
-    return spams.omp(np.asfortranarray(Y.T), np.asfortranarray(A), L=k, numThreads=threads).toarray().T
+    # eps=0 given explicitly: with its default, spams-bin 2.6.14's float32 OMP returns x = 0 for every signal
+    return spams.omp(np.asfortranarray(Y.T), np.asfortranarray(A), L=k, eps=0.0, numThreads=threads).toarray().T
 
 
 def spams_lasso(A, Y, lam, threads):
