@@ -183,14 +183,14 @@ def numpy_amp(A, Y, max_iter=1000, tol=1e-9):
     x = np.zeros((T, n), A.dtype)
     z = Y.copy()
     its = 0
-    for _ in range(max_iter):
+    for _ in range(max_iter):  # every operand kept in A's dtype (a float64 theta would promote float32 to float64)
         sigma = np.linalg.norm(z, axis=1) / np.sqrt(m)
         r = x + z @ A
-        theta = (tau * sigma)[:, None]
+        theta = (tau * sigma)[:, None].astype(A.dtype)
         xn = np.sign(r) * np.maximum(np.abs(r) - theta, 0)
-        onsager = np.count_nonzero(xn, axis=1) / m
+        onsager = (np.count_nonzero(xn, axis=1) / m).astype(A.dtype)
         resid = y - xn @ A.T
-        z = resid + onsager[:, None].astype(A.dtype) * z
+        z = resid + onsager[:, None] * z
         its += act.size
         done = ((np.linalg.norm(xn - x, axis=1) <= tol * np.linalg.norm(xn, axis=1))
                 | (np.linalg.norm(resid, axis=1) <= tol * ynorm[act]))
