@@ -238,6 +238,25 @@ def _denoise(r, theta, v, logit_eps, denoiser, damping, x, xn, idx):
     return nnz, dsum
 
 
+@njit(cache=True)
+def _denoise_step(r, z, tau, logit_eps, denoiser, damping, x, xn, idx):
+    """``sigma^2 = ||z||^2 / m``, ``xn = eta(r; tau sigma)`` (:func:`_denoise`); returns ``(nnz, sum eta', ||xn - x||^2, ||xn||^2)``."""
+    m = z.shape[0]
+    s2 = 0.0
+    for i in range(m):
+        s2 += z[i] * z[i]
+    s2 /= m
+    v = max(s2, 1e-300)
+    nnz, dsum = _denoise(r, tau * np.sqrt(s2), v, logit_eps, denoiser, damping, x, xn, idx)
+    dx2 = 0.0
+    xn2 = 0.0
+    for j in range(r.shape[0]):
+        d = xn[j] - x[j]
+        dx2 += d * d
+        xn2 += xn[j] * xn[j]
+    return nnz, dsum, dx2, xn2
+
+
 @njit(cache=True, nogil=True)
 def amp_batch(A3, Y, X, n_iter, status, denoiser, tau, eps, damping, max_iter, tol, t0, t1):
     """AMP on the trials ``t0 <= t < t1``: ``y = Y[t] = A x`` with ``A = A3[t]`` (A3: (T, m, n)), or ``A3[0]`` if (1, m, n).
@@ -289,18 +308,7 @@ def amp_batch(A3, Y, X, n_iter, status, denoiser, tau, eps, damping, max_iter, t
         _sweep(A, AT, y, x, idx, np.int64(0), xc, u, 0.0, 0.0, z, zn, r, np.bool_(False))  # typed: no literal specialisation
         n_it, st = max_iter, MAX_ITER
         for it in range(1, max_iter + 1):
-            s2 = 0.0
-            for i in range(m):
-                s2 += z[i] * z[i]
-            s2 /= m
-            v = max(s2, 1e-300)
-            nnz, dsum = _denoise(r, tau * np.sqrt(s2), v, logit_eps, denoiser, damping, x, xn, idx)
-            dx2 = 0.0
-            xn2 = 0.0
-            for j in range(n):
-                d = xn[j] - x[j]
-                dx2 += d * d
-                xn2 += xn[j] * xn[j]
+            nnz, dsum, dx2, xn2 = _denoise_step(r, z, tau, logit_eps, denoiser, damping, x, xn, idx)
             if not np.isfinite(dx2 + xn2 + dsum):
                 n_it, st = it - 1, DIVERGED
                 break
@@ -332,30 +340,13 @@ def gemm_denoise(R, X, Z, Xn, dsum, dx2, xn2, denoiser, tau, logit_eps, damping,
     ``dsum[t] = sum_j eta'_j``, ``dx2[t] = ||Xn[t] - X[t]||^2``, ``xn2[t] = ||Xn[t]||^2``, each summed in
     the order :func:`amp_batch` sums it. ``idx`` (n,) int64 is scratch.
     """
-    m = Z.shape[1]
     n = R.shape[1]
     for t in range(R.shape[0]):
-        z = Z[t]
-        s2 = 0.0
-        for i in range(m):
-            s2 += z[i] * z[i]
-        s2 /= m
-        v = max(s2, 1e-300)
         x = X[t]
-        xn = Xn[t]
         r = R[t]
         for j in range(n):
             r[j] += x[j]
-        _, ds = _denoise(r, tau * np.sqrt(s2), v, logit_eps, denoiser, damping, x, xn, idx)
-        a = 0.0
-        b = 0.0
-        for j in range(n):
-            d = xn[j] - x[j]
-            a += d * d
-            b += xn[j] * xn[j]
-        dsum[t] = ds
-        dx2[t] = a
-        xn2[t] = b
+        _, dsum[t], dx2[t], xn2[t] = _denoise_step(r, Z[t], tau, logit_eps, denoiser, damping, x, Xn[t], idx)
 
 
 @njit(cache=True, nogil=True)
