@@ -29,11 +29,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # every solver on one core; override to time 2 threads
 
-import numpy as np  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
+import numpy as np
+from threadpoolctl import threadpool_limits
 
-import csbench  # noqa: E402
-from csbench.theory import minimax_threshold  # noqa: E402
+import csbench
+from csbench.theory import minimax_threshold
 
 SIZES = [(1000, 200, 10), (1000, 300, 40), (10000, 400, 20), (100000, 500, 10)]
 LAM_RATIO = 0.01  # lam = 0.01 ||A^T y||_inf for every lasso solver
@@ -181,25 +181,81 @@ def run_size(n, m, k, trials, shared, include):
         best = np.min(np.stack(list(objs.values())), axis=0)
         for name, (Xh, sec, cpu) in sols.items():
             subopt = float(np.max((objs[name] - best) / best))
-            record("lasso", name, Xh, sec, cpu, {"max_rel_subopt": subopt})
+            extra = {"max_rel_subopt": subopt}
+            if name == "csbench":
+                extra.update(memory_bound(m, n, shared, sec / T, passes=2.0, n_iter=float(res.n_iter.mean()),
+                                          cpu_per_problem=cpu / T))
+            record("lasso", name, Xh, sec, cpu, extra)
     if "omp" in include:
         res, sec, cpu = timed(lambda A, Y: csbench.decode("omp", A, Y, k=k), A, Y)
-        record("omp", "csbench", res.X_hat, sec, cpu)
+        record("omp", "csbench", res.X_hat, sec, cpu,
+               memory_bound(m, n, shared, sec / T, passes=float(res.n_iter.mean()), n_iter=float(res.n_iter.mean()),
+                            cpu_per_problem=cpu / T))
         record("omp", "sklearn OMP (per problem)", *timed(peer_sklearn_omp, A, Y, k))
         if n <= 10000:  # orthogonal_mp(precompute=True) forms the n x n Gram
             record("omp", "sklearn orthogonal_mp", *timed(peer_orthogonal_mp, A, Y, k))
     if "amp" in include:
         res, sec, cpu = timed(lambda A, Y: csbench.decode("amp", A, Y, k=k), A, Y)
-        record("amp", "csbench", res.X_hat, sec, cpu)
+        record("amp", "csbench", res.X_hat, sec, cpu,
+               memory_bound(m, n, shared, sec / T, passes=float(res.n_iter.mean()), n_iter=float(res.n_iter.mean()),
+                            cpu_per_problem=cpu / T))
         record("amp", "numpy AMP", *timed(numpy_amp, A, Y))
     if "bp" in include and n <= 1000:
         bt = min(T, 10)
-        res, sec, _ = timed(lambda A, Y: csbench.decode("basis_pursuit", A, Y), A if A.ndim == 2 else A[:bt], Y[:bt])
+        res, sec, cpu = timed(lambda A, Y: csbench.decode("basis_pursuit", A, Y), A if A.ndim == 2 else A[:bt],
+                              Y[:bt])
         s = csbench.score(X[:bt], res.X_hat, binary=False, tol=SUCCESS_TOL, support_tol=SUPPORT_TOL)
         rows.append({"family": "bp", "solver": "scipy HiGHS", "n": n, "m": m, "k": k, "shared_A": shared,
-                     "trials": bt, "ms_per_problem": 1e3 * sec / bt, "success": float(s["support"].mean()),
+                     "trials": bt, "ms_per_problem": 1e3 * sec / bt, "cpu_ms_per_problem": 1e3 * cpu / bt,
+                     "success": float(s["support"].mean()),
                      "median_rel_err": float(np.median(s["rel_err"]))})
     return rows
+
+
+#: Stream bandwidth of this machine (GB/s, np.copyto read + write), measured once by :func:`main`.
+STREAM = {}
+
+
+def memory_bound(m, n, shared, sec_per_problem, passes, n_iter, cpu_per_problem=None):
+    """The fresh-A memory bound of one csbench decoder: bytes of A it must read and the fraction of bandwidth.
+
+    ``passes`` full reads of A (8 m n bytes each) are the least the algorithm must do per problem: AMP
+    one per iteration (``A^T z`` and ``A x`` need every entry), OMP one per atom (the first for
+    ``A^T y``, then ``A^T a_j`` of each new atom), the lasso two (``A^T y``, and ``A^T r`` for the final
+    duality gap). ``bw_fraction`` = those bytes / time / the measured stream bandwidth (``STREAM``:
+    ``np.copyto`` of 512 MB, from memory); ``bw_fraction_cpu`` the same with CPU time (steadier on a
+    loaded machine); ``cache_fraction`` against the copy rate of a 16 MB array (cache-resident: an A
+    that fits the last-level cache is read from there after its first pass); ``equiv_passes`` = how
+    many reads of A the measured time would allow at stream bandwidth.
+    """
+    if shared or not STREAM:
+        return {}
+    a_bytes = 8.0 * m * n
+    rate = STREAM["copy_GBps"] * 1e9
+    cpu = sec_per_problem if cpu_per_problem is None else cpu_per_problem
+    return {"n_iter_mean": n_iter, "A_bytes_per_iter": a_bytes * passes / max(n_iter, 1.0),
+            "must_read_bytes": a_bytes * passes, "bw_fraction": a_bytes * passes / sec_per_problem / rate,
+            "bw_fraction_cpu": a_bytes * passes / cpu / rate,
+            "cache_fraction": a_bytes * passes / cpu / (STREAM["cache_copy_GBps"] * 1e9),
+            "equiv_passes": sec_per_problem * rate / a_bytes}
+
+
+def print_memory_bound(rows, file=None):
+    """The fresh-A rows of csbench's lasso, OMP and AMP against the stream bandwidth."""
+    sel = [r for r in rows if "bw_fraction" in r]
+    if not sel:
+        return
+    print(f"fresh A against the measured stream bandwidth ({STREAM['copy_GBps']:.1f} GB/s, np.copyto of 512 MB):",
+          file=file)
+    print(f"{'family':<7}{'n':>7}{'m':>5}{'k':>4}{'iters':>8}{'A MB/iter':>11}{'must-read MB':>14}{'ms/prob':>9}"
+          f"{'% of BW':>9}{'% BW (cpu)':>11}{'% cache BW':>11}{'passes at BW':>14}", file=file)
+    for r in sel:
+        print(f"{r['family']:<7}{r['n']:>7}{r['m']:>5}{r['k']:>4}{r.get('n_iter_mean', np.nan):>8.1f}"
+              f"{r['A_bytes_per_iter'] / 1e6:>11.2f}{r['must_read_bytes'] / 1e6:>14.2f}{r['ms_per_problem']:>9.3f}"
+              f"{100 * r['bw_fraction']:>9.1f}{100 * r['bw_fraction_cpu']:>11.1f}{100 * r['cache_fraction']:>11.1f}"
+              f"{r['equiv_passes']:>14.1f}", file=file)
+    print("iterations: AMP iterations, OMP atoms, lasso CD epochs (the lasso's must-read is per problem: 2 passes); "
+          "passes at BW = reads of A the measured time would allow at stream bandwidth", file=file)
 
 
 def print_table(rows, file=None):
@@ -317,6 +373,11 @@ def main(argv=None):
     if args.sizes:
         sizes = [tuple(int(v) for v in size.split(",")) for size in args.sizes]
     default_trials = {1000: 100, 10000: 30, 100000: 3}
+    from bench_shared_dictionary import stream_bandwidth
+
+    STREAM.update(stream_bandwidth())
+    STREAM["cache_copy_GBps"] = stream_bandwidth(nbytes=1 << 24, reps=20)["copy_GBps"]
+    print("stream bandwidth:", STREAM)
     print("load average before:", os.getloadavg())
     rows = []
     with threadpool_limits(1):
@@ -327,10 +388,11 @@ def main(argv=None):
                 print_table(new, file=sys.stderr)  # progress, and nothing lost if a later size fails
                 rows += new
     print_table(rows)
+    print_memory_bound(rows)
     print("load average after:", os.getloadavg())
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine(), "rows": rows}, f, indent=1)
+            json.dump({"machine": machine(), "stream": STREAM, "rows": rows}, f, indent=1)
     return 0
 
 

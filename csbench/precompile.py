@@ -57,14 +57,18 @@ def _omp():
         A, Y = _problem(20, 40, 3, 40, per_trial)
         for positive in (False, True):
             decode("omp", A, Y, k=3, positive=positive)
+    decode("omp", A, Y, k=3, gram=True, dtype="float32")  # the float32 Gram path of plain OMP
 
 
 def _amp():
-    """AMP (one kernel for every denoiser)."""
+    """AMP (one kernel for every denoiser), and the stacked (BLAS-3) path of a shared A."""
     from .decoders import decode
 
     A, Y = _problem(20, 40, 3, 2)
     decode("amp", A, Y, k=3)
+    A, Y = _problem(20, 40, 3, 16, per_trial=False)
+    for dtype in ("float64", "float32"):
+        decode("amp", A, Y, k=3, gemm=True, dtype=dtype)
 
 
 def _readouts_and_draws():

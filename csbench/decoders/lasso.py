@@ -13,6 +13,7 @@ from functools import partial
 from .._validate import check_bool, check_finite_array, check_float, check_gram, check_int, optional
 from .backend import kernels
 from .base import DECODERS, MAX_ITER, NONFINITE, OK, DecodeResult, outputs, run_trials
+from .precision import TOL32, as_dtype, check_dtype, operator_path
 
 _k = kernels("lasso")  # numba loads on the first call, not on import
 _h = kernels("homotopy")  # compiled when a trial first needs the homotopy
@@ -47,6 +48,7 @@ CHECKS = {
     "max_iter": partial(check_int, low=1),
     "debias": check_bool,
     "gram": check_gram,
+    "dtype": check_dtype,
 }
 
 
@@ -77,8 +79,9 @@ def _solve(A, Y, lams, ratio, positive, tol, max_iter, X, G):
     m, n = A.shape[-2:]
     A3 = A if A.ndim == 3 else A[None]
     lam_used = np.zeros(T)
+    B = Y @ A if G.shape[0] else np.empty((0, 0), G.dtype)  # Gram mode: A^T y of every trial in one product
     run_trials(_k.lasso_batch, T, A3, Y, np.arange(T), lams, ratio, positive, tol,
-               np.full(T, min(max_iter, _k.SWITCH_EPOCHS), np.int64), _k.WS_START, int(_k.SWITCH_NNZ * m), G, X,
+               np.full(T, min(max_iter, _k.SWITCH_EPOCHS), np.int64), _k.WS_START, int(_k.SWITCH_NNZ * m), G, B, X,
                n_iter, status, lam_used)
     unsolved = (status == _k.SWITCH) | (status == _k.MAX_ITER)
     status[unsolved & (n_iter >= max_iter)] = _k.MAX_ITER
@@ -87,7 +90,7 @@ def _solve(A, Y, lams, ratio, positive, tol, max_iter, X, G):
         steps = _homotopy(A3, Y, hard, lam_used, positive, max_iter - n_iter, G, X)
         more = np.zeros(T, np.int64)
         run_trials(_k.lasso_batch, hard.size, A3, Y, hard, lam_used, False, positive, tol, max_iter - n_iter - steps,
-                   _k.WS_START, n, G, X, more, status, lam_used)
+                   _k.WS_START, n, G, B, X, more, status, lam_used)
         n_iter += steps + more
     bad = status == _k.NONFINITE_INPUT
     if bad.any():
@@ -148,7 +151,7 @@ def study_defaults(params, given, study):
 @DECODERS.register("lasso", "min 1/2||y-Ax||^2 + lam||x||_1 (or x >= 0): working-set CD / homotopy, numba",
                    checks_finite_A=True, checks=CHECKS, problem_check=check_problem, study_defaults=study_defaults)
 def lasso(A, Y, k, *, lam=None, lam_ratio=None, positive=False, tol=1e-8, max_iter=10_000,
-          x0=None, debias=False, gram="auto"):
+          x0=None, debias=False, gram="auto", dtype="float64"):
     """Lasso ``min_x 1/2 ||y - A x||^2 + lam ||x||_1`` (Tibshirani 1996), x >= 0 if ``positive``.
 
     Parameters
@@ -177,11 +180,17 @@ def lasso(A, Y, k, *, lam=None, lam_ratio=None, positive=False, tol=1e-8, max_it
     debias : bool
         Replace x by least squares on its support (:func:`debias_support`).
     gram : "auto", True or False
-        Precompute ``G = A^T A`` once for a shared (m, n) A; gradients are then
-        ``A^T y - G x`` and working-set Gram matrices are read from G. "auto"
-        does so when ``n <= GRAM_MAX_N`` and ``T >= n / 4``. Results agree with
-        ``gram=False`` to rounding, not bit for bit: fix ``gram`` when a
-        shared-A batch may be split differently.
+        Precompute ``G = A^T A`` and ``A^T y`` for all trials (``Y A``) once for a
+        shared (m, n) A, as BLAS-3 products; gradients are then ``A^T y - G x``,
+        working-set Gram matrices are read from G, and a trial never passes over
+        A. "auto" does so when ``n <= GRAM_MAX_N`` and ``T >= n / 4``. Results
+        agree with ``gram=False`` (and across different splits of a batch) to
+        rounding, not bit for bit.
+    dtype : "float64" or "float32"
+        float32: A and Y rounded to float32; Gram mode stores G and ``A^T Y`` in
+        float32 (CD runs in float64 on them and solves the problem they define),
+        other paths compute in float64 on the rounded values; ``tol`` is raised to
+        at least ``TOL32`` = 1e-5; X_hat is float32 (:mod:`csbench.decoders.precision`).
 
     Notes
     -----
@@ -217,11 +226,16 @@ def lasso(A, Y, k, *, lam=None, lam_ratio=None, positive=False, tol=1e-8, max_it
     value, ratio = lam_rule(lam, lam_ratio)
     T, n = Y.shape[0], A.shape[-1]
     X = _check_x0(x0, T, n)
+    if dtype == "float32":
+        A, Y = as_dtype(np.float32, A, Y)
+        tol = max(tol, TOL32)
     G = _gram(A, T, gram)
+    if not G.shape[0]:  # no float32 path: float64 on the (rounded) values
+        A, Y = as_dtype(np.float64, A, Y)
     n_iter, status = _solve(A, Y, np.full(T, value), ratio, positive, tol, max_iter, X, G)
     if debias:
         X = debias_support(A, Y, X)
-    return DecodeResult(X, n_iter, status)
+    return DecodeResult(X.astype(np.float32) if dtype == "float32" else X, n_iter, status)
 
 
 def lasso_path(A, Y, lams, *, positive=False, tol=1e-8, max_iter=10_000, x0=None, gram="auto"):
@@ -354,4 +368,4 @@ def lasso_operator(ops, Y, k, *, lam, lam_ratio, positive, tol, max_iter, x0, de
     return DecodeResult(X, n_iter, status)
 
 
-DECODERS.update("lasso", operator=lasso_operator)
+DECODERS.update("lasso", operator=operator_path(lasso_operator))

@@ -21,6 +21,7 @@ from .._validate import check_bool, check_finite_array, check_float, check_gram,
 from .backend import kernels
 from .base import (DECODERS, DEPENDENT_ATOMS, MAX_ITER, NONFINITE, OK, DecodeResult, PerOperator, col_norms_sq,
                    outputs, run_trials)
+from .precision import as_dtype, check_dtype, operator_path
 
 _k = kernels("omp")  # numba loads on the first call, not on import
 
@@ -33,12 +34,13 @@ GRAM_MAX_BYTES = 1 << 28
 #: after the first. Measured break-even, one thread: (n, m, k) = (1000, 200, 10):
 #: G 6.8 ms, 0.239 ms/trial without G vs 0.058 ms with it, i.e.
 #: ``T (s_max - 1) ~ 0.34 n``; (1000, 300, 40): G 11.4 ms, 1.60 vs 0.40 ms/trial,
-#: ``~ 0.37 n``.
+#: ``~ 0.37 n``. (Measured with the earlier numba G kernel and a pass over A per trial for ``A^T y``; G
+#: and ``A^T Y`` are now BLAS products, so Gram mode pays from fewer trials; the rule is kept.)
 GRAM_RATIO = 0.35
 
 
 def _use_gram(A, T, s_max, gram):
-    """Whether to precompute ``G = A^T A`` (results are bit-identical either way)."""
+    """Whether to precompute ``G = A^T A`` and ``B = Y A`` (results agree to rounding either way)."""
     n = A.shape[-1]
     if A.ndim == 3:
         if gram is True:
@@ -50,13 +52,25 @@ def _use_gram(A, T, s_max, gram):
     return 8 * n * n <= GRAM_MAX_BYTES and T * max(s_max - 1, 0) >= GRAM_RATIO * n
 
 
+def shared_products(A, Y):
+    """``G = A^T A`` (n, n) and ``B = Y A`` (T, n), i.e. ``B[t] = A^T y_t``: two BLAS-3 products for a shared A.
+
+    A (m, n) and Y (T, m) float64 or float32; G and B have their dtype. The shared-dictionary paths
+    of OMP and the lasso start from them (``m n^2 / 2`` and ``T m n`` multiply-adds, at the GEMM rate
+    instead of one pass over A per trial).
+    """
+    return A.T @ A, Y @ A
+
+
 def omp_solve(A, Y, s_max, tol=None, positive=False, gram="auto"):
     """Run the OMP kernels on validated inputs (see :func:`omp`).
 
     Parameters
     ----------
-    A : ndarray (m, n) or (T, m, n), float64, C-contiguous (NaN/inf raise ValueError)
-    Y : ndarray (T, m)
+    A : ndarray (m, n) or (T, m, n), float64 or float32, C-contiguous (NaN/inf raise ValueError)
+    Y : ndarray (T, m), the dtype of A
+        float32 inputs: Gram mode runs on float32 G and ``A^T Y``, other paths in float64 on the
+        float32 values, and X is float32 (:mod:`csbench.decoders.precision`).
     s_max : int
         Maximum number of atoms, ``0 <= s_max <= min(m, n)``.
     tol : float or None
@@ -75,14 +89,21 @@ def omp_solve(A, Y, s_max, tol=None, positive=False, gram="auto"):
     status = np.zeros(T, np.int8)
     sel = np.empty((T, s_max), np.int64)
     tol_k = -1.0 if tol is None else float(tol)
-    use_gram = _use_gram(A, T, s_max, gram)
-    G = np.empty((0, 0))
-    if use_gram:
-        G = np.empty((n, n))
-        run_trials(_k.gram, _k.gram_blocks(n), A, G)
-        _k.gram_mirror(G)
-    run_trials(_k.nnomp_batch if positive else _k.omp_batch, T, A if A.ndim == 3 else A[None], Y, G, s_max, tol_k,
-               X, n_iter, status, sel)
+    single = A.dtype == np.float32
+    G, B, nsq = np.empty((0, 0)), np.empty((0, 0)), np.empty(0)
+    floor_rel, dep_tol = _k.CORR_FLOOR, _k.DEP_TOL
+    if _use_gram(A, T, s_max, gram):
+        A, Y = as_dtype(A.dtype, A, Y)
+        G, B = shared_products(A, Y)
+        nsq = np.ascontiguousarray(np.diagonal(G))
+        if single:
+            floor_rel, dep_tol = _k.CORR_FLOOR32, _k.DEP_TOL32
+    else:  # no float32 path: float64 on the (rounded) values
+        A, Y = as_dtype(np.float64, A, Y)
+    run_trials(_k.nnomp_batch if positive else _k.omp_batch, T, A if A.ndim == 3 else A[None], Y, G, B, nsq, s_max,
+               tol_k, floor_rel, dep_tol, X, n_iter, status, sel)
+    if single:
+        X = X.astype(np.float32)
     bad = status == _k.NONFINITE_INPUT
     if bad.any():
         # the kernels' first pass is decode()'s finiteness check of A (checks_finite_A): raise its
@@ -99,6 +120,7 @@ CHECKS = {
     "tol": optional(partial(check_float, low=0.0)),
     "positive": check_bool,
     "gram": check_gram,
+    "dtype": check_dtype,
 }
 
 
@@ -137,7 +159,7 @@ def study_defaults(params, given, study):
 @DECODERS.register("omp", "orthogonal matching pursuit: k atoms or ||r||^2 <= tol; positive=True: NNOMP",
                    checks_finite_A=True, checks=CHECKS, problem_check=check_problem,
                    study_defaults=study_defaults)
-def omp(A, Y, k, *, n_nonzero_coefs=None, tol=None, positive=False, gram="auto"):
+def omp(A, Y, k, *, n_nonzero_coefs=None, tol=None, positive=False, gram="auto", dtype="float64"):
     """Orthogonal matching pursuit (Pati et al. 1993; Tropp & Gilbert 2007).
 
     Greedy: add the atom ``argmax_j |a_j^T r| / ||a_j||``, refit least squares on
@@ -168,8 +190,15 @@ def omp(A, Y, k, *, n_nonzero_coefs=None, tol=None, positive=False, gram="auto")
     gram : "auto", True or False
         Shared A only: precompute ``G = A^T A`` once (``m n^2 / 2`` multiply-adds,
         ``8 n^2`` bytes) so that each atom costs O(n) instead of a pass over A.
-        Results are bit-identical either way; "auto" uses it when it pays
+        ``A^T y`` for all trials is then one matrix product (BLAS). Results agree with
+        ``gram=False`` to rounding (the same selections, ``n_iter`` and statuses on the
+        tested problems; coefficients to ~1e-14), not bit for bit: fix ``gram`` when a
+        shared-A batch may be split differently. "auto" uses it when it pays
         (see ``GRAM_RATIO``, ``GRAM_MAX_BYTES``).
+    dtype : "float64" or "float32"
+        float32: A and Y rounded to float32; Gram mode stores G and ``A^T Y`` in float32 (with
+        the thresholds ``DEP_TOL32``, ``CORR_FLOOR32``), other paths compute in float64 on the
+        rounded values; X_hat is float32 (:mod:`csbench.decoders.precision`).
 
     Returns
     -------
@@ -182,6 +211,8 @@ def omp(A, Y, k, *, n_nonzero_coefs=None, tol=None, positive=False, gram="auto")
     """
     m, n = A.shape[-2:]
     s_max = atoms(m, n, k, n_nonzero_coefs, tol)
+    if dtype == "float32":
+        A, Y = as_dtype(np.float32, A, Y)
     X, n_iter, status, _ = omp_solve(A, Y, s_max, tol, positive, gram)
     return DecodeResult(X, n_iter, status)
 
@@ -277,4 +308,4 @@ def omp_operator(ops, Y, k, *, n_nonzero_coefs, tol, positive, gram):
     return DecodeResult(X, n_iter, status)
 
 
-DECODERS.update("omp", operator=omp_operator)
+DECODERS.update("omp", operator=operator_path(omp_operator))

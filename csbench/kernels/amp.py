@@ -238,6 +238,25 @@ def _denoise(r, theta, v, logit_eps, denoiser, damping, x, xn, idx):
     return nnz, dsum
 
 
+@njit(cache=True)
+def _denoise_step(r, z, tau, logit_eps, denoiser, damping, x, xn, idx):
+    """``sigma^2 = ||z||^2 / m``, ``xn = eta(r; tau sigma)`` (:func:`_denoise`); returns ``(nnz, sum eta', ||xn - x||^2, ||xn||^2)``."""
+    m = z.shape[0]
+    s2 = 0.0
+    for i in range(m):
+        s2 += z[i] * z[i]
+    s2 /= m
+    v = max(s2, 1e-300)
+    nnz, dsum = _denoise(r, tau * np.sqrt(s2), v, logit_eps, denoiser, damping, x, xn, idx)
+    dx2 = 0.0
+    xn2 = 0.0
+    for j in range(r.shape[0]):
+        d = xn[j] - x[j]
+        dx2 += d * d
+        xn2 += xn[j] * xn[j]
+    return nnz, dsum, dx2, xn2
+
+
 @njit(cache=True, nogil=True)
 def amp_batch(A3, Y, X, n_iter, status, denoiser, tau, eps, damping, max_iter, tol, t0, t1):
     """AMP on the trials ``t0 <= t < t1``: ``y = Y[t] = A x`` with ``A = A3[t]`` (A3: (T, m, n)), or ``A3[0]`` if (1, m, n).
@@ -289,18 +308,7 @@ def amp_batch(A3, Y, X, n_iter, status, denoiser, tau, eps, damping, max_iter, t
         _sweep(A, AT, y, x, idx, np.int64(0), xc, u, 0.0, 0.0, z, zn, r, np.bool_(False))  # typed: no literal specialisation
         n_it, st = max_iter, MAX_ITER
         for it in range(1, max_iter + 1):
-            s2 = 0.0
-            for i in range(m):
-                s2 += z[i] * z[i]
-            s2 /= m
-            v = max(s2, 1e-300)
-            nnz, dsum = _denoise(r, tau * np.sqrt(s2), v, logit_eps, denoiser, damping, x, xn, idx)
-            dx2 = 0.0
-            xn2 = 0.0
-            for j in range(n):
-                d = xn[j] - x[j]
-                dx2 += d * d
-                xn2 += xn[j] * xn[j]
+            nnz, dsum, dx2, xn2 = _denoise_step(r, z, tau, logit_eps, denoiser, damping, x, xn, idx)
             if not np.isfinite(dx2 + xn2 + dsum):
                 n_it, st = it - 1, DIVERGED
                 break
@@ -320,3 +328,47 @@ def amp_batch(A3, Y, X, n_iter, status, denoiser, tau, eps, damping, max_iter, t
                 n_it, st = it, OK
                 break
         n_iter[t], status[t] = n_it, st
+
+
+@njit(cache=True, nogil=True)
+def gemm_denoise(R, X, Z, Xn, dsum, dx2, xn2, denoiser, tau, logit_eps, damping, idx):
+    """The denoising half of one AMP iteration for rows of a batch whose products came from BLAS-3.
+
+    For each row t (one trial on the shared A): ``R[t] += X[t]`` (on entry ``R[t] = A^T Z[t]``, from
+    one matrix product for all rows), ``sigma_t^2 = ||Z[t]||^2 / m``,
+    ``Xn[t] = eta(R[t]; tau sigma_t)`` (damped with ``X[t]``, :func:`_denoise`), and
+    ``dsum[t] = sum_j eta'_j``, ``dx2[t] = ||Xn[t] - X[t]||^2``, ``xn2[t] = ||Xn[t]||^2``, each summed in
+    the order :func:`amp_batch` sums it. ``idx`` (n,) int64 is scratch.
+    """
+    n = R.shape[1]
+    for t in range(R.shape[0]):
+        x = X[t]
+        r = R[t]
+        for j in range(n):
+            r[j] += x[j]
+        _, dsum[t], dx2[t], xn2[t] = _denoise_step(r, Z[t], tau, logit_eps, denoiser, damping, x, Xn[t], idx)
+
+
+@njit(cache=True, nogil=True)
+def gemm_z(Y, U, Z, Zn, dsum, damping, res2, zn2):
+    """The z-update of one AMP iteration from ``U[t] = A Xn[t]`` (one matrix product for all rows).
+
+    ``Zn[t, i] = y_i - u_i + (dsum[t] / m) z_i`` (damped: ``(1-d) [...] + d z_i``, :func:`_z_entry`),
+    ``res2[t] = ||y - u||^2``, ``zn2[t] = ||Zn[t]||^2``.
+    """
+    m = Y.shape[1]
+    for t in range(Y.shape[0]):
+        b = dsum[t] / m
+        y = Y[t]
+        u = U[t]
+        z = Z[t]
+        zn = Zn[t]
+        e = 0.0
+        f = 0.0
+        for i in range(m):
+            ri, zi = _z_entry(y[i], u[i], b, z[i], damping)
+            zn[i] = zi
+            e += ri * ri
+            f += zi * zi
+        res2[t] = e
+        zn2[t] = f

@@ -28,8 +28,10 @@ pass over A that the subproblem is solved to the final tolerance when
 ``|W|^2 <= m n / 8``, and to ``INNER_FRACTION`` times the outer gap otherwise.
 Columns of A with zero norm have ``G_jj = 0`` and keep ``x_j = 0``.
 
-With a precomputed ``G = A^T A`` (shared A, "Gram mode") the full gradient is
-``c - G x`` and ``G_W`` is read from G, so A is only touched on the support.
+With a precomputed ``G = A^T A`` and ``c = A^T y`` from one product ``Y A`` for all
+trials (shared A, "Gram mode", as LARS and scikit-learn's ``precompute``) the full
+gradient is ``c - G x``, ``G_W`` is read from G and the gap's ``||r||^2`` and ``y.r``
+come from ``||y||^2``, ``x.c`` and ``x.g``, so a trial never touches A.
 
 Near and below the l1 phase transition at small lam, CD iterates carry more
 than m nonzeros, ``G_SS`` is singular, the active-set step does not apply and
@@ -422,7 +424,7 @@ def _grown(buf, size):
 
 
 @njit(cache=True, nogil=True)
-def lasso_batch(A3, Y, trials, lams, ratio, positive, tol, budget, p0, nnz_stop, G, X, n_iter, status, lam_used,
+def lasso_batch(A3, Y, trials, lams, ratio, positive, tol, budget, p0, nnz_stop, G, B, X, n_iter, status, lam_used,
                 t0, t1):
     """Working-set CD on the trials ``t = trials[q]``, ``t0 <= q < t1``; trial t uses ``A3[t]``, or ``A3[0]`` if it holds one matrix.
 
@@ -446,6 +448,10 @@ def lasso_batch(A3, Y, trials, lams, ratio, positive, tol, budget, p0, nnz_stop,
         Give up (status ``SWITCH``) when an unconverged iterate has more nonzeros.
     G : (n, n) or (0, 0) float64
         ``A^T A`` for Gram mode, or an empty array.
+    B : (T, n) or (0, 0) float64
+        Gram mode: ``B[t] = A^T Y[t]`` (one matrix product ``Y A`` for all trials); else empty.
+        In Gram mode a trial never passes over A: ``c = B[t]``, gradients ``c - G x``, and
+        ``||r||^2 = ||y||^2 - x.c - x.g``, ``y.r = ||y||^2 - x.c`` for the gap (as in :func:`cd_epochs`).
     X : (T, n) float64, in/out
         Warm starts on entry, solutions on exit.
     n_iter, status, lam_used : (T,) int64, int8, float64, out
@@ -471,7 +477,11 @@ def lasso_batch(A3, Y, trials, lams, ratio, positive, tol, budget, p0, nnz_stop,
     for q_trial in range(t0, t1):
         t = trials[q_trial]
         A, y, x = trial_views(A3, Y, X, t)
-        at_mul(A, y, c)
+        gram = G.shape[0] > 0
+        if gram:
+            copy_n(c, B[t], n)
+        else:
+            at_mul(A, y, c)
         finite = True
         for j in range(n):
             if not np.isfinite(c[j]):
@@ -492,7 +502,6 @@ def lasso_batch(A3, Y, trials, lams, ratio, positive, tol, budget, p0, nnz_stop,
             x[:] = 0.0
             n_iter[t], status[t] = 0, OK
             continue
-        gram = G.shape[0] > 0
         nnz = 0
         for j in range(n):
             if positive and x[j] < 0.0:
@@ -518,7 +527,8 @@ def lasso_batch(A3, Y, trials, lams, ratio, positive, tol, budget, p0, nnz_stop,
         idx = np.empty(cap, np.int64)
         zs = np.empty(cap)
         buf_m = np.empty(0)
-        _support_residual(A, y, x, supp, zs, r)
+        if not gram:
+            _support_residual(A, y, x, supp, zs, r)
         threshold = tol * 0.5 * yy
         epochs = 0
         st = OK
@@ -539,11 +549,21 @@ def lasso_batch(A3, Y, trials, lams, ratio, positive, tol, budget, p0, nnz_stop,
                         g[b] -= xj * Gj[b]
             else:
                 at_mul(A, r, g)
-            rr = 0.0
-            yr = 0.0
-            for i in range(m):
-                rr += r[i] * r[i]
-                yr += y[i] * r[i]
+            if gram:  # from the Gram data: ||r||^2 = yy - x.c - x.g, y.r = yy - x.c (x.c + x.g = x^T(2c - G x))
+                xc = 0.0
+                xg = 0.0
+                for q in range(nnz):
+                    xq = x[supp[q]]
+                    xc += xq * c[supp[q]]
+                    xg += xq * g[supp[q]]
+                rr = max(yy - xc - xg, 0.0)
+                yr = yy - xc
+            else:
+                rr = 0.0
+                yr = 0.0
+                for i in range(m):
+                    rr += r[i] * r[i]
+                    yr += y[i] * r[i]
             gap = _gap(rr, yr, l1, lam_max(g, positive), lam)
             if gap <= threshold:
                 break
@@ -584,9 +604,7 @@ def lasso_batch(A3, Y, trials, lams, ratio, positive, tol, budget, p0, nnz_stop,
                                 buf_m, idx, zs)
             for a in range(p):
                 x[ws[a]] = xw[a]
-            if gram:
-                _support_residual(A, y, x, supp, zs, r)
-            else:  # r = y - A_W x_W from the gathered columns
+            if not gram:  # r = y - A_W x_W from the gathered columns
                 for i in range(m):
                     s = y[i]
                     row = Aw[i]

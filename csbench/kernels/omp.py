@@ -12,13 +12,20 @@ selected atoms ``S`` (in selection order)::
               positive: argmin over x_S >= 0 (Lawson-Hanson active set, warm-started)
         r  = y - A_S x_S ;  c = b - sum_{s in S} x_s G[:, s]
 
-The Gram column ``G[:, j] = A^T a_j`` is read from a precomputed ``G = A^T A``
-(shared A, "Gram mode", as scikit-learn's ``orthogonal_mp_gram``) or computed
-with one row-major pass over A when atom j enters (O(m n) per step, like the
-``A^T r`` of the textbook algorithm). Both modes sum every Gram entry in the
-same order (:func:`_acc_rows`) and form ``b`` and ``d`` with the same pass
-(:func:`csbench.kernels._linalg.colsq_corr`), so they give bit-identical results, and a
-trial's output never depends on the batch it is in or on the thread count.
+The Gram column ``G[:, j] = A^T a_j`` of an entering atom is stored in a per-trial
+buffer ``Gc`` (s_max, n), so the correlation update reads only the trial's own
+rows (cache-resident) and never the whole of G. It is copied from a precomputed
+``G = A^T A`` (shared A, "Gram mode", as scikit-learn's ``orthogonal_mp_gram``
+and SPAMS' batch OMP), or computed with one row-major pass over A when atom j
+enters (O(m n) per step, like the ``A^T r`` of the textbook algorithm). In
+Gram mode ``b = A^T y`` for all trials is one matrix product ``Y A`` and
+``d = diag(G)`` (BLAS, in :mod:`csbench.decoders.omp`), and the residual is
+formed only when a tolerance on it is set; otherwise each trial makes one
+row-major pass over A for ``b`` and ``d``
+(:func:`csbench.kernels._linalg.colsq_corr`). The two modes agree to rounding
+(same selections, ``n_iter`` and statuses on the tested problems,
+``tests/test_shared_dictionary.py``); within a mode a trial's output does not
+depend on the thread count.
 
 References: Pati, Rezaiifar & Krishnaprasad (1993); Tropp & Gilbert (2007);
 Rubinstein, Zibulevsky & Elad (2008) for the Cholesky/Gram updates; Bruckstein,
@@ -41,8 +48,10 @@ from ._linalg import (DEP_TOL, DEPENDENT, MAX_ITER, NONFINITE_INPUT, OK, back_so
 #: is then numerically orthogonal to every remaining atom (rounding level), and
 #: further atoms would fit round-off. Also the NNLS optimality tolerance.
 CORR_FLOOR = 1e-12
-#: Tile of G accumulated at once by :func:`gram` (16 x 128 doubles = 16 KiB).
-_GRAM_ROWS, _GRAM_COLS = 16, 128
+#: ``DEP_TOL`` and ``CORR_FLOOR`` when G and ``A^T Y`` are float32 (about 100 float32 epsilons): entries
+#: of a float32 Gram carry relative errors of ~1e-7 to 1e-6, so a pivot or a correlation below this
+#: level is rounding, and the atom counts as dependent (status ``dependent_atoms``) or selection stops.
+DEP_TOL32 = CORR_FLOOR32 = 1e-5
 
 
 @njit(cache=True)
@@ -82,102 +91,8 @@ def _acc_rows(g, A, i, j, l0, l1):
 
 
 @njit(cache=True)
-def _acc_rows4(G, A, i, j, l0, l1):
-    """:func:`_acc_rows` for the four Gram rows ``j .. j+3`` at once (rows ``i .. i+7`` of A, all present).
-
-    Each entry is summed exactly as :func:`_acc_rows` sums it. Loading
-    ``A[i:i+8, l]`` once for four columns cuts the loads per multiply-add
-    2.5-fold, and the loops run over slices from 0 (a loop from a variable
-    ``l0`` kept numba's negative-index wraparound and was not vectorised):
-    :func:`gram` at (n, m) = (1000, 200) went from 21.5 ms to 6.8 ms, one thread.
-    """
-    r0, r1, r2, r3 = A[i], A[i + 1], A[i + 2], A[i + 3]
-    r4, r5, r6, r7 = A[i + 4], A[i + 5], A[i + 6], A[i + 7]
-    a00, a01, a02, a03, a04, a05, a06, a07 = r0[j], r1[j], r2[j], r3[j], r4[j], r5[j], r6[j], r7[j]
-    a10, a11, a12, a13 = r0[j + 1], r1[j + 1], r2[j + 1], r3[j + 1]
-    a14, a15, a16, a17 = r4[j + 1], r5[j + 1], r6[j + 1], r7[j + 1]
-    a20, a21, a22, a23 = r0[j + 2], r1[j + 2], r2[j + 2], r3[j + 2]
-    a24, a25, a26, a27 = r4[j + 2], r5[j + 2], r6[j + 2], r7[j + 2]
-    a30, a31, a32, a33 = r0[j + 3], r1[j + 3], r2[j + 3], r3[j + 3]
-    a34, a35, a36, a37 = r4[j + 3], r5[j + 3], r6[j + 3], r7[j + 3]
-    r0, r1, r2, r3 = r0[l0:l1], r1[l0:l1], r2[l0:l1], r3[l0:l1]
-    r4, r5, r6, r7 = r4[l0:l1], r5[l0:l1], r6[l0:l1], r7[l0:l1]
-    g0, g1, g2, g3 = G[j, l0:l1], G[j + 1, l0:l1], G[j + 2, l0:l1], G[j + 3, l0:l1]
-    for l in range(l1 - l0):
-        x0, x1, x2, x3, x4, x5, x6, x7 = r0[l], r1[l], r2[l], r3[l], r4[l], r5[l], r6[l], r7[l]
-        g0[l] += ((x0 * a00 + x1 * a01) + (x2 * a02 + x3 * a03)) + (
-            (x4 * a04 + x5 * a05) + (x6 * a06 + x7 * a07))
-        g1[l] += ((x0 * a10 + x1 * a11) + (x2 * a12 + x3 * a13)) + (
-            (x4 * a14 + x5 * a15) + (x6 * a16 + x7 * a17))
-        g2[l] += ((x0 * a20 + x1 * a21) + (x2 * a22 + x3 * a23)) + (
-            (x4 * a24 + x5 * a25) + (x6 * a26 + x7 * a27))
-        g3[l] += ((x0 * a30 + x1 * a31) + (x2 * a32 + x3 * a33)) + (
-            (x4 * a34 + x5 * a35) + (x6 * a36 + x7 * a37))
-
-
-@njit(cache=True)
-def _row_steps(m):
-    """Start rows of the blocks used by :func:`_acc_rows`: 0, 8, ..., then the trailing rows one by one."""
-    m8 = m - m % 8
-    out = np.empty(m8 // 8 + m % 8, np.int64)
-    q = 0
-    for i in range(0, m8, 8):
-        out[q] = i
-        q += 1
-    for i in range(m8, m):
-        out[q] = i
-        q += 1
-    return out
-
-
-@njit(cache=True, nogil=True)
-def gram(A, G, b0, b1):
-    """Row blocks ``b0 <= blk < b1`` of the upper triangle of ``G = A^T A``, every entry summed exactly as :func:`_gram_col` sums it.
-
-    Block ``blk`` is rows ``[blk * _GRAM_ROWS, (blk + 1) * _GRAM_ROWS)`` of G;
-    ``gram_blocks(n)`` blocks in all. Tiles of G (``_GRAM_ROWS`` rows by
-    ``_GRAM_COLS`` columns, L1-resident) are accumulated over the row blocks
-    of A, four rows of G at a time (:func:`_acc_rows4`); blocks are independent
-    (``csbench.decoders.base.run_trials`` computes ranges of them on threads),
-    so G does not depend on the thread count. Entries below the diagonal are
-    garbage until :func:`gram_mirror` copies the upper triangle there.
-    """
-    m, n = A.shape
-    steps = _row_steps(m)
-    for blk in range(b0, b1):
-        j0 = blk * _GRAM_ROWS
-        j1 = min(n, j0 + _GRAM_ROWS)
-        for j in range(j0, j1):
-            G[j, j0:] = 0.0
-        for l0 in range(j0, n, _GRAM_COLS):
-            l1 = min(n, l0 + _GRAM_COLS)
-            for i in steps:
-                j = j0
-                if i + 8 <= m:
-                    while j + 4 <= j1:
-                        _acc_rows4(G, A, i, j, max(j, l0), l1)
-                        j += 4
-                for jj in range(j, j1):
-                    _acc_rows(G[jj], A, i, jj, max(jj, l0), l1)
-
-
-def gram_blocks(n):
-    """Number of row blocks of :func:`gram` for an (n, n) G."""
-    return (n + _GRAM_ROWS - 1) // _GRAM_ROWS
-
-
-@njit(cache=True)
-def gram_mirror(G):
-    """Copy the upper triangle of G onto the lower one."""
-    n = G.shape[0]
-    for j in range(n):
-        for l in range(j):
-            G[j, l] = G[l, j]
-
-
-@njit(cache=True)
 def _gram_col(A, j, g):
-    """``g = A^T a_j`` (one row-major pass over A, in the row blocks of :func:`_row_steps`)."""
+    """``g = A^T a_j`` (one row-major pass over A, eight rows at a time, :func:`_acc_rows`)."""
     m = A.shape[0]
     m8 = m - m % 8
     g[:] = 0.0
@@ -305,15 +220,42 @@ def _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, R, w, z, g
             return npp, OK
 
 
+@njit(cache=True)
+def _corr_update(c, b, Gc, xs, ns):
+    """``c = b - sum_{q < ns} xs_q Gc[q]``, four rows of ``Gc`` per pass over c (each ``Gc[q]`` is ``A^T a_{S[q]}``)."""
+    n = c.shape[0]
+    copy_n(c, b, n)
+    q = 0
+    while q + 4 <= ns:
+        x0, x1, x2, x3 = xs[q], xs[q + 1], xs[q + 2], xs[q + 3]
+        g0, g1, g2, g3 = Gc[q], Gc[q + 1], Gc[q + 2], Gc[q + 3]
+        for l in range(n):
+            c[l] -= (x0 * g0[l] + x1 * g1[l]) + (x2 * g2[l] + x3 * g3[l])
+        q += 4
+    while q < ns:
+        xq = xs[q]
+        g = Gc[q]
+        for l in range(n):
+            c[l] -= xq * g[l]
+        q += 1
+
+
 @njit(cache=True, inline="always")
-def omp_one(A, y, G, s_max, tol, positive, x, sel):
+def omp_one(A, y, G, bpre, nsqpre, s_max, tol, floor_rel, dep_tol, positive, x, sel):
     """OMP on one trial; writes ``x`` (n,) and ``sel[:n_iter]`` (selection order); returns ``(n_iter, status)``.
 
     Parameters
     ----------
     A : (m, n) float64, C-contiguous
     y : (m,) float64
-    G : (n, n) ``A^T A`` from :func:`gram` (Gram mode) or an empty (0, 0) array.
+    G : (n, n) ``A^T A`` (Gram mode, shared A) or an empty (0, 0) array.
+    bpre, nsqpre : (n,) float64 or float32
+        Gram mode: ``b = A^T y`` (a row of one GEMM ``Y A`` for all trials) and ``||a_j||^2``
+        (the diagonal of G); ignored otherwise (pass empty arrays), when one row-major pass over A
+        (:func:`csbench.kernels._linalg.colsq_corr`) computes both. G, bpre and nsqpre may be
+        float32 (with A and y): they are read as stored and every computation is float64.
+    floor_rel, dep_tol : float
+        ``CORR_FLOOR`` and ``DEP_TOL`` (``CORR_FLOOR32``, ``DEP_TOL32`` for float32 Gram data).
     s_max : int
         Maximum number of atoms (``<= min(m, n)``).
     tol : float
@@ -332,8 +274,11 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
     use_gram = G.shape[0] > 0
     b = np.empty(n)
     nsq = np.empty(n)
-    # b summed row by row for a shared and a per-trial A alike, so both give bit-identical results
-    colsq_corr(A, y, nsq, b)
+    if use_gram:
+        copy_n(b, bpre, n)
+        copy_n(nsq, nsqpre, n)
+    else:
+        colsq_corr(A, y, nsq, b)
     inv_norm = np.zeros(n)
     for j in range(n):
         if nsq[j] > 0.0:
@@ -346,7 +291,7 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
     rr = 0.0
     for i in range(m):
         rr += y[i] * y[i]
-    floor = CORR_FLOOR * np.sqrt(rr)
+    floor = floor_rel * np.sqrt(rr)
     S = np.empty(max(s_max, 1), np.int64)
     xs = np.zeros(max(s_max, 1))
     R = np.empty((max(s_max, 1), max(s_max, 1)))
@@ -355,7 +300,8 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
     pp = np.empty(max(s_max, 1), np.int64)
     inP = np.zeros(max(s_max, 1), np.bool_)
     r = np.empty(m)
-    Gc = np.empty((0 if use_gram else s_max, n))
+    Gc = np.empty((s_max, n))  # Gc[q] = A^T a_{S[q]}: a row of G (Gram mode) or one pass over A
+    from_gc = np.bool_(False)  # Gram entries are read from Gc in both modes (typed: no literal specialisation)
     chosen = np.zeros(n, np.bool_)
     c = b.copy()
     ns = np.int64(0)  # typed: a literal 0 would compile the callees twice (see _linalg)
@@ -371,7 +317,7 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
             S[ns] = j
             chosen[j] = True
             ns += 1
-            npp, st = _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, R, w, z, floor)
+            npp, st = _nnls(G, Gc, from_gc, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, R, w, z, floor)
             if st == DEPENDENT and xs[ns - 1] == 0.0:  # the new atom could not enter: drop it
                 ns -= 1
                 chosen[j] = False
@@ -381,8 +327,8 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
         else:
             S[ns] = j
             for q in range(ns):
-                w[q] = _gentry(G, Gc, use_gram, S, q, ns)
-            if not chol_append(R, ns, w, nsq[j], DEP_TOL):
+                w[q] = _gentry(G, Gc, from_gc, S, q, ns)
+            if not chol_append(R, ns, w, nsq[j], dep_tol):
                 status = DEPENDENT
                 break
             chosen[j] = True
@@ -391,19 +337,19 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
                 xs[q] = b[S[q]]
             forward_solve(R, ns, xs)
             back_solve(R, ns, xs)
-        rr = residual(A, y, S, xs, ns, r)
-        if rr == 0.0 or rr <= tol or ns == s_max:
+        if not use_gram or tol >= 0.0:
+            # Gram mode without tol needs no residual: once r = 0 every correlation is at rounding
+            # level, below the floor, and the next selection stops as rr == 0 would have
+            rr = residual(A, y, S, xs, ns, r)
+            if rr == 0.0 or rr <= tol:
+                break
+        if ns == s_max:
             break
-        if not use_gram:
+        if use_gram:
+            copy_n(Gc[ns - 1], G[j], n)
+        else:
             _gram_col(A, j, Gc[ns - 1])
-        copy_n(c, b, n)
-        for q in range(ns):
-            xq = xs[q]
-            if xq == 0.0:
-                continue
-            g = G[S[q]] if use_gram else Gc[q]
-            for l in range(n):
-                c[l] -= xq * g[l]
+        _corr_update(c, b, Gc, xs, ns)
     if status == OK and tol >= 0.0 and rr > tol and ns == s_max:
         status = MAX_ITER
     for q in range(ns):
@@ -413,22 +359,26 @@ def omp_one(A, y, G, s_max, tol, positive, x, sel):
 
 
 @njit(cache=True, nogil=True)
-def omp_batch(A, Y, G, s_max, tol, X, n_iter, status, sel, t0, t1):
+def omp_batch(A, Y, G, B, nsq, s_max, tol, floor_rel, dep_tol, X, n_iter, status, sel, t0, t1):
     """Trials ``t0 <= t < t1``: ``omp_one(A[t], Y[t], ...)`` (``A[0]`` if A (1, m, n) is shared); outputs (T, n), (T,), (T,), (T, s_max).
 
-    G is ``A[0]^T A[0]`` (shared A only) or empty. The kernel releases the GIL
+    Gram mode (shared A): G is ``A[0]^T A[0]``, ``B[t] = A^T Y[t]`` and ``nsq = diag(G)``; otherwise
+    G and B are empty (0, 0) and nsq empty (0,). G, B and nsq may be float32 (with A and Y; see
+    :func:`omp_one`). The kernel releases the GIL
     (``csbench.decoders.base.run_trials`` runs ranges of trials on threads).
     ``positive`` is the constant False here and True in :func:`nnomp_batch`: :func:`omp_one` is inlined
     and numba prunes the branch the constant rules out, so plain OMP never compiles the NNLS code.
     """
     for t in range(t0, t1):
         At = A[t] if A.shape[0] > 1 else A[0]
-        n_iter[t], status[t] = omp_one(At, Y[t], G, s_max, tol, False, X[t], sel[t])
+        bt = B[t] if G.shape[0] > 0 else nsq
+        n_iter[t], status[t] = omp_one(At, Y[t], G, bt, nsq, s_max, tol, floor_rel, dep_tol, False, X[t], sel[t])
 
 
 @njit(cache=True, nogil=True)
-def nnomp_batch(A, Y, G, s_max, tol, X, n_iter, status, sel, t0, t1):
+def nnomp_batch(A, Y, G, B, nsq, s_max, tol, floor_rel, dep_tol, X, n_iter, status, sel, t0, t1):
     """:func:`omp_batch` for nonnegative OMP (``positive=True``), a kernel compiled only when first used."""
     for t in range(t0, t1):
         At = A[t] if A.shape[0] > 1 else A[0]
-        n_iter[t], status[t] = omp_one(At, Y[t], G, s_max, tol, True, X[t], sel[t])
+        bt = B[t] if G.shape[0] > 0 else nsq
+        n_iter[t], status[t] = omp_one(At, Y[t], G, bt, nsq, s_max, tol, floor_rel, dep_tol, True, X[t], sel[t])
