@@ -49,7 +49,7 @@ import numpy as np
 
 from .._validate import check_bool, check_choice, check_float, check_gram, check_int, optional, or_choice
 from .backend import kernels
-from .base import DECODERS, DIVERGED, MAX_ITER, OK, DecodeResult, outputs, run_trials
+from .base import DECODERS, DIVERGED, MAX_ITER, OK, DecodeResult, outputs, register_operator, run_trials
 from .precision import TOL32, as_dtype, check_dtype, operator_path
 
 _k = kernels("amp")  # numba loads on the first call, not on import
@@ -303,4 +303,4 @@ def amp_operator(ops, Y, k, *, denoiser, nonneg, threshold, density, damping, ma
     return DecodeResult(X, n_iter, status)
 
 
-DECODERS.update("amp", operator=operator_path(amp_operator))
+register_operator("amp")(operator_path(amp_operator))

@@ -12,7 +12,7 @@ from functools import partial
 
 from .._validate import check_bool, check_finite_array, check_float, check_gram, check_int, optional
 from .backend import kernels
-from .base import DECODERS, MAX_ITER, NONFINITE, OK, DecodeResult, outputs, run_trials
+from .base import DECODERS, MAX_ITER, NONFINITE, OK, DecodeResult, outputs, register_operator, run_trials
 from .precision import TOL32, as_dtype, check_dtype, operator_path
 
 _k = kernels("lasso")  # numba loads on the first call, not on import
@@ -368,4 +368,4 @@ def lasso_operator(ops, Y, k, *, lam, lam_ratio, positive, tol, max_iter, x0, de
     return DecodeResult(X, n_iter, status)
 
 
-DECODERS.update("lasso", operator=operator_path(lasso_operator))
+register_operator("lasso")(operator_path(lasso_operator))

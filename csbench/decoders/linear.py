@@ -21,7 +21,7 @@ import numpy as np
 from .._validate import check_bool, check_choice, check_float, check_int, or_choice
 from ..decision import decide, top_k
 from .backend import kernels
-from .base import DECODERS, PerOperator, col_norms_sq, one_shot
+from .base import DECODERS, PerOperator, col_norms_sq, one_shot, register_operator
 
 _lattice = kernels("lattice")  # numba loads on the first call, not on import
 
@@ -287,5 +287,5 @@ def relu_readout_operator(ops, Y, k, *, bias, c_prime, activation, normalize):
                              c_prime=c_prime, activation=activation, normalize=normalize)
 
 
-DECODERS.update("matched_filter", operator=matched_filter_operator)
-DECODERS.update("relu_readout", operator=relu_readout_operator)
+register_operator("matched_filter")(matched_filter_operator)
+register_operator("relu_readout")(relu_readout_operator)

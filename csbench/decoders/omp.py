@@ -20,7 +20,7 @@ from functools import partial
 from .._validate import check_bool, check_finite_array, check_float, check_gram, check_int, optional
 from .backend import kernels
 from .base import (DECODERS, DEPENDENT_ATOMS, MAX_ITER, NONFINITE, OK, DecodeResult, PerOperator, col_norms_sq,
-                   outputs, run_trials)
+                   outputs, register_operator, run_trials)
 from .precision import as_dtype, check_dtype, operator_path
 
 _k = kernels("omp")  # numba loads on the first call, not on import
@@ -308,4 +308,4 @@ def omp_operator(ops, Y, k, *, n_nonzero_coefs, tol, positive, gram):
     return DecodeResult(X, n_iter, status)
 
 
-DECODERS.update("omp", operator=operator_path(omp_operator))
+register_operator("omp")(operator_path(omp_operator))
