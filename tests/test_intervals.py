@@ -51,7 +51,7 @@ def test_cluster_variance_equals_variance_of_dictionary_means_for_equal_sizes():
     v = np.var(s / T, ddof=1) / 5
     n_star = p * (1 - p) / v * (stats.norm.ppf(0.975) / stats.t.ppf(0.975, 4)) ** 2
     est, lo, hi = cluster_interval(s, T)
-    lo_ref, hi_ref = wilson_interval(p * n_star, n_star)
+    lo_ref, hi_ref = (float(v) for v in wilson_interval(p * n_star, n_star))
     assert est == pytest.approx(p)
     assert (lo, hi) == pytest.approx((lo_ref, hi_ref), abs=1e-12)
     assert hi - lo > 2 * (wilson_interval(s.sum(), 100)[1] - wilson_interval(s.sum(), 100)[0])
