@@ -166,6 +166,35 @@ def figure(doc, path):
     return save_figure(fig, path)
 
 
+def combine(a, out, extra):
+    """``--combine``: one JSON (and figure) from the JSONs of several runs of the same (N, trials, seed)."""
+    from pathlib import Path
+
+    parts = [json.loads(Path(f).read_text()) for f in a.combine]
+    keys = {(d["n"], d["trials"], d["seed"]) for d in parts}
+    if len(keys) != 1:
+        raise SystemExit(f"error: --combine needs JSONs of one (N, trials, seed); got {sorted(keys)}")
+    rows = {}
+    for d in parts:
+        for r in d["rows"]:
+            rows[r["label"], r["k"]] = r
+    order = {lab: i for i, lab in enumerate(LABELS)}
+    doc = {key: parts[0][key] for key in ("n", "encoder", "signal", "q", "criterion", "trials", "seed",
+                                          "memory_budget", "memory_cap")}
+    doc["parts"] = [{"argv": d["argv"], "argv_merged": d.get("argv_merged", []), "jobs": d["jobs"],
+                     "wall_s": d["wall_s"] + d.get("wall_s_merged", 0.0),
+                     "peak_rss_gib": max(d["peak_rss_gib"], d.get("peak_rss_gib_merged", 0.0))} for d in parts]
+    doc["wall_s"] = round(sum(p["wall_s"] for p in doc["parts"]), 2)  # CPU-side sum: the parts may overlap in time
+    doc["peak_rss_gib"] = max(p["peak_rss_gib"] for p in doc["parts"])
+    doc["argv"] = ["--combine", *a.combine]
+    doc["rows"] = sorted(rows.values(), key=lambda r: (r["k"], order.get(r["label"], 99)))
+    base = out / f"superposition_codes_{doc['n']}"
+    written = [write_json(base.with_suffix(".json"), doc), *[write_json(p, doc) for p in extra]]
+    written.append(figure(doc, base.with_suffix(".png")))
+    print(wrote(written))
+    return doc
+
+
 def parse_bytes(s):
     from csbench.problems import memory_budget
 
@@ -190,6 +219,10 @@ def main(argv=None):
     p.add_argument("--merge", action="store_true",
                    help="keep the rows of the existing superposition_codes_<N>.json in the output directory "
                         "whose (decoder, k) this run does not compute (to add decoders or resume a killed run)")
+    p.add_argument("--combine", nargs="+", default=None, metavar="JSON",
+                   help="join the rows of these JSONs of one (N, trials, seed) (runs of disjoint decoders, "
+                        "e.g. run side by side; a later file wins a (decoder, k)) and write the JSON and figure; "
+                        "no decoding")
     p.add_argument("--quick", action="store_true", help="N = 512, k = 2 4, 6 trials (the test suite's run)")
     p.add_argument("--progress", action="store_true", help="also a progress bar over the trials of each point")
     add_output_args(p, "superposition_codes")
@@ -205,6 +238,8 @@ def main(argv=None):
     a.memory_cap_bytes = parse_bytes(a.memory_cap)
     out = output_dir(a, __file__)
     extra = extra_paths(a, __file__, a.json)
+    if a.combine:
+        return combine(a, out, extra)
     base = out / f"superposition_codes_{a.n}"
     from tqdm import tqdm
 
