@@ -42,7 +42,7 @@ import resource
 import sys
 import time
 
-from csbench._scriptio import add_output_args, extra_paths, output_dir, save_figure, write_json, wrote
+from csbench._scriptio import add_output_args, extra_paths, output_dir, save_figure, write_json, write_text, wrote
 
 WALL_TIME = ("Wall time (2 cores): --quick a few seconds; N = 2^16, k <= 64, 20 trials: the issue's budget is "
              "15 min, measured ~40 min with the machine loaded (load ~8 on 2 cores) at 10 trials; N = 2^20 "
@@ -166,6 +166,33 @@ def figure(doc, path):
     return save_figure(fig, path)
 
 
+def markdown(doc):
+    """The table of a run: one row per decoder, one column per k; m*_0.5 [95 % CI] and dimensions per bit."""
+    ks = sorted({r["k"] for r in doc["rows"]})
+    rows = {(r["label"], r["k"]): r for r in doc["rows"]}
+    labels = [lab for lab in LABELS if any((lab, k) in rows for k in ks)]
+    lines = ["| decoder | " + " | ".join(f"k = {k}" for k in ks) + " |", "|---|" + "---|" * len(ks),
+             "| log2 C(N, k) bits | " + " | ".join(
+                 f"{next(r['log2C'] for r in doc['rows'] if r['k'] == k):.1f}" for k in ks) + " |"]
+    for lab in labels:
+        cells = []
+        for k in ks:
+            r = rows.get((lab, k))
+            if r is None:
+                cells.append("not run")
+            elif "refused" in r:
+                cells.append("refused (memory)")
+            elif not math.isfinite(r["m_star"]):
+                cells.append(f"censored ({r['n_censored']}/{r['trials']})")
+            else:
+                c = f"{r['m_star']:.0f} [{r['ci_low']:.0f}, {r['ci_high']:.0f}]: **{r['dims_per_bit']:.2f}**"
+                if r.get("method") == "exact-mf" and r["m_star_monotone"] != r["m_star"]:
+                    c += f" (monotone m* {r['m_star_monotone']:.0f})"
+                cells.append(c)
+        lines.append(f"| {lab} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def combine(a, out, extra):
     """``--combine``: one JSON (and figure) from the JSONs of several runs of the same (N, trials, seed)."""
     from pathlib import Path
@@ -190,6 +217,7 @@ def combine(a, out, extra):
     doc["rows"] = sorted(rows.values(), key=lambda r: (r["k"], order.get(r["label"], 99)))
     base = out / f"superposition_codes_{doc['n']}"
     written = [write_json(base.with_suffix(".json"), doc), *[write_json(p, doc) for p in extra]]
+    written.append(write_text(base.with_suffix(".md"), markdown(doc)))
     written.append(figure(doc, base.with_suffix(".png")))
     print(wrote(written))
     return doc
@@ -272,6 +300,7 @@ def main(argv=None):
         write_json(path, doc)
     written = [base.with_suffix(".json"), *extra]
     if not a.quick:
+        written.append(write_text(base.with_suffix(".md"), markdown(doc)))
         written.append(figure(doc, base.with_suffix(".png")))
     print(f"N={a.n}: wall {doc['wall_s']:.1f} s, peak memory {doc['peak_rss_gib']:.2f} GiB "
           f"(largest single process)")
