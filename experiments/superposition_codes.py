@@ -45,8 +45,8 @@ import time
 from csbench._scriptio import add_output_args, extra_paths, output_dir, save_figure, write_json, write_text, wrote
 
 WALL_TIME = ("Wall time (2 cores): --quick ~10 s; N = 2^16, 10 trials, on the machine loaded by other jobs "
-             "(load ~8): 5736 s summed over four side-by-side runs that still left k >= 32 of OMP/lasso/AMP, "
-             "k >= 8 of VAMP and k = 64 of binary MP undone (lasso k = 4: 660 s, VAMP k = 4: 862 s); the issue's "
+             "(load ~8): 6107 s summed over five runs (partly side by side) that still left k >= 32 of OMP/lasso/AMP, "
+             "k >= 8 of VAMP and k = 64 of matching-k s=2 undone (lasso k = 4: 660 s, VAMP k = 4: 862 s); the issue's "
              "budget is 15 min for N = 2^16 and 60 min for N = 2^20 (not measured idle).")
 
 #: (label, decoder, params, steps-like parameter capped at k or None)
@@ -153,7 +153,8 @@ def figure(doc, path):
         lo = np.array([r["dims_per_bit_low"] for r in rs])
         hi = np.array([r["dims_per_bit_high"] for r in rs])
         hi = np.where(np.isfinite(hi), hi, y)
-        ax.errorbar(k, y, yerr=[y - lo, hi - y], marker="o", ms=3, capsize=2, lw=1, label=label)
+        ax.errorbar(k, y, yerr=[y - lo, hi - y], marker="o", ms=3, capsize=2, lw=1, label=label,
+                    color=plt.cm.tab20(LABELS.index(label) % 20 if label in LABELS else i))  # 11 labels: tab10 repeats
     ax.axhline(4 / 3, color="gray", ls="--", lw=1, label="3/4 bit per dimension")
     ax.axhline(4.0, color="gray", ls=":", lw=1, label="4 dimensions per bit")
     ax.set_xscale("log", base=2)
