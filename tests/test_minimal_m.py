@@ -62,6 +62,7 @@ def test_nested_problem_equals_make_problem(encoder):
     ("rademacher", {"rule": "threshold", "threshold": 0.5, "normalize": False}, "binary"),
     ("rademacher", {"rule": "threshold", "threshold": 0.5, "normalize": True}, "binary"),
     ("rademacher", {"rule": "sign", "threshold": 0.5, "normalize": False}, "signed"),
+    ("rademacher", {"rule": "topk", "threshold": 0.5, "normalize": False}, "binary"),  # exact ties: lowest index
     ("unit", {"rule": "threshold", "threshold": 0.5, "normalize": False}, "binary"),
     ("unit", {"rule": "sign", "threshold": 0.5, "normalize": False}, "signed"),
     ("dct", {"rule": "threshold", "threshold": 0.5, "normalize": False}, "binary"),

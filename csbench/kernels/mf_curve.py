@@ -20,7 +20,11 @@ def mf_curve_scaled(R, x, supp, i0, t0, per_m, topk, signed, normalize, s, c, pe
     ``s_j / c_j`` and ``t0 = thr``. Success: decide 1 when the score is
     ``>= thr``: ``min_S x_l x'_l >= thr > max_{S^c} x'`` (``signed``: ``|x'|``
     off the support, for x in {-1, 0, 1} and the sign rule); top-k rule
-    ``min x'_S > max x'_{S^c}``. Rows beyond ``succ.size`` are ignored.
+    ``min x'_S > max x'_{S^c}``, or equal with the tie going to the support: the
+    largest support index at the minimum below the smallest off-support index at
+    the maximum (the lowest-index tie rule of
+    :func:`csbench.decoders.linear.top_k_mask`, so the curve is ``decode``'s
+    top-k exactly on lattice matrices). Rows beyond ``succ.size`` are ignored.
     """
     B, n = R.shape
     for r in range(min(B, succ.size - i0)):
@@ -29,6 +33,7 @@ def mf_curve_scaled(R, x, supp, i0, t0, per_m, topk, signed, normalize, s, c, pe
         for l in supp:
             yi += R[r, l] * x[l]
         vout = -np.inf
+        jout = n
         for j in range(n):
             s[j] += R[r, j] * yi
             if normalize:
@@ -41,14 +46,17 @@ def mf_curve_scaled(R, x, supp, i0, t0, per_m, topk, signed, normalize, s, c, pe
             v += pen[j]
             if v > vout:
                 vout = v
+                jout = j
         vin = np.inf
+        lin = -1
         for l in supp:
             v = (s[l] / c[l] if c[l] > 0 else s[l]) if normalize else s[l]
             v *= x[l]
-            if v < vin:
+            if v <= vin:
                 vin = v
+                lin = l
         if topk:
-            succ[i] = vin > vout
+            succ[i] = vin > vout or (vin == vout and lin < jout)
         else:
             t = t0 * (i + 1.0) if per_m else t0
             succ[i] = vin >= t and vout < t
@@ -76,6 +84,8 @@ def mf_curve_columns(R, x, supp, topk, signed, thr, succ):
                 C[j, a] += rij * R[i, supp[a]]
         vin = np.inf
         vout = -np.inf
+        lin = -1
+        jout = n
         for j in range(n):
             v = 0.0
             for a in range(k):
@@ -85,14 +95,16 @@ def mf_curve_columns(R, x, supp, topk, signed, thr, succ):
                     v += x[l] * C[j, a] / den
             if insupp[j]:
                 v *= x[j]
-                if v < vin:
+                if v <= vin:
                     vin = v
+                    lin = j
             else:
                 if signed:
                     v = abs(v)
                 if v > vout:
                     vout = v
+                    jout = j
         if topk:
-            succ[i] = vin > vout
+            succ[i] = vin > vout or (vin == vout and lin < jout)
         else:
             succ[i] = vin >= thr and vout < thr

@@ -1,0 +1,52 @@
+"""experiments/superposition_codes.py --quick: its JSON, and matching-k (s = 1) against the top-k read-out."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import csbench
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "experiments" / "superposition_codes.py"
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sc")
+    subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(out), "--decoders",
+                    "matched filter (threshold)", "matched filter (top-k)", "matching-k s=1",
+                    "binary matching pursuit", "matching-k s=2", "VAMP (Bayes binary)"],
+                   check=True, cwd=ROOT, capture_output=True, text=True)
+    return json.loads((out / "superposition_codes_512.json").read_text())
+
+
+def test_quick_json_keys_and_units(quick):
+    assert {"n", "encoder", "signal", "trials", "seed", "wall_s", "peak_rss_gib", "argv", "rows"} <= set(quick)
+    assert quick["n"] == 512 and quick["encoder"] == "rademacher" and quick["trials"] == 6
+    assert 0 < quick["peak_rss_gib"] < 4 and quick["wall_s"] > 0
+    assert len(quick["rows"]) == 6 * 2  # six decoders, k = 2, 4
+    for r in quick["rows"]:
+        assert {"label", "decoder", "params", "k", "m_star", "ci_low", "ci_high", "dims_per_bit", "log2C",
+                "critical", "time_s", "peak_rss_gib", "status_counts"} <= set(r)
+        assert r["log2C"] == pytest.approx(float(csbench.theory.log2_binom(512, r["k"])), rel=1e-12)
+        assert r["dims_per_bit"] == pytest.approx(r["m_star"] / r["log2C"], rel=1e-12)
+        assert r["ci_low"] <= r["m_star"] <= r["ci_high"]
+        assert len(r["critical"]) == 6
+
+
+def test_matching_k_one_step_is_the_top_k_read_out(quick):
+    """matching-k with s = 1 (per-trial search) and the matched filter's top-k rule (exact one-pass curve)
+    give the same m* in the same run (here the curve's pointwise and monotone m* coincide; at N = 2^16, k = 4
+    they do not, and the search's m* is the monotone one); per trial the search's transition is at or below the curve's last
+    one, and equal to it for monotone trials. Binary MP is matching-k with s = k."""
+    rows = {(r["label"], r["k"]): r for r in quick["rows"]}
+    for k in (2, 4):
+        mf, mk = rows["matched filter (top-k)", k], rows["matching-k s=1", k]
+        assert mf["method"] == "exact-mf" and mk["method"] == "search"
+        assert mk["m_star"] == mf["m_star"] == mf["m_star_monotone"]
+        assert all(c <= d for c, d in zip(mk["critical"], mf["critical"]))
+    assert rows["matched filter (top-k)", 2]["n_nonmonotone"] == 0
+    assert rows["matching-k s=1", 2]["critical"] == rows["matched filter (top-k)", 2]["critical"]
+    assert rows["binary matching pursuit", 2]["critical"] == rows["matching-k s=2", 2]["critical"]  # s = k
