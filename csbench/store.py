@@ -479,8 +479,7 @@ def run_status(run_dir) -> dict:
         table = "search_trials" if searches else "trials"
         by_status = dict(c.execute(f"SELECT status, COUNT(*) FROM {table} GROUP BY status ORDER BY status"))
         if searches:
-            decoders = {search: p["decoder"] for search, p in
-                        ((p_key, p) for p_key, p in _plans_by_key(st))}
+            decoders = {search: p["decoder"] for search, p in _plans_by_key(st)}
             by_decoder = {}
             for search, n, bad in c.execute("SELECT search, COUNT(*), SUM(status != 'ok') FROM search_trials "
                                             "GROUP BY search"):

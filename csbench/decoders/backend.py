@@ -24,6 +24,8 @@ BACKENDS = {"numba": {name: f"csbench.kernels.{name}" for name in
 #: The backend used when neither :func:`use_backend` nor ``CSBENCH_BACKEND`` says otherwise.
 DEFAULT = "numba"
 _LOCK = threading.RLock()
+#: kernel module name -> the imported module (the per-call look-up stays off the import machinery)
+_IMPORTED = {}
 
 
 def current_backend() -> str:
@@ -76,9 +78,12 @@ class _Kernels:
         self._family = family
 
     def __getattr__(self, attr):
-        module = BACKENDS[current_backend()][self._family]
-        with _LOCK:  # one import at a time: threads of a thread executor may all make the first call
-            return getattr(importlib.import_module(module), attr)
+        name = BACKENDS[current_backend()][self._family]
+        module = _IMPORTED.get(name)
+        if module is None:
+            with _LOCK:  # one import at a time: threads of a thread executor may all make the first call
+                module = _IMPORTED[name] = importlib.import_module(name)
+        return getattr(module, attr)
 
     def __repr__(self):
         return f"<kernels {self._family!r} of backend {current_backend()!r}>"

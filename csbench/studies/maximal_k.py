@@ -32,11 +32,11 @@ import numpy as np
 from .._validate import check_bool, check_float, check_int, check_memory
 from ..encoders import ENCODERS, check_encoder
 from ..fits import quantile_ci
-from ..driver import KINDS
+from ..driver import KINDS, search_rows, search_totals
 from ..problems import Cell, SupportTrial, draw_nested_support, memory_budget as _memory_budget, problem_bytes
 from ..signals import signal_info
 from .search import (STEP0, TASK_BYTES, Search, result_counts, check_decoder, check_problem, check_search_args,
-                     merge_decoder_params, run_search, search_rows, search_totals, study_params)
+                     merge_decoder_params, run_search, study_params)
 
 #: Trials per task (results do not depend on it).
 _BLOCK_TRIALS = 10

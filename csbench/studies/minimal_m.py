@@ -61,12 +61,12 @@ from ..analysis import pointwise_quantile
 from ..encoders import ENCODERS, nested_mode
 from ..fits import logistic_fit, quantile_ci
 from ..decoders.base import DECODERS
-from ..driver import KINDS
+from ..driver import KINDS, search_rows, search_totals
 from ..problems import (Cell, NestedTrial, memory_budget as _memory_budget, problem_bytes, use_operator,
                         vector_budget)
 from ..signals import signal_info
 from .search import (STEP0, TASK_BYTES, Search, result_counts, check_decoder, check_problem, check_search_args,
-                     merge_decoder_params, run_search, search_rows, search_totals, study_params)
+                     merge_decoder_params, run_search, study_params)
 
 _kmf = lazy_module("csbench.kernels.mf_curve")  # numba loads on the first exact-path call
 

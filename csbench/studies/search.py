@@ -13,7 +13,6 @@ import numpy as np
 
 from .._validate import check_choice, check_float, check_int
 from ..decoders.base import DECODERS, StudyContext, prior_params
-from ..driver import search_rows, search_totals  # noqa: F401  (the per-trial row schema, re-exported to studies)
 from ..signals import SIGNALS, signal_info
 
 #: First galloping step of the search: ``ceil(STEP0 * sqrt(start))``; steps then double.
