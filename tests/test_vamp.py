@@ -228,13 +228,13 @@ def test_bg_denoiser_divergence_precise():
                                                                                    rel=1e-7)
 
 
-def _measured_vs_se(kappa, T, seed):
+def _measured_vs_se(kappa, T, seed, damping=0.0):
     rng = np.random.default_rng(seed)
     m, n, rho, sigma = 500, 1000, 0.1, 0.014  # SNR ~ 30 dB (E||Ax||^2 / m = rho n / m = 0.2)
     A = roi_matrix(rng, m, n, kappa=kappa)
     X = _bg(rng, T, n, rho)
     Y = X @ A.T + sigma * rng.standard_normal((T, m))
-    res = decode("vamp", A, Y, density=rho, noise=sigma, max_iter=1000)
+    res = decode("vamp", A, Y, density=rho, noise=sigma, max_iter=1000, damping=damping)
     mse = np.mean(np.sum((res.X_hat - X) ** 2, axis=1)) / n
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -250,6 +250,17 @@ def test_measured_nmse_within_1db_of_se(kappa):
     meas, se, res = _measured_vs_se(kappa, T=8, seed=1)
     assert (res.status == OK).all()
     assert abs(meas - se) < 1.0, (meas, se)
+
+
+def test_kappa_1e4_damped_vamp_converges_but_not_to_the_se():
+    """kappa = 1e4, n = 1000 (seed 1, 8 trials): with damping 0.5 (message damping) 6 of 8 trials stop ``ok``
+    (undamped: 3 of 16), NMSE -9.57 dB; the SE says -12.22 dB and the SE conditioned on the 8 drawn signals
+    -9.94 dB. The issue's "within 1 dB of the SE at kappa = 1e4" does not hold at n = 1000: the SE contracts
+    slowly there (slope 0.93) and finite-n fluctuations, of the signal's empirical law among others, move each
+    trial's fixed point by several dB (docs/decoders.md). Asserted: convergence and a useful estimate."""
+    meas, se, res = _measured_vs_se(1e4, T=8, seed=1, damping=0.5)
+    assert (res.status == OK).sum() >= 5 and not (res.status == DIVERGED).any()
+    assert meas < -8.0 and se == pytest.approx(-12.22, abs=0.05)
 
 
 def test_kappa_1e4_amp_fails_visibly_vamp_does_not_blow_up():
