@@ -75,13 +75,21 @@ def denoise(r, gamma, code, tau, eps, var_x, x, stats):
         for j in range(n):
             rj = r[j]
             u = c0 + c1 * rj * rj
-            pi = _expit(u)
+            # pi = expit(u) and 1 - pi = expit(-u) from one exp (bit-identical to two _expit calls)
+            if u >= 0.0:
+                w = np.exp(-u)
+                pi = 1.0 / (1.0 + w)
+                qi = w / (1.0 + w)
+            else:
+                w = np.exp(u)
+                pi = w / (1.0 + w)
+                qi = 1.0 / (1.0 + w)
             mon = g * rj
             e = pi * mon
             sec = pi * (mon * mon + von)
             x[j] = e
             # Var[x|r] = sec - e^2 = pi (1 - pi) mon^2 + pi von, without the cancellation of sec - e^2
-            vsum += pi * _expit(-u) * mon * mon + pi * von
+            vsum += pi * qi * mon * mon + pi * von
             stats[0] += pi
             stats[1] += sec
         dsum = vsum * gamma
