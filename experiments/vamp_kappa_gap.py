@@ -3,8 +3,9 @@
 Setting of the tests: ``A = roi_matrix(rng, 500, 1000, kappa)``, x Bernoulli-Gaussian (rho = 0.1), sigma = 0.014
 (SNR ~ 30 dB). Sections (each prints its numbers):
 
-* ``slope``: the SE's fixed point per kappa and the slope ``d log gamma2' / d log gamma2`` of one SE iteration
-  there (near 1: slow contraction, so perturbations are amplified by ``1 / (1 - slope)``), at 30 and 40 dB;
+* ``slope``: the SE's fixed point per kappa and the spectral radius of one SE iteration's Jacobian there (in
+  ``(log gamma2, log tau2)``; for the Bayes denoiser it is the slope ``d log gamma2' / d log gamma2``; near 1:
+  slow contraction, perturbations amplified by ``1 / (1 - r)``), Bayes and soft at 30 dB, Bayes at 40 dB;
 * ``starts``: the SE at kappa = 1e4 from several starting precisions (one fixed point or several?);
 * ``mc``: Monte Carlo of the kernel's denoiser against the SE's quadrature at the SE's fixed point;
 * ``damping``: NMSE and statuses of VAMP at kappa = 1e4 (16 trials) undamped and damped, with the range of
@@ -33,7 +34,7 @@ from tqdm import tqdm
 from csbench import decode
 from csbench.encoders.orthoinv import geometric_spectrum, roi_matrix
 from csbench.kernels.vamp import BERN_GAUSS, denoise
-from csbench.theory import vamp_state_evolution
+from csbench.theory import minimax_threshold, vamp_state_evolution
 from csbench.theory.vamp import scalar_channel
 
 M, N, RHO, SIGMA = 500, 1000, 0.1, 0.014
@@ -66,23 +67,43 @@ def se_map(g2, lam, gw):
     return g1 * (1 - a1) / a1, E1, g1
 
 
+def se_step(v, lam, sigma, tau_soft=None):
+    """One SE iteration on ``v = (log gamma2, log tau2)`` (tau tracked: also the mismatched soft denoiser)."""
+    g2, t2 = np.exp(v)
+    gw, tw = 1 / sigma**2, sigma**2
+    den = gw * lam + g2
+    a2, E2 = np.mean(g2 / den), np.mean((gw * gw * lam * tw + g2 * g2 * t2) / den**2)
+    g1, t1 = g2 * (1 - a2) / a2, (E2 - a2 * a2 * t2) / (1 - a2) ** 2
+    kw = {} if tau_soft is None else {"denoiser": "soft", "threshold": tau_soft}
+    E1, a1 = scalar_channel(prior="bernoulli_gaussian", density=RHO, gamma=g1, tau=t1, **kw)
+    return np.log([g1 * (1 - a1) / a1, (E1 - a1 * a1 * t1) / (1 - a1) ** 2]), E1
+
+
 def slope():
+    """Fixed point and the spectral radius of the SE's Jacobian there (Bayes: = d log gamma2'/d log gamma2)."""
+    tau_soft = float(minimax_threshold(M / N))
     for snr in (30.0, 40.0):
         sigma = np.sqrt(RHO * N / M / 10 ** (snr / 10))
         print(f"[slope] SNR {snr:g} dB (sigma {sigma:.4f})")
         for kappa in (1, 10, 100, 300, 1e3, 3e3, 1e4, 1e5, 1e6):
             lam = np.concatenate([spectrum(M, N, kappa) ** 2, np.zeros(N - M)])
-            g2, it = 1 / RHO, 0
-            for it in range(5000):
-                g2n, E1, _ = se_map(g2, lam, 1 / sigma**2)
-                if abs(g2n - g2) < 1e-11 * g2:
-                    break
-                g2 = g2n
-            h = 1e-4 * g2
-            sl = (np.log(se_map(g2 + h, lam, 1 / sigma**2)[0]) - np.log(se_map(g2 - h, lam, 1 / sigma**2)[0])) / (
-                np.log(g2 + h) - np.log(g2 - h))
-            print(f"  kappa {kappa:8g}: SE {db(E1 / RHO):7.2f} dB after {it:4d} iterations, slope {sl:.3f}, "
-                  f"1/(1-slope) {1 / (1 - sl):5.1f}")
+            out = []
+            for ts in (None, tau_soft) if snr == 30.0 else (None,):
+                v, it = np.log([1 / RHO, RHO]), 0
+                for it in range(5000):
+                    vn, E1 = se_step(v, lam, sigma, ts)
+                    if np.max(np.abs(vn - v)) < 1e-12:
+                        break
+                    v = vn
+                J = np.empty((2, 2))
+                for k in range(2):
+                    e = np.zeros(2)
+                    e[k] = 1e-5
+                    J[:, k] = (se_step(v + e, lam, sigma, ts)[0] - se_step(v - e, lam, sigma, ts)[0]) / 2e-5
+                rad = max(abs(np.linalg.eigvals(J)))
+                out.append(f"{'Bayes' if ts is None else 'soft'} SE {db(E1 / RHO):7.2f} dB ({it:4d} it.), "
+                           f"radius {rad:.3f} (1/(1-r) {1 / (1 - rad):5.1f})")
+            print(f"  kappa {kappa:8g}: " + "; ".join(out))
 
 
 def starts():
