@@ -12,7 +12,8 @@ Setting of the tests: ``A = roi_matrix(rng, 500, 1000, kappa)``, x Bernoulli-Gau
   alpha1 / alpha2 over the iterations of a plain-numpy VAMP (are the clips ever hit?);
 * ``seeds``: per seed (8 trials, damping 0.5): VAMP's NMSE, the SE conditioned on the drawn signals
   (``vamp_state_evolution(..., signal=x)``) and the SE;
-* ``spread``: the signal-conditioned SE over many random signals at n = 1000 and 4000 (no algorithm).
+* ``spread``: the signal-conditioned SE over many random signals at n = 1000 and 4000 (no algorithm);
+* ``decoupling``: at VAMP's end point, r1's error on and off the support, and Stein's identity.
 
     python experiments/vamp_kappa_gap.py                    # all sections (~10 min idle)
     python experiments/vamp_kappa_gap.py --sections slope,starts
@@ -38,7 +39,7 @@ from csbench.theory import minimax_threshold, vamp_state_evolution
 from csbench.theory.vamp import scalar_channel
 
 M, N, RHO, SIGMA = 500, 1000, 0.1, 0.014
-SECTIONS = ("slope", "starts", "mc", "damping", "seeds", "spread")
+SECTIONS = ("slope", "starts", "mc", "damping", "seeds", "spread", "decoupling")
 #: The tests' sigma is 0.014; ``slope`` uses the study's sqrt(rho n / m / 10^(SNR/10)) (0.01414 at 30 dB).
 
 
@@ -192,6 +193,36 @@ def spread():
               f"sd {np.std(per):.2f} dB, range {min(per):.1f} .. {max(per):.1f}")
 
 
+def decoupling(kappa=1e4):
+    """At each trial's end point (plain-numpy VAMP, message damping 0.5, 400 iterations): is r1's error decoupled from x?
+
+    The SE assumes ``r1 = x + N(0, tau1)`` with the noise independent of x: then Stein's lemma gives
+    ``<(x1 - x)(r1 - x)> = alpha1 tau1``, and the error variance is the same on and off the support.
+    """
+    A, X, Y = problem(1, 4, kappa=kappa)
+    U, s, Vt = np.linalg.svd(A, full_matrices=False)
+    gw, n = 1 / SIGMA**2, A.shape[1]
+    for t in range(X.shape[0]):
+        x, yt, r2, g2 = X[t], U.T @ Y[t], np.zeros(n), 1 / RHO
+        for it in range(400):
+            den = gw * s * s + g2
+            x2 = r2 + Vt.T @ (gw * s * (yt - s * (Vt @ r2)) / den)
+            a2 = (np.sum(g2 / den) + n - s.size) / n
+            g1, r1 = g2 * (1 - a2) / a2, (x2 - a2 * r2) / (1 - a2)
+            x1 = np.empty(n)
+            a1 = denoise(r1, g1, BERN_GAUSS, 0.0, RHO, 1.0, x1, np.zeros(2))
+            g2n, r2n = g1 * (1 - a1) / a1, (x1 - a1 * r1) / (1 - a1)
+            if it:
+                r2, g2 = 0.5 * r2n + 0.5 * r2, 1 / (0.5 / np.sqrt(g2n) + 0.5 / np.sqrt(g2)) ** 2
+            else:
+                r2, g2 = r2n, g2n
+        e1, on = r1 - x, x != 0
+        print(f"[decoupling] kappa {kappa:g}, trial {t}: NMSE {db(np.sum((x1 - x) ** 2) / np.sum(x**2)):.2f} dB; gamma1 tau1 on / off the "
+              f"support {g1 * np.mean(e1[on] ** 2):.2f} / {g1 * np.mean(e1[~on] ** 2):.2f}; <(x1-x)(r1-x)> "
+              f"{(x1 - x) @ e1 / n:.3e} against alpha1 tau1 {a1 * (e1 @ e1) / n:.3e}; gamma2 tau2 "
+              f"{g2n * np.mean((r2n - x) ** 2):.2f}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
@@ -199,7 +230,8 @@ def main():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for sec in a.sections.split(","):
-            {"slope": slope, "starts": starts, "mc": mc, "damping": damping, "seeds": seeds, "spread": spread}[sec]()
+            {"slope": slope, "starts": starts, "mc": mc, "damping": damping, "seeds": seeds, "spread": spread,
+             "decoupling": lambda: [decoupling(k) for k in (1e2, 1e4)]}[sec]()
 
 
 if __name__ == "__main__":
