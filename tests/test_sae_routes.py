@@ -1,8 +1,6 @@
 """csbench.sae.routes (inference routes at their best decision rule, clustered intervals, m* crossings) and the
 --quick runs of experiments/amortisation_gap.py (2 x 2 table and grid) and experiments/sae_frontier.py."""
-import importlib.util
 import math
-import pathlib
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ from csbench.decision import top_k
 from csbench.sae import ActivationData, ActivationSpec
 from csbench.sae import metrics as M
 from csbench.sae import routes as R
+from test_sae import _experiment  # tests/ is on sys.path (pytest's default prepend import mode)
 
 
 def _data(n=32, m=16, k=3, seed=0, amplitude="half_normal"):
@@ -85,14 +84,6 @@ def test_summarise_uses_cluster_intervals_over_dictionaries():
 
 
 # ----------------------------------------------------------------------------- the scripts, --quick
-def _experiment(name):
-    path = pathlib.Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def _contains(v):
     return v["low"] - 1e-12 <= v["mean"] <= v["high"] + 1e-12
 
