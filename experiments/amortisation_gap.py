@@ -182,9 +182,8 @@ def grid_table(summary):
     for (n, m, k), c in cells.items():
         sae = {r: e for (d, r), e in c.items() if d == "SAE"}
         true = {r: e for (d, r), e in c.items() if d == "true W"}
-        per_sample = [r for r in R.ROUTES]
-        best_sae = max(per_sample, key=lambda r: sae[r]["mcc"]["mean"])
-        best_true = max(per_sample, key=lambda r: true[r]["mcc"]["mean"])
+        best_sae = max(R.ROUTES, key=lambda r: sae[r]["mcc"]["mean"])  # decoders and read-outs; max of means
+        best_true = max(R.ROUTES, key=lambda r: true[r]["mcc"]["mean"])
         out.append({"n": n, "m": m, "k": k, "mmcs": sae["SAE encoder"]["mmcs"]["mean"],
                     "mcc_sae_encoder": sae["SAE encoder"]["mcc"]["mean"],
                     "mcc_best_on_sae": sae[best_sae]["mcc"]["mean"], "best_on_sae": best_sae,
@@ -198,7 +197,7 @@ def grid_table(summary):
 
 
 def grid_figure(table):
-    """Two panels: the amortisation gap (SAE encoder vs best per-sample route on its D) and the
+    """Two panels: the amortisation gap (SAE encoder vs the best csbench route on its D) and the
     dictionary gap (SAE encoder vs lasso on the true W), one point per cell, coloured by k/m."""
     import matplotlib
 
@@ -209,7 +208,7 @@ def grid_figure(table):
     x = np.array([t["mcc_sae_encoder"] for t in table])
     c = np.array([t["k"] / t["m"] for t in table])
     size = np.array([12 + 0.5 * t["n"] for t in table])
-    for ax, key, label in ((axes[0], "mcc_best_on_sae", "best per-sample route on the SAE's dictionary"),
+    for ax, key, label in ((axes[0], "mcc_best_on_sae", "best csbench route on the SAE's dictionary"),
                            (axes[1], "mcc_lasso_true", "lasso+ on the true W")):
         y = np.array([t[key] for t in table])
         sc = ax.scatter(x, y, c=c, s=size, cmap="viridis", vmin=0, vmax=1, edgecolors="k", linewidths=0.4)
