@@ -176,6 +176,8 @@ def figure(doc):
             ax.plot(kk, vals, st, lw=1, label=f"theory: {name}")
     ax.axhline(ms[-1] * 1.25, color="0.7", lw=0.8)
     ax.text(ks[0], ms[-1] * 1.3, "above the grid", fontsize=7, color="0.4")
+    ax.axhline(ms[0] / 1.25, color="0.7", lw=0.8)
+    ax.text(ks[-1], ms[0] / 1.2, "at or below the grid", fontsize=7, color="0.4", ha="right")
     ax.set_yscale("log")
     ax.set_ylim(ms[0] / 1.5, ms[-1] * 2)
     ax.set_xlabel("k (active features)")
@@ -183,6 +185,7 @@ def figure(doc):
     ax.set_title(f"n = {n}: frontiers")
     ax.legend(fontsize=6.5, loc="lower right")
     for ax, k in zip(axes[1:], ks):
+        ax.grid(alpha=0.3)
         for label, col in colors.items():
             c = next((c for c in doc["curves"] if c["label"] == label and c["k"] == k), None)
             if c is None:
