@@ -29,7 +29,7 @@ per-dictionary values.
 
 **``--grid``: the amortisation grid.** Features n in {16, 32, 64, 128},
 dimensions m in {8, 16, 32} with m < n (superposition), active k in
-{3, 6, 10, 15} with k < m: 26 cells. Per cell and seed one TopK SAE (k_SAE = k,
+{3, 6, 10, 15} with k < m: 28 cells. Per cell and seed one TopK SAE (k_SAE = k,
 d = n latents, Adam 3e-3, ``--grid-steps`` steps of 256 fresh samples; a fixed
 recipe, not tuned per cell) and the same routes and scoring as the headline (no
 L1 SAEs, no dictionary learning, no fitted encoder).
