@@ -4,9 +4,17 @@ Setting (Sharkey, Braun & Millidge 2022, *Taking features out of superposition
 with sparse autoencoders*): n true features, unit-norm Gaussian atoms in m
 dimensions, feature i active with probability p_i = p0 r^i, amplitudes U(0, 1),
 noiseless h = W x. Their full size is m = 256, n = 512, p0 = 5/512, r = 0.99
-(``--full``); the default here is a reduced size with the same decay profile
-over the index range (m = 32, n = 64, p0 = 5/64, r = 0.99^8, so p_i / p0 at the
-last feature is the same), because the full grid needs hours of CPU.
+(``--full``, :data:`PROFILES` ``"full"``); the default is a reduced size with the
+same decay profile over the index range (m = 32, n = 64, p0 = 5/64, r = 0.99^8,
+so p_i / p0 at the last feature is the same).
+
+Budget rule: every SAE of a run sees the same number N = steps x batch of fresh
+samples, whatever its size and coefficient (reduced: 6000 x 512; full: 2000 x 256
+= 512 000, chosen so the full grid fits about half an hour of one CPU core;
+one seed at full size). Dictionary learning, ~100x costlier per sample, gets its
+own fixed budget (reduced: 50 000 samples x 5 epochs; full: 10 000 x 2).
+``--ratios`` may be split over parallel processes and the complete JSON files
+joined with ``--merge``.
 
 Grid: dictionary size d = ratio x n for each ``--ratios``, and for L1 SAEs the
 L1 coefficient over ``--l1`` (a log grid); TopK SAEs with k = ``--topk``
@@ -19,7 +27,8 @@ final MSE and L0, mean and range over seeds.
 
     python experiments/sae_recovery.py [--quick] [--full] [--json PATH] [--update-data]
 
-Writes ``results/sae/sae_recovery.json`` (``--update-data``: ``data/sae/sae_recovery.json``).
+Writes ``results/sae/sae_recovery.json`` (``--full``: ``sae_recovery_full.json``) and a figure beside it
+(``--update-data``: under ``data/sae/``); ``--replot JSON`` redraws a figure.
 """
 import argparse
 import json
@@ -169,6 +178,36 @@ PROFILES = {
 }
 
 
+def merge(a, profile):
+    """One document from runs that differ only in their ratios (rows sorted by learner order and ratio)."""
+    docs = []
+    for p in a.merge:
+        with open(p) as f:
+            docs.append(json.load(f))
+    drop = ("ratios", "update_data", "merge")
+    base = {k: v for k, v in docs[0]["setting"].items() if k not in drop}
+    for dc, p in zip(docs, a.merge):
+        other = {k: v for k, v in dc["setting"].items() if k not in drop}
+        if other != base or not dc.get("complete"):
+            raise ValueError(f"{p}: a different setting or an incomplete run; allowed: complete runs differing "
+                             f"only in --ratios.")
+    order = {"L1 SAE": 0, "TopK SAE": 1, "dictionary learning": 2}
+    rows = sorted((r for dc in docs for r in dc["rows"]), key=lambda r: (order[r["learner"]] == 2, r["ratio"],
+                                                                         order[r["learner"]], r.get("l1", 0)))
+    setting = {**base, "ratios": sorted({r["ratio"] for r in rows}), "merged_from": [dc["setting"]["ratios"]
+                                                                                      for dc in docs]}
+    doc = {"setting": setting, "rows": rows, "complete": True, "seconds": sum(dc["seconds"] for dc in docs),
+           "wall_seconds_per_run": [dc["seconds"] for dc in docs]}
+    name = "sae_recovery_full.json" if profile == "full" else "sae_recovery.json"
+    path = a.json or os.path.join("data" if a.update_data else "results", "sae", name)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1)
+    plot(doc, os.path.splitext(path)[0] + ".png")
+    print(f"wrote {path} from {len(docs)} runs")
+    return doc
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--m", type=int)
@@ -187,6 +226,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="2 ratios, 2 L1 coefficients, 2 seeds, 400 steps")
     ap.add_argument("--full", action="store_true", help="the full size m=256, n=512 (PROFILES['full'])")
     ap.add_argument("--replot", metavar="JSON", help="only redraw the figure of a written JSON file")
+    ap.add_argument("--merge", metavar="JSON", nargs="+",
+                    help="merge the rows of runs that differ only in --ratios (e.g. run in parallel) into the output")
     ap.add_argument("--cache")
     ap.add_argument("--json")
     ap.add_argument("--update-data", action="store_true")
@@ -198,6 +239,8 @@ def main(argv=None):
         plot(doc, os.path.splitext(a.replot)[0] + ".png")
         return doc
     profile = "quick" if a.quick else "full" if a.full else "reduced"
+    if a.merge:
+        return merge(a, profile)
     for key, value in {"ratios": [0.5, 1, 2, 4], **PROFILES[profile]}.items():
         if getattr(a, key) is None:
             setattr(a, key, value)
