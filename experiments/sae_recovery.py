@@ -84,13 +84,13 @@ def run(a, progress=True, on_row=None):
     W = data.W
     inits = instance_seeds(a.seed, a.seeds)
     rows = []
-    for ratio in a.ratios:
+    for ratio in a.ratios if not getattr(a, "no_sae", False) else []:
         d = round(ratio * a.n)
         t0 = time.perf_counter()
         base = SAESpec(m=a.m, d=d, kind="l1", lr=a.lr, steps=a.steps, batch=a.batch)
         specs = [base.replace(l1=lam) for lam in a.l1 for _ in range(a.seeds)]
         models = train(specs, data, inits * len(a.l1), cache=a.cache, progress=progress)
-        sec = (time.perf_counter() - t0) / len(a.l1)
+        sec = (time.perf_counter() - t0) / max(1, len(a.l1))
         for j, lam in enumerate(a.l1):
             group = models[j * a.seeds:(j + 1) * a.seeds]
             rows.append(summarise_models(W, group, {"learner": "L1 SAE", "ratio": ratio, "d": d, "l1": lam,
@@ -178,25 +178,58 @@ PROFILES = {
 }
 
 
+BANDS = 4
+
+
+def band_recovery(a, setting_doc, rows):
+    """Per frequency band (features 0..n/4-1, ..., the rarest quarter): fraction of true features recovered at
+    |cos| >= 0.9 by each cached SAE (read from the cache only, never trained here), with the expected number of
+    occurrences N p_i of the band's rarest feature in the SAE's N = steps x batch training samples."""
+    from csbench.sae import load_sae
+    from csbench.sae.training import cache_dir, instance_key
+
+    st = setting_doc
+    data = setting(st["m"], st["n"], st["seed"])
+    W, p = data.W, data.spec.frequencies()
+    edges = np.linspace(0, st["n"], BANDS + 1).astype(int)
+    N = st["steps"] * st["batch"]
+    bands = [{"features": [int(lo), int(hi - 1)], "occurrences_of_rarest": float(N * p[hi - 1])}
+             for lo, hi in zip(edges[:-1], edges[1:])]
+    inits = instance_seeds(st["seed"], st["seeds"])
+    for r in rows:
+        if r["learner"] == "dictionary learning":
+            continue
+        spec = SAESpec(m=st["m"], d=r["d"], kind="l1" if r["learner"] == "L1 SAE" else "topk",
+                       l1=r.get("l1", 0.0), k=r.get("k", 0), lr=st["lr"], steps=st["steps"], batch=st["batch"])
+        paths = [os.path.join(cache_dir(a.cache), instance_key(spec, data, s) + ".safetensors") for s in inits]
+        if not all(os.path.isfile(q) for q in paths):
+            continue
+        ok = np.array([M.cosine_matrix(W, load_sae(q).dictionary).max(1) >= 0.9 for q in paths])  # (seeds, n)
+        r["recovered_0.9_by_band"] = [float(ok[:, lo:hi].mean()) for lo, hi in zip(edges[:-1], edges[1:])]
+    return bands
+
+
 def merge(a, profile):
     """One document from runs that differ only in their ratios (rows sorted by learner order and ratio)."""
     docs = []
     for p in a.merge:
         with open(p) as f:
             docs.append(json.load(f))
-    drop = ("ratios", "update_data", "merge")
+    drop = ("ratios", "update_data", "merge", "no_sae", "profile", "l1", "dl_samples")  # rows carry their own
     base = {k: v for k, v in docs[0]["setting"].items() if k not in drop}
     for dc, p in zip(docs, a.merge):
         other = {k: v for k, v in dc["setting"].items() if k not in drop}
-        if other != base or not dc.get("complete"):
-            raise ValueError(f"{p}: a different setting or an incomplete run; allowed: complete runs differing "
-                             f"only in --ratios.")
+        if other != base:
+            raise ValueError(f"{p}: a different setting; allowed: runs differing only in --ratios and --no-sae.")
     order = {"L1 SAE": 0, "TopK SAE": 1, "dictionary learning": 2}
     rows = sorted((r for dc in docs for r in dc["rows"]), key=lambda r: (order[r["learner"]] == 2, r["ratio"],
                                                                          order[r["learner"]], r.get("l1", 0)))
     setting = {**base, "ratios": sorted({r["ratio"] for r in rows}), "merged_from": [dc["setting"]["ratios"]
                                                                                       for dc in docs]}
-    doc = {"setting": setting, "rows": rows, "complete": True, "seconds": sum(dc["seconds"] for dc in docs),
+    bands = band_recovery(a, setting, rows)
+    doc = {"setting": setting, "rows": rows, "frequency_bands": bands,
+           "complete": [bool(dc.get("complete")) for dc in docs],
+           "seconds": sum(dc["seconds"] for dc in docs),
            "wall_seconds_per_run": [dc["seconds"] for dc in docs]}
     name = "sae_recovery_full.json" if profile == "full" else "sae_recovery.json"
     path = a.json or os.path.join("data" if a.update_data else "results", "sae", name)
@@ -213,7 +246,7 @@ def main(argv=None):
     ap.add_argument("--m", type=int)
     ap.add_argument("--n", type=int)
     ap.add_argument("--ratios", type=float, nargs="+")
-    ap.add_argument("--l1", type=float, nargs="+")
+    ap.add_argument("--l1", type=float, nargs="*")
     ap.add_argument("--topk", type=int, default=1)
     ap.add_argument("--alpha", type=float, default=0.05, help="dictionary-learning L1 weight")
     ap.add_argument("--steps", type=int)
@@ -223,6 +256,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="dictionary and data seed")
     ap.add_argument("--dl-samples", type=int, help="dictionary-learning training samples (0: skip it)")
     ap.add_argument("--dl-epochs", type=int)
+    ap.add_argument("--no-sae", action="store_true", help="dictionary learning only")
     ap.add_argument("--quick", action="store_true", help="2 ratios, 2 L1 coefficients, 2 seeds, 400 steps")
     ap.add_argument("--full", action="store_true", help="the full size m=256, n=512 (PROFILES['full'])")
     ap.add_argument("--replot", metavar="JSON", help="only redraw the figure of a written JSON file")
