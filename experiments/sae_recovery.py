@@ -145,6 +145,8 @@ def plot(doc, path):
                 err = [[r[key]["mean"] - r[key]["min"] for r in l1], [r[key]["max"] - r[key]["mean"] for r in l1]]
                 ax.errorbar(x, y, yerr=err, color=c, marker="o", ms=4, capsize=2,
                             label=f"L1 SAE, d = {ratio:g} n")
+            else:
+                ax.plot([], [], "s", color=c, label=f"d = {ratio:g} n (no L1 SAE)")
             for learner, mk, dx in (("TopK SAE", "s", 1.0), ("dictionary learning", "^", 1.4)):
                 r = next((r for r in rows if r["learner"] == learner and r["ratio"] == ratio), None)
                 if r is not None:
