@@ -8,10 +8,10 @@
 
 See ``docs/sae.md``. Only :mod:`.training` needs torch (imported when training starts).
 """
-from .data import ActivationData, ActivationSpec
+from .data import ActivationData, ActivationSpec, ArrayData
 from .models import SAEModel, SAESpec, load_sae, sae_decode, sae_encode
 
-__all__ = ["ActivationData", "ActivationSpec", "SAEModel", "SAESpec", "load_sae", "sae_decode", "sae_encode",
+__all__ = ["ActivationData", "ActivationSpec", "ArrayData", "SAEModel", "SAESpec", "load_sae", "sae_decode", "sae_encode",
            "train"]
 
 

@@ -291,3 +291,49 @@ class ActivationData:
                 lo, left = (lo + run) % n_train, left - run
             yield (np.concatenate([q[0] for q in parts]), np.concatenate([q[1] for q in parts])) \
                 if len(parts) > 1 else parts[0]
+
+
+class ArrayData:
+    """Fixed activations ``H`` (N, m), e.g. a real network's, as SAE training data (no ground-truth codes).
+
+    The training counterpart of :class:`ActivationData` for data that is not
+    generated: :meth:`cycle` yields batches of the rows of ``H`` in order,
+    wrapping around (epochs; shuffle the rows beforehand if their order is
+    correlated, e.g. tokens of one sentence), as ``(H_batch, X_batch)`` with an
+    empty (B, 0) code array. Its identity (:meth:`key_dict`, part of an SAE's
+    cache key) is the SHA-256 of the float64 array and its shape.
+
+    Parameters
+    ----------
+    H : array (N, m), finite
+        The activations (copied, float64).
+    """
+
+    n = 0
+
+    def __init__(self, H):
+        self.H = check_finite_array("H", H, ndim=2).copy()
+        if self.H.shape[0] < 1:
+            raise ValueError("H has no rows; allowed: N >= 1 activations of shape (N, m).")
+        self.m = self.H.shape[1]
+        self.h_hash = matrix_hash(self.H)
+
+    def key_dict(self):
+        """Identity of the data: the array's SHA-256 and shape."""
+        return {"array": self.h_hash, "shape": list(self.H.shape)}
+
+    def cycle(self, block_size, *, n_train=None, dtype=np.float32):
+        """Endless batches of ``block_size`` rows: rows 0, 1, 2, ... modulo ``n_train`` (default: all N rows)."""
+        block_size = check_int("block_size", block_size, low=1)
+        N = self.H.shape[0]
+        n_train = N if n_train is None else check_int("n_train", n_train, low=1, high=N)
+        H = self.H[:n_train].astype(dtype)
+        return self._cycle(H, block_size, dtype)
+
+    @staticmethod
+    def _cycle(H, block_size, dtype):
+        N, lo = H.shape[0], 0
+        while True:
+            idx = (lo + np.arange(block_size)) % N
+            lo = (lo + block_size) % N
+            yield H[idx], np.empty((block_size, 0), dtype)

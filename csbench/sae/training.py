@@ -38,7 +38,7 @@ import numpy as np
 from .. import seeding
 from ..toy.spec import child_seed, seed_key
 from ..toy.training import _torch_threads, require_torch
-from .data import ActivationData
+from .data import ActivationData, ArrayData
 from .models import PARAM_NAMES, SAEModel, SAESpec, load_sae
 
 
@@ -154,9 +154,11 @@ def _as_list(name, value, count, cls):
     values = list(value) if isinstance(value, (list, tuple)) else [value] * count
     if len(values) != count:
         raise ValueError(f"got {len(values)} {name} for {count} seeds; allowed: one, or one per seed.")
+    cls = cls if isinstance(cls, tuple) else (cls,)
     for v in values:
         if not isinstance(v, cls):
-            raise TypeError(f"{name} must be {cls.__name__} objects, got {type(v).__name__}.")
+            raise TypeError(f"{name} must be {' or '.join(c.__name__ for c in cls)} objects, got "
+                            f"{type(v).__name__}.")
     return values
 
 
@@ -167,8 +169,9 @@ def train(specs, datas, seeds, *, cache=None, use_cache=True, progress=True, thr
     ----------
     specs : SAESpec or list of SAESpec
         One spec for all seeds, or one per seed (e.g. an L1-coefficient sweep).
-    datas : ActivationData or list of ActivationData
-        One data set for all seeds, or one per seed (e.g. one dictionary per seed).
+    datas : ActivationData or ArrayData, or a list of them
+        One data set for all seeds, or one per seed (e.g. one dictionary per seed);
+        :class:`~csbench.sae.data.ArrayData` for fixed activations (a real network's).
     seeds : list of int or SeedSequence
         One initialisation seed per instance (e.g. :func:`csbench.toy.spec.instance_seeds`).
     cache : str, optional
@@ -189,7 +192,7 @@ def train(specs, datas, seeds, *, cache=None, use_cache=True, progress=True, thr
     """
     seeds = list(seeds)
     specs = _as_list("specs", specs, len(seeds), SAESpec)
-    datas = _as_list("datas", datas, len(seeds), ActivationData)
+    datas = _as_list("datas", datas, len(seeds), (ActivationData, ArrayData))
     idents = [identity(s, dt, sd) for s, dt, sd in zip(specs, datas, seeds)]  # validates the seeds
     folder = cache_dir(cache)
     paths = [os.path.join(folder, seeding.short_hash(seeding.canonical(ident), 20) + ".safetensors")
