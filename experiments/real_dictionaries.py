@@ -22,6 +22,7 @@ real_dictionaries.md / .png. docs/real_networks.md gives the four commands (tags
 the committed table.
 """
 import argparse
+import ast
 import time
 
 import numpy as np
@@ -32,10 +33,12 @@ import csbench
 from csbench.real import minilm
 from csbench._scriptio import (
     add_output_args,
+    extra_paths,
     output_dir,
     repo_root,
     save_figure,
     write_csv,
+    write_json,
     write_text,
     wrote,
 )
@@ -52,7 +55,27 @@ DECODERS = [  # (label, decoder, params, signals)
     ("positive OMP", "omp", {"positive": True}, ("binary", "uniform")),
     ("AMP (nonneg)", "amp", {"nonneg": True, "damping": 0.2}, ("binary", "uniform")),
     ("basis pursuit (x >= 0)", "basis_pursuit", {"nonneg": True}, ("binary", "uniform")),
+    # VAMP (issue 15): the prior matched to the signal. Binary x: the Bayes posterior mean for x in {0, 1}
+    # (density k/n). Uniform x: csbench has no Bernoulli-uniform denoiser; the nonnegative soft threshold is the
+    # l1 problem with x >= 0 that AMP (nonneg), the positive lasso and basis pursuit (x >= 0) solve (its noiseless
+    # fixed point is the x >= 0 basis-pursuit solution), so it is the direct counterpart of those rows;
+    # Bernoulli-Gaussian with EM (a signed slab, density and variance learnt) is the Bayes alternative.
+    ("VAMP (Bayes binary)", "vamp", {"denoiser": "bayes_binary"}, ("binary",)),
+    ("VAMP (nonneg soft)", "vamp", {"denoiser": "soft", "nonneg": True}, ("binary", "uniform")),
+    ("VAMP (Bernoulli-Gaussian, EM)", "vamp", {"denoiser": "bernoulli_gaussian", "em": True}, ("uniform",)),
+    # greedy decoders at their study defaults (sparsity s = k; no nonnegative variants exist)
+    ("IHT", "iht", {}, ("binary", "uniform")),
+    ("NIHT", "niht", {}, ("binary", "uniform")),
+    ("HTP", "htp", {}, ("binary", "uniform")),
+    ("CoSaMP", "cosamp", {}, ("binary", "uniform")),
+    ("subspace pursuit", "subspace_pursuit", {}, ("binary", "uniform")),
+    # no refit: on real-valued x matching_pursuit refuses the exact criterion, so binary x only
+    ("binary matching pursuit", "matching_pursuit", {"binary": True}, ("binary",)),
+    # matching_k's steps must lie in [1, k] at every k the search may try (k = 1 included): s = 1, the top-k rule
+    ("matching-k (s = 1: top-k)", "matching_k", {}, ("binary",)),
 ]
+#: ``--quick``: seconds, for a smoke test (W_in rows, binary x, 2 trials).
+QUICK_DECODERS = ["matched filter", "VAMP (Bayes binary)", "NIHT", "subspace pursuit", "binary matching pursuit"]
 
 
 def run(label, dictionary, n, signal, dec, name, params, trials, seed, jobs):
@@ -65,13 +88,27 @@ def run(label, dictionary, n, signal, dec, name, params, trials, seed, jobs):
             "n_nonmonotone": r.n_nonmonotone, "statuses": dict(r.status_counts), "seconds": round(time.time() - t0, 1)}
 
 
+def json_row(row):
+    """A result row for JSON: numpy scalars as Python numbers, infinite bounds (censored) as None."""
+    def num(v):
+        if isinstance(v, (bool, np.bool_)):
+            return bool(v)
+        if isinstance(v, (int, np.integer)):
+            return int(v)
+        if isinstance(v, (float, np.floating)):
+            return float(v) if np.isfinite(v) else None
+        return v
+    return {k: ({s: int(c) for s, c in v.items()} if isinstance(v, dict) else num(v)) for k, v in row.items()}
+
+
 def figure(df, out):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     groups = list(dict.fromkeys(zip(df["n"], df["signal"])))
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 4), squeeze=False)
+    rows = max(df[(df["n"] == n) & (df["signal"] == sig)]["decoder"].nunique() for n, sig in groups)
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.6 * len(groups), max(4.0, 1.5 + 0.32 * rows)), squeeze=False)
     for ax, (n, sig) in zip(axes[0], groups):
         sub = df[(df["n"] == n) & (df["signal"] == sig)]
         decs = list(dict.fromkeys(sub["decoder"]))
@@ -91,6 +128,12 @@ def figure(df, out):
     return save_figure(fig, out / "real_dictionaries.png")
 
 
+def statuses_text(statuses):
+    """``"diverged 12, ok 3"`` from a CSV's statuses cell (``"{'ok': 3, 'diverged': 12}"``), most frequent first."""
+    counts = ast.literal_eval(statuses) if isinstance(statuses, str) else dict(statuses)
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def report(out):
     """Join the ``real_dictionaries*.csv`` of ``out`` (if it has none: of data/real/) into ``out``'s table and figure."""
     csvs = sorted(out.glob("real_dictionaries*.csv"))
@@ -99,11 +142,11 @@ def report(out):
         print(f"no real_dictionaries*.csv in {out}: reporting the committed ones in data/real/")
     df = pd.concat([pd.read_csv(p) for p in csvs], ignore_index=True)
     df = df.drop_duplicates(["dictionary", "n", "signal", "decoder"])
-    md = ["| dictionary | n | signal | decoder | k*_0.5 | 95 % CI | censored | trials | seconds |",
-          "|---|---|---|---|---|---|---|---|---|"]
+    md = ["| dictionary | n | signal | decoder | k*_0.5 | 95 % CI | censored | trials | seconds | statuses |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
     for r in df.itertuples():
         md.append(f"| {r.dictionary} | {r.n} | {r.signal} | {r.decoder} | {r.k_star:g} | [{r.ci_low:g}, {r.ci_high:g}] | "
-                  f"{r.n_censored} | {r.trials} | {r.seconds} |")
+                  f"{r.n_censored} | {r.trials} | {r.seconds} | {statuses_text(r.statuses)} |")
     paths = [write_text(out / "real_dictionaries.md", "\n".join(md) + "\n"), figure(df, out)]
     print("\n".join(md))
     print(wrote(paths))
@@ -120,17 +163,29 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=1, help="worker processes per search (default 1)")
     ap.add_argument("--signals", nargs="+", default=["binary", "uniform"], choices=["binary", "uniform"],
                     help="signal models (default: both)")
-    ap.add_argument("--decoders", nargs="+", default=[d[0] for d in DECODERS], choices=[d[0] for d in DECODERS],
+    ap.add_argument("--decoders", nargs="+", default=None, choices=[d[0] for d in DECODERS],
                     help="decoders (default: all)")
     ap.add_argument("--dictionaries", nargs="+", default=["w_in", "embeddings"], choices=["w_in", "embeddings"],
                     help="dictionaries (default: both)")
     ap.add_argument("--tag", default="", help="suffix of the CSV name: real_dictionaries_TAG.csv")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: W_in rows, binary x, 2 trials, decoders " + ", ".join(QUICK_DECODERS)
+                         + " (--decoders overrides them); tag 'quick' unless --tag is given")
     ap.add_argument("--report", action="store_true", help="only join the output directory's CSVs into a table")
+    ap.add_argument("--json", default=None, help="also write the run (options, wall time, rows with the CSV's "
+                                                 "columns) as JSON here")
     add_output_args(ap, "real")
     args = ap.parse_args(argv)
+    extra = extra_paths(args, __file__, args.json)
     out = output_dir(args, __file__)
     if args.report:
         return report(out)
+    if args.quick:
+        args.trials = args.trials_large = 2
+        args.dictionaries, args.signals = ["w_in"], ["binary"]
+        args.decoders = args.decoders or QUICK_DECODERS
+        args.tag = args.tag or "quick"
+    args.decoders = args.decoders or [d[0] for d in DECODERS]
     minilm.model_dir()
     dicts = []
     if "w_in" in args.dictionaries:
@@ -146,6 +201,7 @@ def main(argv=None):
             for dec, name_, params, sigs in DECODERS
             if dec in args.decoders and signal in sigs and not (name_ == "basis_pursuit" and n > 5000)]
     rows = []
+    t_start = time.time()
     bar = tqdm(total=2 * len(todo), desc="maximal-k searches", unit="search")
     for label, dictionary, n, trials, signal, dec, name_, params in todo:
         for lab, d in ((label, dictionary), (f"random unit, n = {n}", None)):
@@ -157,7 +213,14 @@ def main(argv=None):
                        f"[{r['ci_low']:g}, {r['ci_high']:g}]  censored {r['n_censored']}  ({r['seconds']} s)")
             write_csv(pd.DataFrame(rows), partial)
     bar.close()
-    print(wrote([write_csv(pd.DataFrame(rows), out / name)]))
+    paths = [write_csv(pd.DataFrame(rows), out / name)]
+    if extra:
+        doc = {"argv": list(argv) if argv is not None else None, "layer": args.layer, "seed": args.seed,
+               "trials": args.trials, "trials_large": args.trials_large, "signals": args.signals,
+               "dictionaries": args.dictionaries, "decoders": args.decoders,
+               "wall_s": round(time.time() - t_start, 1), "rows": [json_row(r) for r in rows]}
+        paths.append(write_json(extra[0], doc))
+    print(wrote(paths))
     partial.unlink(missing_ok=True)
 
 
