@@ -3,14 +3,19 @@
 k-sparse binary and nonnegative (U(0,1] values) superpositions y = A x of the unit-norm
 atoms of all-MiniLM-L6-v2's W_in rows (layer L, n = 1536) and of its token embeddings
 (n = 30522), decoded by the matched filter, the ReLU read-out, the positive lasso, positive
-OMP, nonnegative AMP and nonnegative basis pursuit (n = 1536 only: the LP at n = 30522 is
-too slow here). Measured: maximal k*_0.5 with its 95 % order-statistic interval per
-decoder (csbench.maximal_k, nested supports), side by side with a dictionary of the same
-shape with columns uniform on the sphere (encoder "unit", the Gaussian dictionary with
-the same unit normalisation).
+OMP, nonnegative AMP, nonnegative basis pursuit (n = 1536 only: the LP at n = 30522 is
+too slow here), VAMP (Bayes binary for binary x; nonnegative soft threshold, the x >= 0
+l1 problem of the other positive decoders, and Bernoulli-Gaussian with EM for uniform x;
+undamped and with damping 0.5) and the greedy decoders IHT, NIHT, HTP, CoSaMP, subspace
+pursuit, binary matching pursuit and matching-k (s = 1, the top-k rule), each at its study
+defaults (sparsity s = k). Measured: maximal k*_0.5 with its 95 % order-statistic interval per
+decoder (csbench.maximal_k, nested supports; every decoder sees the same trials of the same
+seed), side by side with a dictionary of the same shape with columns uniform on the sphere
+(encoder "unit", the Gaussian dictionary with the same unit normalisation).
 
     python experiments/real_dictionaries.py [--trials 10] [--trials-large 10] [--layer 0] \
-        [--signals binary uniform] [--decoders ...] [--dictionaries w_in embeddings] [--tag T]
+        [--signals binary uniform] [--decoders ...] [--dictionaries w_in embeddings] [--tag T] [--json PATH]
+    python experiments/real_dictionaries.py --quick      # smoke run: W_in, binary x, 2 trials, 5 decoders
     python experiments/real_dictionaries.py --report     # table + figure from every real_dictionaries*.csv
                                                          # of the output directory (none: of data/real/)
 
@@ -63,6 +68,11 @@ DECODERS = [  # (label, decoder, params, signals)
     ("VAMP (Bayes binary)", "vamp", {"denoiser": "bayes_binary"}, ("binary",)),
     ("VAMP (nonneg soft)", "vamp", {"denoiser": "soft", "nonneg": True}, ("binary", "uniform")),
     ("VAMP (Bernoulli-Gaussian, EM)", "vamp", {"denoiser": "bernoulli_gaussian", "em": True}, ("uniform",)),
+    # damped VAMP (x1 and alpha1 averaged with the previous iterate): undamped VAMP stalls (max_iter) or diverges
+    # on MiniLM's W_in (docs/real_networks.md); 0.5 is one round value, not tuned per denoiser or cell
+    ("VAMP (Bayes binary, damping 0.5)", "vamp", {"denoiser": "bayes_binary", "damping": 0.5}, ("binary",)),
+    ("VAMP (nonneg soft, damping 0.5)", "vamp", {"denoiser": "soft", "nonneg": True, "damping": 0.5},
+     ("binary", "uniform")),
     # greedy decoders at their study defaults (sparsity s = k; no nonnegative variants exist)
     ("IHT", "iht", {}, ("binary", "uniform")),
     ("NIHT", "niht", {}, ("binary", "uniform")),
