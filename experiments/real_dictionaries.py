@@ -50,8 +50,11 @@ from csbench._scriptio import (
 
 WALL_TIME = ("Wall time on the 2-core reference machine (the seconds column of data/real/real_dictionaries_*.csv): "
              "W_in, binary, all decoders but basis pursuit: 28 min; W_in, uniform: 9 min; the debiased lasso: 8 min; "
-             "token embeddings (matched filter, OMP, AMP): 36 min. The defaults run all of it and basis pursuit: "
-             "well over 1.5 hours. --report: seconds.")
+             "token embeddings (matched filter, OMP, AMP): 36 min. VAMP and the greedy decoders (issue 15; seven "
+             "commands run at once at load 20-38): W_in 11-45 min per command, token embeddings (matching pursuit, "
+             "matching-k) 15 min; CoSaMP ~1 min per trial on W_in and VAMP on the token embeddings (one 6 s SVD per "
+             "trial and evaluation) did not finish in a session. The defaults run all of it and basis pursuit: "
+             "many hours. --quick: about a minute. --report: seconds.")
 DECODERS = [  # (label, decoder, params, signals)
     ("matched filter", "matched_filter", {}, ("binary", "uniform")),
     ("ReLU read-out", "relu_readout", {}, ("binary", "uniform")),
@@ -144,6 +147,33 @@ def statuses_text(statuses):
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def summary(df):
+    """Markdown lines derived from the rows: MiniLM against random per decoder, the best MiniLM decoder and the
+    decoders that diverged on MiniLM, per (n, signal)."""
+    md = ["", "## MiniLM against the random dictionary of the same shape", "",
+          "| n | signal | decoder | k* MiniLM | k* random | MiniLM / random | MiniLM statuses |", "|---|---|---|---|---|---|---|"]
+    notes = []
+    for (n, sig), sub in df.groupby(["n", "signal"], sort=False):
+        mini = sub[sub["dictionary"].str.startswith("MiniLM")].set_index("decoder")
+        rand = sub[sub["dictionary"].str.startswith("random")].set_index("decoder")
+        for dec, r in mini.iterrows():
+            kr = rand["k_star"].get(dec, np.nan)
+            ratio = f"{r.k_star / kr:.2f}" if np.isfinite(kr) and kr > 0 else "—"
+            md.append(f"| {n} | {sig} | {dec} | {r.k_star:g} [{r.ci_low:g}, {r.ci_high:g}] | "
+                      f"{'—' if not np.isfinite(kr) else f'{kr:g}'} | {ratio} | {statuses_text(r.statuses)} |")
+        best = mini.sort_values(["k_star", "ci_low"], ascending=False).iloc[0]
+        notes.append(f"- n = {n}, {sig} x: largest k* on MiniLM: {best.name}, {best.k_star:g} "
+                     f"[{best.ci_low:g}, {best.ci_high:g}]")
+        div = []
+        for dec, r in mini.iterrows():
+            c = ast.literal_eval(r.statuses) if isinstance(r.statuses, str) else dict(r.statuses)
+            if c.get("diverged", 0):
+                div.append(f"{dec} ({c['diverged']} of {sum(c.values())})")
+        notes.append(f"- n = {n}, {sig} x: evaluations ending `diverged` on MiniLM: " + (", ".join(div) or "none"))
+    return md + ["", "## Summary (derived from the rows above)", ""] + notes + [
+        "", "Verdict and discussion: docs/real_networks.md, section \"Decoding in MiniLM's dictionaries\"."]
+
+
 def report(out):
     """Join the ``real_dictionaries*.csv`` of ``out`` (if it has none: of data/real/) into ``out``'s table and figure."""
     csvs = sorted(out.glob("real_dictionaries*.csv"))
@@ -157,6 +187,7 @@ def report(out):
     for r in df.itertuples():
         md.append(f"| {r.dictionary} | {r.n} | {r.signal} | {r.decoder} | {r.k_star:g} | [{r.ci_low:g}, {r.ci_high:g}] | "
                   f"{r.n_censored} | {r.trials} | {r.seconds} | {statuses_text(r.statuses)} |")
+    md += summary(df)
     paths = [write_text(out / "real_dictionaries.md", "\n".join(md) + "\n"), figure(df, out)]
     print("\n".join(md))
     print(wrote(paths))

@@ -83,3 +83,19 @@ def test_statuses_text():
     mod = _script()
     assert mod.statuses_text("{'ok': 3, 'diverged': 12, 'max_iter': 3}") == "diverged 12, max_iter 3, ok 3"
     assert mod.statuses_text({"ok": 66}) == "ok 66"
+
+
+def test_summary_ratios_best_and_divergences():
+    """The derived summary of the report: MiniLM / random per decoder, the largest MiniLM k*, divergence counts."""
+    mod = _script()
+    rows = [("MiniLM W_in rows (layer 0)", "AMP (nonneg)", 0, 0, 0, "{'diverged': 60}"),
+            ("random unit, n = 1536", "AMP (nonneg)", 137, 135, 152, "{'ok': 150}"),
+            ("MiniLM W_in rows (layer 0)", "VAMP (nonneg soft, damping 0.5)", 133, 122, 138, "{'max_iter': 99, 'ok': 55}"),
+            ("random unit, n = 1536", "VAMP (nonneg soft, damping 0.5)", 137, 135, 152, "{'ok': 150}")]
+    df = pd.DataFrame([{"dictionary": d, "n": 1536, "signal": "binary", "decoder": dec, "k_star": k, "ci_low": lo,
+                        "ci_high": hi, "statuses": st} for d, dec, k, lo, hi, st in rows])
+    text = "\n".join(mod.summary(df))
+    assert "| 1536 | binary | AMP (nonneg) | 0 [0, 0] | 137 | 0.00 | diverged 60 |" in text
+    assert "| 1536 | binary | VAMP (nonneg soft, damping 0.5) | 133 [122, 138] | 137 | 0.97 | max_iter 99, ok 55 |" in text
+    assert "largest k* on MiniLM: VAMP (nonneg soft, damping 0.5), 133 [122, 138]" in text
+    assert "`diverged` on MiniLM: AMP (nonneg) (60 of 60)\n" in text + "\n"
