@@ -50,7 +50,7 @@ from csbench._scriptio import (
 
 WALL_TIME = ("Wall time on the 2-core reference machine (the seconds column of data/real/real_dictionaries_*.csv): "
              "W_in, binary, all decoders but basis pursuit: 28 min; W_in, uniform: 9 min; the debiased lasso: 8 min; "
-             "token embeddings (matched filter, OMP, AMP): 36 min. VAMP and the greedy decoders (issue 15; seven "
+             "token embeddings (matched filter, OMP, AMP): 36 min. VAMP and the greedy decoders (issue 15; the "
              "commands ran concurrently at load 16-38): W_in 11-42 min per command, token embeddings (matching pursuit, "
              "matching-k) 15 min; CoSaMP ~1 min per trial on W_in and VAMP on the token embeddings (one 6 s SVD per "
              "trial and evaluation) did not finish in a session. The defaults run all of it and basis pursuit: "
