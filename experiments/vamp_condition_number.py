@@ -9,9 +9,13 @@ Bernoulli-Gaussian (rho = 0.1, N(0, 1) nonzeros), noise for SNR = 30 dB
 * ``amp_damped``: the same with ``damping = 0.5``,
 * ``vamp_soft``: VAMP with the same soft-threshold denoiser (tau minimax),
 * ``vamp``: VAMP with the Bayes-optimal Bernoulli-Gaussian denoiser (noise known),
+* ``vamp_damped``: the same with ``damping = 0.5`` (the message (r2, gamma2) damped),
 
 with VAMP's state evolution (:func:`csbench.theory.vamp_state_evolution`, this spectrum) drawn
-for both VAMP denoisers (null in the JSON, "exact" in the table: the SE reaches exact recovery; the figure clips at -160 dB). A trial whose status is ``diverged`` or ``nonfinite`` is counted as
+for both VAMP denoisers (null in the JSON, "exact" in the table: the SE reaches exact recovery; the figure clips at -160 dB),
+and, for the Bayes denoiser in the noisy case, the same SE *conditioned on the drawn signals*
+(``signal=x``: the empirical law of each trial's x in place of the prior, pooled over the trials like
+the NMSE: ``sum_t n E1_t / sum_t ||x_t||^2``; ``se_vamp_signal``; null in the noiseless case). A trial whose status is ``diverged`` or ``nonfinite`` is counted as
 such and never enters an NMSE; the NMSE is ``10 log10(sum ||x_hat - x||^2 / sum ||x||^2)``
 over the remaining trials, reported with the status counts (``max_iter`` trials included
 and counted).
@@ -43,7 +47,7 @@ from csbench.encoders.orthoinv import roi_matrix
 from csbench.theory import minimax_threshold, vamp_state_evolution
 
 ROOT = Path(__file__).resolve().parents[1]
-DECODERS = ("amp", "amp_damped", "vamp_soft", "vamp")
+DECODERS = ("amp", "amp_damped", "vamp_soft", "vamp", "vamp_damped")
 KAPPAS = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1e3, 3e3, 1e4, 1e5, 1e6)
 
 
@@ -55,7 +59,8 @@ def run_decoder(name, A, Y, rho, sigma, max_iter):
         return decode("amp", A, Y, k=k, damping=0.5, max_iter=max_iter)
     if name == "vamp_soft":
         return decode("vamp", A, Y, k=k, denoiser="soft", noise=sigma, max_iter=max_iter)
-    return decode("vamp", A, Y, density=rho, noise=sigma, max_iter=max_iter)
+    return decode("vamp", A, Y, density=rho, noise=sigma, max_iter=max_iter,
+                  damping=0.5 if name == "vamp_damped" else 0.0)
 
 
 def summarise(X, res):
@@ -78,6 +83,15 @@ def se_db(s, n, rho, sigma, denoiser, tau):
     return float(10 * np.log10(e / rho)) if e > 1e-15 * rho else None
 
 
+def se_signal_db(s, n, rho, sigma, X):
+    """The Bayes SE conditioned on each trial's signal, pooled as the NMSE: ``sum_t n E1_t / sum_t ||x_t||^2``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        e = [vamp_state_evolution(s, n, prior="bernoulli_gaussian", density=rho, noise=sigma, signal=x, n_iter=3000,
+                                  rtol=1e-9)[-1] for x in X]
+    return float(10 * np.log10(n * np.sum(e) / np.sum(X**2)))
+
+
 def plot(data, path):
     import matplotlib
 
@@ -85,7 +99,7 @@ def plot(data, path):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=False)
-    colors = {"amp": "C0", "amp_damped": "C1", "vamp_soft": "C2", "vamp": "C3"}
+    colors = {"amp": "C0", "amp_damped": "C1", "vamp_soft": "C2", "vamp": "C3", "vamp_damped": "C4"}
     for ax, case in zip(axes, ("snr30", "noiseless")):
         rows = [r for r in data["rows"] if r["case"] == case]
         kap = np.array([r["kappa"] for r in rows])
@@ -98,9 +112,11 @@ def plot(data, path):
             allbad = div == data["trials"]
             if allbad.any():
                 ax.plot(kap[allbad], np.full(allbad.sum(), top), "x", color=colors[d], ms=9)
-        for d, ls in (("se_vamp", "--"), ("se_vamp_soft", ":")):
-            y = np.array([np.nan if r[d] is None else r[d] for r in rows])
-            ax.plot(kap, y, ls, color="k", label=f"SE {d[3:]}")
+        for d, ls, lab in (("se_vamp", "--", "SE vamp"), ("se_vamp_soft", ":", "SE vamp_soft"),
+                           ("se_vamp_signal", "-.", "SE vamp | drawn x")):
+            y = np.array([np.nan if r.get(d) is None else r[d] for r in rows])
+            if np.isfinite(y).any():
+                ax.plot(kap, y, ls, color="k" if d != "se_vamp_signal" else "0.5", label=lab)
         ax.set_ylim(bottom=max(ax.get_ylim()[0], -160))
         ax.set_xscale("log")
         ax.set_xlabel("condition number kappa")
@@ -150,6 +166,7 @@ def main():
                     bar.update()
                 row["se_vamp"] = se_db(s, n, rho, sg, "bayes", tau)
                 row["se_vamp_soft"] = se_db(s, n, rho, sg, "soft", tau)
+                row["se_vamp_signal"] = se_signal_db(s, n, rho, sg, X) if sg > 0 else None
                 rows.append(row)
     data = {"n": n, "m": m, "rho": rho, "snr_db": a.snr_db, "sigma": sigma, "trials": T, "seed": a.seed,
             "max_iter": a.max_iter, "tau_minimax": tau, "seconds": time.perf_counter() - t0,
@@ -157,7 +174,8 @@ def main():
     path = Path(a.json) if a.json else out / "vamp_condition_number.json"
     path.write_text(json.dumps(data, indent=1))
     plot(data, out / "vamp_condition_number.png")
-    print(f"{'case':10s} {'kappa':>8s} " + " ".join(f"{d:>16s}" for d in DECODERS) + f" {'SE vamp':>8s} {'SE soft':>8s}")
+    print(f"{'case':10s} {'kappa':>8s} " + " ".join(f"{d:>16s}" for d in DECODERS)
+          + f" {'SE vamp':>8s} {'SE soft':>8s} {'SE | x':>8s}")
     for r in rows:
         cells = []
         for d in DECODERS:
@@ -167,7 +185,9 @@ def main():
             txt = "diverged" if v is None else f"{v:6.1f}"
             cells.append(f"{txt:>8s} d{bad}/m{mi}".rjust(16))
         se = lambda v: "exact" if v is None else f"{v:.1f}"
-        print(f"{r['case']:10s} {r['kappa']:8.0e} " + " ".join(cells) + f" {se(r['se_vamp']):>8s} {se(r['se_vamp_soft']):>8s}")
+        sx = "-" if r["se_vamp_signal"] is None else f"{r['se_vamp_signal']:.1f}"
+        print(f"{r['case']:10s} {r['kappa']:8.0e} " + " ".join(cells)
+              + f" {se(r['se_vamp']):>8s} {se(r['se_vamp_soft']):>8s} {sx:>8s}")
     print(f"wrote {path} and {out / 'vamp_condition_number.png'} ({data['seconds']:.0f} s)")
 
 

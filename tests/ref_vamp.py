@@ -45,7 +45,6 @@ def vamp(A, y, kind, gamma_w, gamma0, tau=0.0, eps=0.1, var_x=1.0, em=False, dam
     if ynorm == 0:
         return x, OK, 0
     r2, g2 = np.zeros(n), gamma0
-    a1_old = 0.5
     for it in range(1, max_iter + 1):
         Q = gamma_w * AtA + g2 * np.eye(n)
         x2 = np.linalg.solve(Q, gamma_w * Aty + g2 * r2)
@@ -59,11 +58,7 @@ def vamp(A, y, kind, gamma_w, gamma0, tau=0.0, eps=0.1, var_x=1.0, em=False, dam
         if em and kind == "bg" and ps > 0:
             eps = min(max(ps / n, 1e-6), 1 - 1e-6)
             var_x = max(ss / ps, 1e-12)
-        if damping > 0 and it > 1:
-            x1 = (1 - damping) * x1 + damping * x
-            a1 = (1 - damping) * a1 + damping * a1_old
         a1 = min(max(a1, ALPHA_MIN), 1 - ALPHA_MIN)
-        a1_old = a1
         if not np.all(np.isfinite(x1)):
             return x, NONFINITE, it - 1
         dx = np.linalg.norm(x1 - x)
@@ -73,8 +68,13 @@ def vamp(A, y, kind, gamma_w, gamma0, tau=0.0, eps=0.1, var_x=1.0, em=False, dam
         # ||U^T (y - A x1)||: the part of y - A x1 in the column space of A
         if not np.linalg.norm(U.T @ (y - A @ x1)) <= blowup * ynorm:
             return x, DIVERGED, it
-        g2 = g1 * (1 - a1) / a1
-        if not (np.isfinite(g2) and g2 > 0):
+        g2_new = g1 * (1 - a1) / a1
+        if not (np.isfinite(g2_new) and g2_new > 0):
             return x, DIVERGED, it
-        r2 = (x1 - a1 * r1) / (1 - a1)
+        r2_new = (x1 - a1 * r1) / (1 - a1)
+        if damping > 0 and it > 1:  # damp the message (r2, gamma2); gamma2 through its standard deviation
+            r2 = (1 - damping) * r2_new + damping * r2
+            g2 = ((1 - damping) * g2_new**-0.5 + damping * g2**-0.5) ** -2
+        else:
+            r2, g2 = r2_new, g2_new
     return x, MAX_ITER, max_iter

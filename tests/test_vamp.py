@@ -160,13 +160,81 @@ def test_se_kappa1_closed_form_lmmse():
     assert v == pytest.approx(mmse, rel=1e-9)
 
 
-def _measured_vs_se(kappa, T, seed):
+def test_se_signal_binary_exact_law_equals_prior_se():
+    """A binary signal with exactly density * n ones has the prior as its empirical law: the SE conditioned
+    on it (two adaptive quadratures) is the prior's SE."""
+    n, rho = 400, 0.15
+    s = geometric_spectrum(200, 10.0) * np.sqrt(n / np.sum(geometric_spectrum(200, 10.0) ** 2))
+    x = np.zeros(n)
+    x[np.random.default_rng(3).permutation(n)[: int(rho * n)]] = 1.0
+    kw = {"prior": "binary", "density": rho, "noise": 0.2, "n_iter": 60}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        v = vamp_state_evolution(s, n, **kw)
+        w = vamp_state_evolution(s, n, signal=x, **kw)
+    assert v[-1] > 1e-2  # a nontrivial fixed point (MSE 0.054)
+    np.testing.assert_allclose(w, v, rtol=1e-9, atol=1e-20)
+    with pytest.raises(ValueError, match="signal must have n = 400"):
+        vamp_state_evolution(s, n, signal=x[:-1], **kw)
+
+
+def test_se_signal_gauss_hermite_equals_adaptive_quadrature():
+    """The Gauss-Hermite path (more than two distinct nonzeros) against the adaptive one (at most two):
+    the same signal up to 1e-13 offsets gives the same (E1, alpha1), matched and mismatched tau."""
+    from csbench.theory.vamp import _signal_channel
+
+    base = np.repeat([0.0, 0.7, -1.3], [880, 70, 50])
+    jitter = base + 1e-13 * np.arange(base.size) * (base != 0)
+    for gamma, tau in [(3.0, 1 / 3.0), (30.0, 1 / 30.0), (30.0, 1.3 / 30.0), (500.0, 1 / 500.0)]:
+        exact = _signal_channel(base, "bernoulli_gaussian", 0.1, 1.0, gamma, tau)
+        gh = _signal_channel(jitter, "bernoulli_gaussian", 0.1, 1.0, gamma, tau)
+        np.testing.assert_allclose(gh, exact, rtol=1e-9)
+
+
+def test_bg_denoiser_divergence_precise():
+    """The Bernoulli-Gaussian denoiser's x and alpha = gamma <Var[x|r]> against a 50-digit evaluation from
+    gamma = 1e-4 to 1e14 (the variance written without the cancellation of E[x^2|r] - E[x|r]^2, which lost
+    6 % at gamma = 1e14), and alpha against central finite differences of the kernel's own x."""
+    mp = pytest.importorskip("mpmath")
+    from csbench.kernels.vamp import BERN_GAUSS, denoise
+
+    mp.mp.dps = 50
+    eps, vx = 0.1, 1.0
+    rng = np.random.default_rng(0)
+    stats = np.zeros(2)
+    for gamma in [1e-4, 1.0, 30.0, 1e6, 1e14]:
+        r = np.concatenate([rng.standard_normal(20) * np.sqrt(1 + 1 / gamma), np.linspace(-5, 5, 11) / np.sqrt(gamma)])
+        x = np.empty_like(r)
+        alpha = denoise(r, gamma, BERN_GAUSS, 0.0, eps, vx, x, stats)
+        xs, vs = [], []
+        for rj in r:
+            rj, g = mp.mpf(rj), mp.mpf(gamma)
+            v = 1 / g
+            lon = mp.log(eps) - mp.log(vx + v) / 2 - rj**2 / (2 * (vx + v))
+            loff = mp.log(1 - eps) - mp.log(v) / 2 - rj**2 / (2 * v)
+            pi = 1 / (1 + mp.exp(loff - lon))
+            mon, von = rj * vx / (vx + v), vx * v / (vx + v)
+            xs.append(float(pi * mon))
+            vs.append(pi * (mon**2 + von) - (pi * mon) ** 2)
+        np.testing.assert_allclose(x, xs, rtol=1e-13, atol=1e-300)
+        assert alpha == pytest.approx(float(sum(vs) * gamma / len(vs)), rel=1e-13)
+    gamma, r = 30.0, rng.standard_normal(50) * 0.5
+    h = 1e-5 / np.sqrt(gamma)
+    xp, xm = np.empty_like(r), np.empty_like(r)
+    denoise(r + h, gamma, BERN_GAUSS, 0.0, eps, vx, xp, stats)
+    denoise(r - h, gamma, BERN_GAUSS, 0.0, eps, vx, xm, stats)
+    x = np.empty_like(r)
+    assert denoise(r, gamma, BERN_GAUSS, 0.0, eps, vx, x, stats) == pytest.approx(np.mean((xp - xm) / (2 * h)),
+                                                                                   rel=1e-7)
+
+
+def _measured_vs_se(kappa, T, seed, damping=0.0):
     rng = np.random.default_rng(seed)
     m, n, rho, sigma = 500, 1000, 0.1, 0.014  # SNR ~ 30 dB (E||Ax||^2 / m = rho n / m = 0.2)
     A = roi_matrix(rng, m, n, kappa=kappa)
     X = _bg(rng, T, n, rho)
     Y = X @ A.T + sigma * rng.standard_normal((T, m))
-    res = decode("vamp", A, Y, density=rho, noise=sigma, max_iter=1000)
+    res = decode("vamp", A, Y, density=rho, noise=sigma, max_iter=1000, damping=damping)
     mse = np.mean(np.sum((res.X_hat - X) ** 2, axis=1)) / n
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -184,11 +252,22 @@ def test_measured_nmse_within_1db_of_se(kappa):
     assert abs(meas - se) < 1.0, (meas, se)
 
 
+def test_kappa_1e4_damped_vamp_converges_but_not_to_the_se():
+    """kappa = 1e4, n = 1000 (seed 1, 8 trials): with damping 0.5 (message damping) 6 of 8 trials stop ``ok``
+    (undamped: 3 of 16), NMSE -9.57 dB; the SE says -12.22 dB and the SE conditioned on the 8 drawn signals
+    -9.94 dB. The issue's "within 1 dB of the SE at kappa = 1e4" does not hold at n = 1000: the SE contracts
+    slowly there (slope 0.93) and finite-n fluctuations, of the signal's empirical law among others, move each
+    trial's fixed point by several dB (docs/decoders.md). Asserted: convergence and a useful estimate."""
+    meas, se, res = _measured_vs_se(1e4, T=8, seed=1, damping=0.5)
+    assert (res.status == OK).sum() >= 5 and not (res.status == DIVERGED).any()
+    assert meas < -8.0 and se == pytest.approx(-12.22, abs=0.05)
+
+
 def test_kappa_1e4_amp_fails_visibly_vamp_does_not_blow_up():
     """kappa = 1e4: AMP (plain and damped) never reports ``ok`` with a wrong answer; VAMP stays finite and useful.
 
-    Measured (seed 1, 16 trials, max_iter 1000): VAMP -9.8 dB against its SE's -12.2 dB, most trials at
-    max_iter -- VAMP does not reach its state evolution here at n = 1000 (nor at n = 2000: -10.4 dB).
+    Measured (seed 1, 16 trials, max_iter 1000): VAMP -9.9 dB against its SE's -12.2 dB, 13 trials at
+    max_iter -- a finite-n effect of the slowly contracting SE here (docs/decoders.md, VAMP at kappa = 1e4).
     """
     rng = np.random.default_rng(1)
     m, n, rho, sigma, T = 500, 1000, 0.1, 0.014, 4

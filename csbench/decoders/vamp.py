@@ -122,7 +122,11 @@ def vamp(A, Y, k, *, denoiser="bernoulli_gaussian", nonneg=False, threshold="min
         Standard deviation of the measurement noise (the cell's ``noise``); 0: noiseless,
         precision ``1 / (NOISE_FLOOR^2 ||y||^2 / m)``.
     damping : float in [0, 1)
-        ``x1`` and ``alpha1`` are replaced by ``(1 - d) new + d old``; 0 is plain VAMP.
+        Damps the message to the LMMSE step, mean and precision (from the second iteration):
+        ``r2 <- (1 - d) r2_new + d r2_old`` and ``gamma2^(-1/2) <- (1 - d) gamma2_new^(-1/2) +
+        d gamma2_old^(-1/2)``; fixed points unchanged; 0 is plain VAMP. Where VAMP's state
+        evolution contracts slowly (Bernoulli-Gaussian, kappa = 300-1e4 at 30 dB) plain VAMP wanders
+        near its fixed point until max_iter and ``damping=0.5`` makes it converge (docs/decoders.md).
     max_iter : int >= 1
     tol : float > 0
         Stop (ok) when ``||x1^{k+1} - x1^k|| <= tol ||x1^{k+1}||``.

@@ -74,12 +74,22 @@ def denoise(r, gamma, code, tau, eps, var_x, x, stats):
         vsum = 0.0
         for j in range(n):
             rj = r[j]
-            pi = _expit(c0 + c1 * rj * rj)
+            u = c0 + c1 * rj * rj
+            # pi = expit(u) and 1 - pi = expit(-u) from one exp (bit-identical to two _expit calls)
+            if u >= 0.0:
+                w = np.exp(-u)
+                pi = 1.0 / (1.0 + w)
+                qi = w / (1.0 + w)
+            else:
+                w = np.exp(u)
+                pi = w / (1.0 + w)
+                qi = 1.0 / (1.0 + w)
             mon = g * rj
             e = pi * mon
             sec = pi * (mon * mon + von)
             x[j] = e
-            vsum += sec - e * e
+            # Var[x|r] = sec - e^2 = pi (1 - pi) mon^2 + pi von, without the cancellation of sec - e^2
+            vsum += pi * qi * mon * mon + pi * von
             stats[0] += pi
             stats[1] += sec
         dsum = vsum * gamma
@@ -97,8 +107,13 @@ def vamp_batch(Vt3, S3, Ytil, ynorm, gamma_w, gamma0, X, n_iter, status, code, t
         x2 = r2 + V diag(gw s / (gw s^2 + gamma2)) (U^T y - s * V^T r2)
         alpha2 = (1/n) [sum_i gamma2 / (gw s_i^2 + gamma2) + n - R]
         r1 = (x2 - alpha2 r2) / (1 - alpha2),  gamma1 = gamma2 (1 - alpha2) / alpha2
-        x1 = g1(r1, gamma1),  alpha1 = <g1'(r1, gamma1)>     (damped: (1-d) new + d old, both)
+        x1 = g1(r1, gamma1),  alpha1 = <g1'(r1, gamma1)>
         r2 = (x1 - alpha1 r1) / (1 - alpha1),  gamma2 = gamma1 (1 - alpha1) / alpha1
+
+    Damping ``d`` (from the second iteration) damps the message to the LMMSE step, mean and
+    precision: ``r2 <- (1 - d) r2_new + d r2_old``, ``gamma2^(-1/2) <- (1 - d) gamma2_new^(-1/2)
+    + d gamma2_old^(-1/2)`` (as vampyre's message handler and GAMPmatlab's VampSlmEst damp both);
+    fixed points are unchanged.
 
     (``gw = gamma_w[t]``, the noise precision). Bernoulli-Gaussian with ``em``:
     after each denoising, ``eps <- mean(pi_j)``, ``var_x <- sum pi_j E[x_j^2|on] / sum pi_j``
@@ -129,7 +144,6 @@ def vamp_batch(Vt3, S3, Ytil, ynorm, gamma_w, gamma0, X, n_iter, status, code, t
         g2 = gamma0[t]
         ep = eps
         vx = var_x
-        a1_old = 0.5
         st, it_done = MAX_ITER, max_iter
         for it in range(1, max_iter + 1):
             # LMMSE in the SVD basis: x2, alpha2 from (r2, gamma2); extrinsic (r1, gamma1)
@@ -156,12 +170,7 @@ def vamp_batch(Vt3, S3, Ytil, ynorm, gamma_w, gamma0, X, n_iter, status, code, t
             if em and code == BERN_GAUSS and stats[0] > 0.0:
                 ep = min(max(stats[0] / n, 1e-6), 1.0 - 1e-6)
                 vx = max(stats[1] / stats[0], 1e-12)
-            if damping > 0.0 and it > 1:
-                for j in range(n):
-                    x1[j] = (1.0 - damping) * x1[j] + damping * x[j]
-                a1 = (1.0 - damping) * a1 + damping * a1_old
             a1 = min(max(a1, ALPHA_MIN), 1.0 - ALPHA_MIN)
-            a1_old = a1
             dx2 = 0.0
             xn2 = 0.0
             for j in range(n):
@@ -184,10 +193,17 @@ def vamp_batch(Vt3, S3, Ytil, ynorm, gamma_w, gamma0, X, n_iter, status, code, t
             if not np.sqrt(res2) <= BLOWUP * ynorm[t]:
                 st, it_done = DIVERGED, it
                 break
-            g2 = g1 * (1.0 - a1) / a1
-            if not (np.isfinite(g2) and g2 > 0.0):
+            g2n = g1 * (1.0 - a1) / a1
+            if not (np.isfinite(g2n) and g2n > 0.0):
                 st, it_done = DIVERGED, it
                 break
-            for j in range(n):
-                r2[j] = (x1[j] - a1 * r1[j]) / (1.0 - a1)
+            if damping > 0.0 and it > 1:
+                # damp the message (r2, gamma2): r2 linearly, gamma2 on the scale of 1/sqrt(gamma2)
+                for j in range(n):
+                    r2[j] = (1.0 - damping) * (x1[j] - a1 * r1[j]) / (1.0 - a1) + damping * r2[j]
+                g2 = 1.0 / ((1.0 - damping) / np.sqrt(g2n) + damping / np.sqrt(g2)) ** 2
+            else:
+                for j in range(n):
+                    r2[j] = (x1[j] - a1 * r1[j]) / (1.0 - a1)
+                g2 = g2n
         n_iter[t], status[t] = it_done, st
