@@ -283,3 +283,28 @@ def test_kappa_1e4_amp_fails_visibly_vamp_does_not_blow_up():
     v = decode("vamp", A, Y, density=rho, noise=sigma, max_iter=300)
     assert np.isfinite(v.X_hat).all() and not (v.status == DIVERGED).any()
     assert 10 * np.log10(np.mean(nmse(v))) < -5.0
+
+
+def test_repeated_matrix_stack_takes_one_svd(monkeypatch):
+    """A fixed dictionary stacked once per trial (as maximal_k passes a real network's matrix) is
+    decomposed once and decodes exactly as the shared (m, n) matrix; distinct matrices are not merged."""
+    rng = np.random.default_rng(5)
+    m, n, T = 30, 80, 4
+    A = roi_matrix(rng, m, n, kappa=10.0)
+    X = np.zeros((T, n))
+    for t in range(T):
+        X[t, rng.choice(n, 6, replace=False)] = rng.standard_normal(6)
+    Y = X @ A.T + 0.01 * rng.standard_normal((T, m))
+    calls = []
+    svd = np.linalg.svd
+    monkeypatch.setattr(np.linalg, "svd", lambda M, **kw: calls.append(M.shape) or svd(M, **kw))
+    shared = decode("vamp", A, Y, k=6, noise=0.01)
+    stacked = decode("vamp", np.broadcast_to(A, (T, m, n)).copy(), Y, k=6, noise=0.01)
+    assert calls == [(m, n), (m, n)]
+    np.testing.assert_array_equal(stacked.X_hat, shared.X_hat)
+    np.testing.assert_array_equal(stacked.n_iter, shared.n_iter)
+    B = np.broadcast_to(A, (T, m, n)).copy()
+    B[T - 1, m - 1, n - 1] += 1e-12  # one entry of the last trial's matrix differs: one SVD per trial
+    calls.clear()
+    decode("vamp", B, Y, k=6, noise=0.01)
+    assert calls == [(T, m, n)]

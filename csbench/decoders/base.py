@@ -241,6 +241,22 @@ def check_operator_inputs(entry, A, Y, k):
     return (ops * T if shared else ops), Y, k
 
 
+def single_matrix(A):
+    """The one (m, n) matrix of ``A``, or None when its trials hold different matrices.
+
+    ``A`` of shape (m, n) is returned as is; of shape (T, m, n), ``A[0]`` when every
+    slice equals it entry for entry (a fixed dictionary stacked once per trial, as a
+    study on a real network's matrix passes it), so per-matrix work such as an SVD is
+    done once. The test reads each slice's first row before the whole slice, so
+    distinct matrices cost one row each.
+    """
+    if A.ndim == 2:
+        return A
+    A0 = A[0]
+    same = all(np.array_equal(A[t, 0], A0[0]) and np.array_equal(A[t], A0) for t in range(1, A.shape[0]))
+    return A0 if same else None
+
+
 def outputs(T, n):
     """Zeroed ``(X, n_iter, status)`` of a batch of T trials with n features."""
     return np.zeros((T, n)), np.zeros(T, np.int64), np.zeros(T, np.int8)

@@ -50,7 +50,7 @@ from .._validate import (
     or_choice,
 )
 from .backend import kernels
-from .base import DECODERS, DecodeResult, run_trials
+from .base import DECODERS, DecodeResult, run_trials, single_matrix
 
 _k = kernels("vamp")  # numba loads on the first call, not on import
 
@@ -91,9 +91,11 @@ def check_problem(params, n, k):
 
 
 def svd_parts(A, Y):
-    """``(Vt3, S3, Ytil)``: economy SVD ``A = U diag(s) V^T`` (once for a shared A) and ``U^T y`` per trial."""
-    if A.ndim == 2:
-        U, s, Vt = np.linalg.svd(A, full_matrices=False)
+    """``(Vt3, S3, Ytil)``: economy SVD ``A = U diag(s) V^T`` (once for a shared A, or for a stack of
+    one matrix repeated per trial: :func:`~csbench.decoders.base.single_matrix`) and ``U^T y`` per trial."""
+    A1 = single_matrix(A)
+    if A1 is not None:
+        U, s, Vt = np.linalg.svd(A1, full_matrices=False)
         return np.ascontiguousarray(Vt[None]), s[None].copy(), np.ascontiguousarray(Y @ U)
     U, s, Vt = np.linalg.svd(A, full_matrices=False)
     return np.ascontiguousarray(Vt), np.ascontiguousarray(s), np.ascontiguousarray(np.einsum("tmr,tm->tr", U, Y))
