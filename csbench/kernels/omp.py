@@ -254,6 +254,24 @@ def _nnls(G, Gc, use_gram, S, ns, b, nsq, inv_norm, xs, inP, pp, npp, R, w, z, g
 
 
 @njit(cache=True)
+def _inv_norms(nsq, inv_norm):
+    """``inv_norm[j] = 1 / sqrt(nsq[j])`` for ``nsq[j] > 0`` (in float64), else 0 (a zero column is never selected)."""
+    for j in range(nsq.shape[0]):
+        v = np.float64(nsq[j])
+        inv_norm[j] = 1.0 / np.sqrt(v) if v > 0.0 else 0.0
+
+
+@njit(cache=True)
+def _batch_inv_norms(G, nsq):
+    """Gram mode: the column weights ``1 / ||a_j||`` of the shared A, once per batch (every trial copies
+    them instead of taking n square roots and divisions: ~7 us per trial at n = 4096); else empty."""
+    inv = np.zeros(nsq.shape[0] if G.shape[0] > 0 else 0)
+    if G.shape[0] > 0:
+        _inv_norms(nsq, inv)
+    return inv
+
+
+@njit(cache=True)
 def _corr_update(c, b, Gc, xs, ns):
     """``c = b - sum_{q < ns} xs_q Gc[q]``, four rows of ``Gc`` per pass over c (each ``Gc[q]`` is ``A^T a_{S[q]}``)."""
     n = c.shape[0]
@@ -274,7 +292,7 @@ def _corr_update(c, b, Gc, xs, ns):
 
 
 @njit(cache=True, inline="always")
-def omp_one(A, y, G, bpre, nsqpre, s_max, tol, floor_rel, dep_tol, positive, x, sel):
+def omp_one(A, y, G, bpre, nsqpre, inv_pre, s_max, tol, floor_rel, dep_tol, positive, x, sel):
     """OMP on one trial; writes ``x`` (n,) and ``sel[:n_iter]`` (selection order); returns ``(n_iter, status)``.
 
     Parameters
@@ -316,9 +334,10 @@ def omp_one(A, y, G, bpre, nsqpre, s_max, tol, floor_rel, dep_tol, positive, x, 
     else:
         colsq_corr(A, y, nsq, b)
     inv_norm = np.zeros(n)
-    for j in range(n):
-        if nsq[j] > 0.0:
-            inv_norm[j] = 1.0 / np.sqrt(nsq[j])
+    if use_gram:
+        copy_n(inv_norm, inv_pre, n)
+    else:
+        _inv_norms(nsq, inv_norm)
     x[:] = 0.0
     sel[:] = -1
     for j in range(n):  # the finiteness check of A, done on this pass's output (decode() skips its own)
@@ -408,16 +427,18 @@ def omp_batch(A, Y, G, B, nsq, s_max, tol, floor_rel, dep_tol, X, n_iter, status
     ``positive`` is the constant False here and True in :func:`nnomp_batch`: :func:`omp_one` is inlined
     and numba prunes the branch the constant rules out, so plain OMP never compiles the NNLS code.
     """
+    inv = _batch_inv_norms(G, nsq)
     for t in range(t0, t1):
         At = A[t] if A.shape[0] > 1 else A[0]
         bt = B[t] if G.shape[0] > 0 else nsq
-        n_iter[t], status[t] = omp_one(At, Y[t], G, bt, nsq, s_max, tol, floor_rel, dep_tol, False, X[t], sel[t])
+        n_iter[t], status[t] = omp_one(At, Y[t], G, bt, nsq, inv, s_max, tol, floor_rel, dep_tol, False, X[t], sel[t])
 
 
 @njit(cache=True, nogil=True)
 def nnomp_batch(A, Y, G, B, nsq, s_max, tol, floor_rel, dep_tol, X, n_iter, status, sel, t0, t1):
     """:func:`omp_batch` for nonnegative OMP (``positive=True``), a kernel compiled only when first used."""
+    inv = _batch_inv_norms(G, nsq)
     for t in range(t0, t1):
         At = A[t] if A.shape[0] > 1 else A[0]
         bt = B[t] if G.shape[0] > 0 else nsq
-        n_iter[t], status[t] = omp_one(At, Y[t], G, bt, nsq, s_max, tol, floor_rel, dep_tol, True, X[t], sel[t])
+        n_iter[t], status[t] = omp_one(At, Y[t], G, bt, nsq, inv, s_max, tol, floor_rel, dep_tol, True, X[t], sel[t])
