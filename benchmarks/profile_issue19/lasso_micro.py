@@ -38,21 +38,9 @@ for dt in (np.float64, np.float32):
     print(dt.__name__, f"gradient c - G x over 32 random rows: {1e6*tg:.1f} us; gather 48x48 from G: {1e6*tw:.1f} us")
 
 @njit
-def grad4(G, c, x, supp, nnz, g, reps):
-    n = c.shape[0]
+def grad4(G, c, x, supp, nnz, g, reps):  # the kernel's four-rows-per-pass gradient
     for _ in range(reps):
-        for b in range(n): g[b] = c[b]
-        q = 0
-        while q + 4 <= nnz:
-            x0, x1, x2, x3 = x[supp[q]], x[supp[q+1]], x[supp[q+2]], x[supp[q+3]]
-            g0, g1, g2, g3 = G[supp[q]], G[supp[q+1]], G[supp[q+2]], G[supp[q+3]]
-            for b in range(n):
-                g[b] -= (x0 * g0[b] + x1 * g1[b]) + (x2 * g2[b] + x3 * g3[b])
-            q += 4
-        while q < nnz:
-            xj = x[supp[q]]; Gj = G[supp[q]]
-            for b in range(n): g[b] -= xj * Gj[b]
-            q += 1
+        K._gram_gradient(g, c, G, x, supp, nnz)
 for dt in (np.float64, np.float32):
     G = rng.standard_normal((n, n)).astype(dt)
     c = rng.standard_normal(n); x = rng.standard_normal(n); g = np.empty(n)
