@@ -183,6 +183,44 @@ def test_float32_inputs_of_omp_solve_and_dtype_check():
     assert decode("lasso", A, Y, dtype=np.float32).X_hat.dtype == np.float32  # numpy dtypes accepted
 
 
+def test_float32_omp_selections_at_a_larger_size():
+    # OMP's float32 Gram mode updates its correlations in float32 (csbench.kernels.omp): the same atoms in
+    # the same order as float64 on a seeded well-conditioned batch (n = 1024, m = 192, k = 16, x = +-1),
+    # every status ok, and the selections are those of the true supports
+    from csbench.decoders.omp import omp_solve
+
+    A, Y, X = _problem(21, m=192, n=1024, k=16, trials=40, signal="signed")
+    _, it64, st64, sel64 = omp_solve(A, Y, 16, gram=True)
+    X32, it32, st32, sel32 = omp_solve(A.astype(np.float32), Y.astype(np.float32), 16, gram=True)
+    assert np.array_equal(sel32, sel64) and np.array_equal(it32, it64) and (st32 == 0).all() and (st64 == 0).all()
+    assert np.array_equal(np.sort(sel32, axis=1), np.sort(np.nonzero(X)[1].reshape(40, 16), axis=1))
+    np.testing.assert_allclose(X32, X, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("code, damping", [(0, 0.0), (0, 0.3), (1, 0.0), (1, 0.3), (2, 0.2)])
+def test_stacked_denoising_equals_the_per_trial_step_bitwise(dtype, code, damping):
+    # the stacked path's denoiser (branch-free soft thresholds, norms in a second pass) gives the bits of
+    # the per-trial kernel's step (_denoise_step) on every row, NaN and ties at the threshold included
+    import csbench.kernels.amp as ka
+
+    rng = np.random.default_rng(5)
+    rows, n, m = 6, 257, 70
+    R = rng.standard_normal((rows, n)).astype(dtype)
+    X = (rng.standard_normal((rows, n)) * (rng.random((rows, n)) < 0.3)).astype(dtype)
+    Z = rng.standard_normal((rows, m)).astype(dtype)
+    theta = 1.3 * np.sqrt((Z[0].astype(np.float64) ** 2).sum() / m)
+    R[0, :4], X[0, :4] = np.array([np.nan, 0.0, 0.0, 0.0], dtype), 0.0
+    R[0, 1], R[0, 2] = theta, -theta  # exactly at the threshold (float64 rows)
+    Xn, stats = np.empty_like(X), np.empty((3, rows))
+    ka.gemm_denoise(R.copy(), X, Z, Xn, *stats, code, 1.3, -2.0, damping, np.empty(n, np.int64))
+    for t in range(rows):
+        r, xn = (R[t] + X[t]).astype(dtype), np.empty(n, dtype)
+        _, dsum, dx2, xn2 = ka._denoise_step(r, Z[t], 1.3, -2.0, code, damping, X[t], xn, np.empty(n, np.int64))
+        assert np.array_equal(xn, Xn[t], equal_nan=True)
+        assert np.array_equal([dsum, dx2, xn2], stats[:, t], equal_nan=True)
+
+
 def test_dense_only_parameters_on_operators():
     # matrix-free paths compute in float64: dtype="float32" returns their X_hat as float32 (the rule of
     # csbench.decoders.precision); gemm=True has no operator meaning and raises

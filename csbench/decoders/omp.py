@@ -196,8 +196,10 @@ def omp(A, Y, k, *, n_nonzero_coefs=None, tol=None, positive=False, gram="auto",
         shared-A batch may be split differently. "auto" uses it when it pays
         (see ``GRAM_RATIO``, ``GRAM_MAX_BYTES``).
     dtype : "float64" or "float32"
-        float32: A and Y rounded to float32; Gram mode stores G and ``A^T Y`` in float32 (with
-        the thresholds ``DEP_TOL32``, ``CORR_FLOOR32``), other paths compute in float64 on the
+        float32: A and Y rounded to float32; Gram mode stores G and ``A^T Y`` in float32 and
+        updates the correlations in float32 (with the thresholds ``DEP_TOL32``, ``CORR_FLOOR32``;
+        selections, statuses and supports as float64 on the tested well-conditioned problems,
+        ``tests/test_shared_dictionary.py``), other paths compute in float64 on the
         rounded values; X_hat is float32 (:mod:`csbench.decoders.precision`).
 
     Returns

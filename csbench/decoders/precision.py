@@ -6,9 +6,9 @@ Rule (the same for the three decoders):
 * ``dtype="float32"``: A and Y are first rounded to float32, so every path solves the same float32
   problem. The shared-dictionary paths -- OMP and the lasso in Gram mode (``G = A^T A`` and
   ``A^T Y``), AMP with ``gemm`` (its stacked products) -- store and multiply in float32 (BLAS
-  ``sgemm``: half the bytes, about twice the rate); the per-trial work of OMP and the lasso on those
-  products (Cholesky factors, correlations, coordinate descent) runs in float64 on the float32
-  values. Paths without a float32 implementation (a per-trial A, ``gram=False``, ``gemm=False``)
+  ``sgemm``: half the bytes, about twice the rate); OMP's correlation updates ``c = b - G_S x_S`` run
+  in float32 too (its selection scores, Cholesky factor and coefficients in float64), the lasso's
+  per-trial work (gradients, coordinate descent) runs in float64 on the float32 values. Paths without a float32 implementation (a per-trial A, ``gram=False``, ``gemm=False``)
   compute in float64 from the rounded inputs. ``X_hat`` is float32 in every case.
 * Precision: float32 Gram entries carry relative errors of ~1e-7 to 1e-6, so OMP's dependence and
   correlation thresholds become ``csbench.kernels.omp.DEP_TOL32`` / ``CORR_FLOOR32`` (1e-5; an atom

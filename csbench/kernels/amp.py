@@ -334,19 +334,57 @@ def amp_batch(A3, Y, X, n_iter, status, denoiser, tau, eps, damping, max_iter, t
 def gemm_denoise(R, X, Z, Xn, dsum, dx2, xn2, denoiser, tau, logit_eps, damping, idx):
     """The denoising half of one AMP iteration for rows of a batch whose products came from BLAS-3.
 
-    For each row t (one trial on the shared A): ``R[t] += X[t]`` (on entry ``R[t] = A^T Z[t]``, from
-    one matrix product for all rows), ``sigma_t^2 = ||Z[t]||^2 / m``,
-    ``Xn[t] = eta(R[t]; tau sigma_t)`` (damped with ``X[t]``, :func:`_denoise`), and
+    For each row t (one trial on the shared A): ``r = R[t] + X[t]`` (on entry ``R[t] = A^T Z[t]``, from
+    one matrix product for all rows; R is scratch), ``sigma_t^2 = ||Z[t]||^2 / m``,
+    ``Xn[t] = eta(r; tau sigma_t)`` (damped with ``X[t]``, :func:`_denoise`), and
     ``dsum[t] = sum_j eta'_j``, ``dx2[t] = ||Xn[t] - X[t]||^2``, ``xn2[t] = ||Xn[t]||^2``, each summed in
-    the order :func:`amp_batch` sums it. ``idx`` (n,) int64 is scratch.
+    the order :func:`amp_batch` sums it, so the values are those of :func:`_denoise_step` bit for bit.
+    ``idx`` (n,) int64 is scratch (Bayes denoiser only).
+
+    The soft thresholds run in one pass per row without data-dependent branches (the threshold
+    tests are selects, the count of nonzeros an integer sum): :func:`_denoise`'s branches on the
+    sign of ``|r_j| - theta`` are mispredicted about as often as AMP's iterates have nonzeros, and cost
+    6.5 ns per entry at (1536, 384), a third of a float32 iteration (measured 2026-12-05, one thread).
     """
     n = R.shape[1]
+    m = Z.shape[1]
     for t in range(R.shape[0]):
         x = X[t]
         r = R[t]
-        for j in range(n):
-            r[j] += x[j]
-        _, dsum[t], dx2[t], xn2[t] = _denoise_step(r, Z[t], tau, logit_eps, denoiser, damping, x, Xn[t], idx)
+        xn = Xn[t]
+        if denoiser == BAYES_BINARY:
+            for j in range(n):
+                r[j] += x[j]
+            _, dsum[t], dx2[t], xn2[t] = _denoise_step(r, Z[t], tau, logit_eps, denoiser, damping, x, xn, idx)
+            continue
+        z = Z[t]
+        s2 = 0.0
+        for i in range(m):
+            s2 += z[i] * z[i]
+        s2 /= m
+        theta = tau * np.sqrt(s2)
+        two_sided = denoiser == SOFT
+        cnt = 0
+        a = 0.0
+        b = 0.0
+        for j in range(n):  # no reduction but an integer count: vectorised
+            rj = r[j] + x[j]  # in R's dtype, as the stored sum r[j] += x[j] of _denoise_step
+            hi = rj - theta
+            lo = rj + theta
+            up = hi > 0.0
+            down = two_sided and lo < 0.0
+            e = (hi if up else 0.0) + (lo if down else 0.0)
+            cnt += up | down
+            if damping > 0.0:
+                e = (1.0 - damping) * e + damping * x[j]
+            xn[j] = e
+        for j in range(n):  # the norms in _denoise_step's order
+            d = xn[j] - x[j]
+            a += d * d
+            b += xn[j] * xn[j]
+        dsum[t] = float(cnt)
+        dx2[t] = a
+        xn2[t] = b
 
 
 @njit(cache=True, nogil=True)

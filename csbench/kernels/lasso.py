@@ -418,6 +418,32 @@ def cd_epochs(Gw, gw, xw, cw, yy, lam, positive, target, max_epochs, M, idx, z):
 
 
 @njit(cache=True)
+def _gram_gradient(g, c, G, x, supp, nnz):
+    """Gram mode's full gradient ``g = c - sum_q x_{S_q} G[S_q]`` over the support ``S = supp[:nnz]``.
+
+    Four rows of G per pass over g (as :func:`csbench.kernels.omp._corr_update`): the rows come from
+    memory (G is n^2 entries, 67-134 MB at n = 4096), g stays in L1, and one pass per row moved g
+    through the load/store units ``nnz`` times. Measured at n = 4096, 32 rows (one thread, loaded
+    machine): float64 117 -> 88 us, float32 G 72 -> 47 us.
+    """
+    n = g.shape[0]
+    copy_n(g, c, n)
+    q = 0
+    while q + 4 <= nnz:
+        x0, x1, x2, x3 = x[supp[q]], x[supp[q + 1]], x[supp[q + 2]], x[supp[q + 3]]
+        g0, g1, g2, g3 = G[supp[q]], G[supp[q + 1]], G[supp[q + 2]], G[supp[q + 3]]
+        for b in range(n):
+            g[b] -= (x0 * g0[b] + x1 * g1[b]) + (x2 * g2[b] + x3 * g3[b])
+        q += 4
+    while q < nnz:
+        xj = x[supp[q]]
+        Gj = G[supp[q]]
+        for b in range(n):
+            g[b] -= xj * Gj[b]
+        q += 1
+
+
+@njit(cache=True)
 def _grown(buf, size):
     """``buf`` if it holds ``size`` elements, else a new array of twice that size."""
     return buf if buf.shape[0] >= size else np.empty(2 * size)
@@ -541,12 +567,7 @@ def lasso_batch(A3, Y, trials, lams, ratio, positive, tol, budget, p0, nnz_stop,
             if nnz == 0:
                 copy_n(g, c, n)
             elif gram:
-                copy_n(g, c, n)
-                for q in range(nnz):
-                    xj = x[supp[q]]
-                    Gj = G[supp[q]]
-                    for b in range(n):
-                        g[b] -= xj * Gj[b]
+                _gram_gradient(g, c, G, x, supp, nnz)
             else:
                 at_mul(A, r, g)
             if gram:  # from the Gram data: ||r||^2 = yy - x.c - x.g, y.r = yy - x.c (x.c + x.g = x^T(2c - G x))
