@@ -127,8 +127,10 @@ def point(label, name, params, a, k):
         row["params"] = p
     budget = a.memory_budget
     if name in PACKED:  # every evaluation on operators: the +-1 columns bit-packed, no dense A (same results)
-        budget = 1
-        row["memory_budget"] = "1 (matrix-free: bit-packed +-1 columns)"
+        # the search's vectors of a block of 10 trials (32 N bytes each, plus 8 m_max = 8 N shared) fit; any dense
+        # batch at m >= 14 (8 N (2 m + master rows) >= 24 N m bytes) does not, so it goes matrix-free
+        budget = (8 + 10 * 32) * a.n
+        row["memory_budget"] = f"{budget} (matrix-free from m = 14: bit-packed +-1 columns)"
     t0, c0, load0 = time.perf_counter(), cpu_seconds(), os.getloadavg()[0]
     r = csbench.minimal_m(name, encoder="rademacher", signal="binary", n=a.n, k=k, trials=a.trials, seed=a.seed,
                           n_jobs=a.jobs, executor=a.executor, memory_budget=budget,
