@@ -183,7 +183,9 @@ def figure(doc, path):
     ax.set_yscale("log")
     ax.set_xlabel("k (active atoms)")
     ax.set_ylabel("m*_0.5 / log2 C(N, k)  (dimensions per bit)")
-    ax.set_title(f"binary x, +-1 dictionary, N = {doc['n']}, {doc['trials']} trials per point", fontsize=9)
+    fewer = sorted({r["trials"] for r in doc["rows"]} - {doc["trials"]})
+    ax.set_title(f"binary x, +-1 dictionary, N = {doc['n']}, {doc['trials']} trials per point"
+                 + (f" ({', '.join(map(str, fewer))} at some points: see the table)" if fewer else ""), fontsize=9)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     fig.tight_layout()
@@ -212,31 +214,41 @@ def markdown(doc):
                 c = f"{r['m_star']:.0f} [{r['ci_low']:.0f}, {r['ci_high']:.0f}]: **{r['dims_per_bit']:.2f}**"
                 if r.get("method") == "exact-mf" and r["m_star_monotone"] != r["m_star"]:
                     c += f" (monotone m* {r['m_star_monotone']:.0f})"
+                if r["trials"] != doc["trials"]:
+                    c += f" ({r['trials']} trials)"
                 cells.append(c)
         lines.append(f"| {lab} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def combine(a, out, extra):
-    """``--combine``: one JSON (and figure) from the JSONs of several runs of the same (N, trials, seed)."""
+    """``--combine``: one JSON (and figure) from the JSONs of several runs of the same (N, seed).
+
+    A later file wins a (decoder, k). Runs may differ in their trial count: each row keeps its own
+    ``trials``, the document's ``trials`` is the largest, and the table marks the other rows.
+    """
     from pathlib import Path
 
     parts = [json.loads(Path(f).read_text()) for f in a.combine]
-    keys = {(d["n"], d["trials"], d["seed"]) for d in parts}
+    keys = {(d["n"], d["seed"]) for d in parts}
     if len(keys) != 1:
-        raise SystemExit(f"error: --combine needs JSONs of one (N, trials, seed); got {sorted(keys)}")
+        raise SystemExit(f"error: --combine needs JSONs of one (N, seed); got {sorted(keys)}")
     rows = {}
     for d in parts:
         for r in d["rows"]:
             rows[r["label"], r["k"]] = r
     order = {lab: i for i, lab in enumerate(LABELS)}
-    doc = {key: parts[0][key] for key in ("n", "encoder", "signal", "q", "criterion", "trials", "seed",
-                                          "memory_budget", "memory_cap")}
-    doc["parts"] = [{"argv": d["argv"], "argv_merged": d.get("argv_merged", []), "jobs": d["jobs"],
-                     "wall_s": d["wall_s"] + d.get("wall_s_merged", 0.0),
-                     "peak_rss_gib": max(d["peak_rss_gib"], d.get("peak_rss_gib_merged", 0.0))} for d in parts]
+    doc = {key: parts[0][key] for key in ("n", "encoder", "signal", "q", "criterion", "seed", "memory_cap")}
+    doc["trials"] = max(r["trials"] for r in rows.values())
+    doc["parts"] = []
+    for d in parts:  # a combined JSON contributes its own parts
+        doc["parts"] += d["parts"] if "parts" in d else [{
+            "argv": d["argv"], "argv_merged": d.get("argv_merged", []), "jobs": d["jobs"], "trials": d["trials"],
+            "memory_budget": d["memory_budget"], "wall_s": d["wall_s"] + d.get("wall_s_merged", 0.0),
+            "peak_rss_gib": max(d["peak_rss_gib"], d.get("peak_rss_gib_merged", 0.0))}]
     doc["wall_s"] = round(sum(p["wall_s"] for p in doc["parts"]), 2)  # CPU-side sum: the parts may overlap in time
     doc["peak_rss_gib"] = max(p["peak_rss_gib"] for p in doc["parts"])
+    doc["cpu_s_rows"] = round(sum(r.get("cpu_s", 0.0) for r in rows.values()), 1)  # rows that measured it
     doc["argv"] = ["--combine", *a.combine]
     doc["rows"] = sorted(rows.values(), key=lambda r: (r["k"], order.get(r["label"], 99)))
     base = out / f"superposition_codes_{doc['n']}"
@@ -312,12 +324,13 @@ def main(argv=None):
         doc["wall_s_merged"] = old.get("wall_s_merged", 0.0) + old.get("wall_s", 0.0)
         doc["peak_rss_gib_merged"] = max(old.get("peak_rss_gib_merged", 0.0), old.get("peak_rss_gib", 0.0))
     doc["rows"] = kept
-    t_start = time.perf_counter()
+    t_start, c_start = time.perf_counter(), cpu_seconds()
     for lab, name, prm, k in tqdm(todo, desc=f"N={a.n} (decoder, k) points", unit="point", disable=a.quick):
         row = point(lab, name, prm, a, k)
         doc["rows"].append(row)
         tqdm.write(summary_line(row))
         doc["wall_s"] = round(time.perf_counter() - t_start, 2)
+        doc["cpu_s"] = round(cpu_seconds() - c_start, 2)
         doc["peak_rss_gib"] = peak_rss_bytes() / 2**30
         write_json(base.with_suffix(".json"), doc)
     for path in extra:
