@@ -17,7 +17,9 @@ where the top-k read-out needs more than 4 dimensions per bit.
 
 Memory: every decoder but VAMP has a matrix-free operator path (the counter-based
 generator regenerates the same entries), used when the dense matrices of a batch
-exceed ``--memory-budget``. VAMP needs the dense A and its SVD (A, a working copy
+exceed ``--memory-budget``; binary matching pursuit and matching-k always run on it, where
+the +-1 columns are regenerated bit-packed and scores are updated by popcounts (``PACKED``).
+VAMP needs the dense A and its SVD (A, a working copy
 and V^T: about 3 x 8 m N bytes for one trial); where that exceeds ``--memory-cap``
 (default 4 GiB, the study's budget) at the search's first m, the point is refused and
 the JSON says so, with the memory it would need; it is never silently dropped.
@@ -44,10 +46,11 @@ import time
 
 from csbench._scriptio import add_output_args, extra_paths, output_dir, save_figure, write_json, write_text, wrote
 
-WALL_TIME = ("Wall time (2 cores): --quick ~10 s; N = 2^16, 10 trials, on the machine loaded by other jobs "
-             "(load ~8): 6107 s summed over five runs (partly side by side) that still left k >= 32 of OMP/lasso/AMP, "
-             "k >= 8 of VAMP and k = 64 of matching-k s=2 undone (lasso k = 4: 660 s, VAMP k = 4: 862 s); the issue's "
-             "budget is 15 min for N = 2^16 and 60 min for N = 2^20 (not measured idle).")
+WALL_TIME = ("Time (2 cores; docs/minimal_m.md): --quick ~10 s. N = 2^16, 20 trials, k = 1-64: the matched filter "
+             "(both rules) and binary MP / matching-k (bit-packed) took 326 s of CPU (~165 s idle, within the issue's "
+             "15 min); OMP, lasso, positive lasso and Bayes AMP need ~1800 s of CPU at k = 32 and 64 alone, VAMP "
+             "6-15 s per evaluation at k = 8-16: the full list does not fit 15 min. N = 2^20: binary MP and the "
+             "top-k read-out (matching-k s=1) fit 60 min; OMP/lasso/AMP (~2500 s of CPU per point) and VAMP do not.")
 
 #: (label, decoder, params, steps-like parameter capped at k or None)
 DECODERS = [
@@ -64,8 +67,19 @@ DECODERS = [
     ("VAMP (Bayes binary)", "vamp", {"denoiser": "bayes_binary"}),
 ]
 LABELS = [d[0] for d in DECODERS]
+#: Decoders run matrix-free at every m: on the ``rademacher`` operator, binary matching pursuit and matching-k
+#: regenerate the +-1 columns bit-packed (m N / 8 bytes) and update every score by popcounts
+#: (``csbench.kernels.greedy.matching_k_packed``): the dense path's integer scores and selections, ~50x less CPU
+#: at N = 2^16, k = 64 (0.05 s against 2.4 s per binary-MP evaluation at m = 717, measured 2026-12-05).
+PACKED = {"matching_k", "matching_pursuit"}
 #: Dense copies of one trial's m x N matrix VAMP holds at once (A, the working copy, V^T of the SVD).
 VAMP_DENSE_COPIES = 3
+
+
+def cpu_seconds():
+    """User + system CPU seconds of this process and its finished children (the workers of a finished pool)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def peak_rss_bytes():
@@ -112,9 +126,15 @@ def point(label, name, params, a, k):
     if name == "matching_k" and p["steps"] > k:
         p["steps"] = k  # s >= k is binary matching pursuit
         row["params"] = p
-    t0 = time.perf_counter()
+    budget = a.memory_budget
+    if name in PACKED:  # every evaluation on operators: the +-1 columns bit-packed, no dense A (same results)
+        # the search's vectors of a block of 10 trials (32 N bytes each, plus 8 m_max = 8 N shared) fit; any dense
+        # batch at m >= 14 (8 N (2 m + master rows) >= 24 N m bytes) does not, so it goes matrix-free
+        budget = (8 + 10 * 32) * a.n
+        row["memory_budget"] = f"{budget} (matrix-free from m = 14: bit-packed +-1 columns)"
+    t0, c0, load0 = time.perf_counter(), cpu_seconds(), os.getloadavg()[0]
     r = csbench.minimal_m(name, encoder="rademacher", signal="binary", n=a.n, k=k, trials=a.trials, seed=a.seed,
-                          n_jobs=a.jobs, executor=a.executor, memory_budget=a.memory_budget,
+                          n_jobs=a.jobs, executor=a.executor, memory_budget=budget,
                           progress=a.progress, decoder_params=p)
     row.update({"params": dict(r.params), "method": r.method, "m_star": float(r.m_star),
                 "ci_low": float(r.ci_low), "ci_high": float(r.ci_high), "coverage": float(r.coverage),
@@ -123,7 +143,9 @@ def point(label, name, params, a, k):
                 "status_counts": {str(s): int(c) for s, c in r.status_counts.items()},
                 "dims_per_bit": float(r.m_star) / bits, "dims_per_bit_low": float(r.ci_low) / bits,
                 "dims_per_bit_high": float(r.ci_high) / bits,
-                "time_s": round(time.perf_counter() - t0, 2), "peak_rss_gib": peak_rss_bytes() / 2**30})
+                "n_evaluations": int(r.n_evaluations), "time_s": round(time.perf_counter() - t0, 2),
+                "cpu_s": round(cpu_seconds() - c0, 2), "load": [round(load0, 2), round(os.getloadavg()[0], 2)],
+                "peak_rss_gib": peak_rss_bytes() / 2**30})
     if r.censored_reason:
         row["censored_reason"] = r.censored_reason
     return row
@@ -134,7 +156,8 @@ def summary_line(row):
         return f"{row['label']:<28} k={row['k']:<3} {row['refused']}"
     return (f"{row['label']:<28} k={row['k']:<3} m*={row['m_star']:.0f} [{row['ci_low']:.0f}, {row['ci_high']:.0f}]"
             f"  {row['dims_per_bit']:.2f} dims/bit [{row['dims_per_bit_low']:.2f}, {row['dims_per_bit_high']:.2f}]"
-            f"  {row['time_s']:.1f} s  peak {row['peak_rss_gib']:.2f} GiB")
+            f"  {row['time_s']:.1f} s wall, {row['cpu_s']:.1f} s CPU, {row['n_evaluations']} evaluations, "
+            f"load {row['load'][0]:.1f}-{row['load'][1]:.1f}, peak {row['peak_rss_gib']:.2f} GiB")
 
 
 def figure(doc, path):
@@ -161,7 +184,9 @@ def figure(doc, path):
     ax.set_yscale("log")
     ax.set_xlabel("k (active atoms)")
     ax.set_ylabel("m*_0.5 / log2 C(N, k)  (dimensions per bit)")
-    ax.set_title(f"binary x, +-1 dictionary, N = {doc['n']}, {doc['trials']} trials per point", fontsize=9)
+    fewer = sorted({r["trials"] for r in doc["rows"]} - {doc["trials"]})
+    ax.set_title(f"binary x, +-1 dictionary, N = {doc['n']}, {doc['trials']} trials per point"
+                 + (f" ({', '.join(map(str, fewer))} at some points: see the table)" if fewer else ""), fontsize=9)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     fig.tight_layout()
@@ -190,31 +215,41 @@ def markdown(doc):
                 c = f"{r['m_star']:.0f} [{r['ci_low']:.0f}, {r['ci_high']:.0f}]: **{r['dims_per_bit']:.2f}**"
                 if r.get("method") == "exact-mf" and r["m_star_monotone"] != r["m_star"]:
                     c += f" (monotone m* {r['m_star_monotone']:.0f})"
+                if r["trials"] != doc["trials"]:
+                    c += f" ({r['trials']} trials)"
                 cells.append(c)
         lines.append(f"| {lab} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def combine(a, out, extra):
-    """``--combine``: one JSON (and figure) from the JSONs of several runs of the same (N, trials, seed)."""
+    """``--combine``: one JSON (and figure) from the JSONs of several runs of the same (N, seed).
+
+    A later file wins a (decoder, k). Runs may differ in their trial count: each row keeps its own
+    ``trials``, the document's ``trials`` is the largest, and the table marks the other rows.
+    """
     from pathlib import Path
 
     parts = [json.loads(Path(f).read_text()) for f in a.combine]
-    keys = {(d["n"], d["trials"], d["seed"]) for d in parts}
+    keys = {(d["n"], d["seed"]) for d in parts}
     if len(keys) != 1:
-        raise SystemExit(f"error: --combine needs JSONs of one (N, trials, seed); got {sorted(keys)}")
+        raise SystemExit(f"error: --combine needs JSONs of one (N, seed); got {sorted(keys)}")
     rows = {}
     for d in parts:
         for r in d["rows"]:
             rows[r["label"], r["k"]] = r
     order = {lab: i for i, lab in enumerate(LABELS)}
-    doc = {key: parts[0][key] for key in ("n", "encoder", "signal", "q", "criterion", "trials", "seed",
-                                          "memory_budget", "memory_cap")}
-    doc["parts"] = [{"argv": d["argv"], "argv_merged": d.get("argv_merged", []), "jobs": d["jobs"],
-                     "wall_s": d["wall_s"] + d.get("wall_s_merged", 0.0),
-                     "peak_rss_gib": max(d["peak_rss_gib"], d.get("peak_rss_gib_merged", 0.0))} for d in parts]
+    doc = {key: parts[0][key] for key in ("n", "encoder", "signal", "q", "criterion", "seed", "memory_cap")}
+    doc["trials"] = max(r["trials"] for r in rows.values())
+    doc["parts"] = []
+    for d in parts:  # a combined JSON contributes its own parts
+        doc["parts"] += d["parts"] if "parts" in d else [{
+            "argv": d["argv"], "argv_merged": d.get("argv_merged", []), "jobs": d["jobs"], "trials": d["trials"],
+            "memory_budget": d["memory_budget"], "wall_s": d["wall_s"] + d.get("wall_s_merged", 0.0),
+            "peak_rss_gib": max(d["peak_rss_gib"], d.get("peak_rss_gib_merged", 0.0))}]
     doc["wall_s"] = round(sum(p["wall_s"] for p in doc["parts"]), 2)  # CPU-side sum: the parts may overlap in time
     doc["peak_rss_gib"] = max(p["peak_rss_gib"] for p in doc["parts"])
+    doc["cpu_s_rows"] = round(sum(r.get("cpu_s", 0.0) for r in rows.values()), 1)  # rows that measured it
     doc["argv"] = ["--combine", *a.combine]
     doc["rows"] = sorted(rows.values(), key=lambda r: (r["k"], order.get(r["label"], 99)))
     base = out / f"superposition_codes_{doc['n']}"
@@ -290,12 +325,13 @@ def main(argv=None):
         doc["wall_s_merged"] = old.get("wall_s_merged", 0.0) + old.get("wall_s", 0.0)
         doc["peak_rss_gib_merged"] = max(old.get("peak_rss_gib_merged", 0.0), old.get("peak_rss_gib", 0.0))
     doc["rows"] = kept
-    t_start = time.perf_counter()
+    t_start, c_start = time.perf_counter(), cpu_seconds()
     for lab, name, prm, k in tqdm(todo, desc=f"N={a.n} (decoder, k) points", unit="point", disable=a.quick):
         row = point(lab, name, prm, a, k)
         doc["rows"].append(row)
         tqdm.write(summary_line(row))
         doc["wall_s"] = round(time.perf_counter() - t_start, 2)
+        doc["cpu_s"] = round(cpu_seconds() - c_start, 2)
         doc["peak_rss_gib"] = peak_rss_bytes() / 2**30
         write_json(base.with_suffix(".json"), doc)
     for path in extra:

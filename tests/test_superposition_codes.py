@@ -50,3 +50,22 @@ def test_matching_k_one_step_is_the_top_k_read_out(quick):
     assert rows["matched filter (top-k)", 2]["n_nonmonotone"] == 0
     assert rows["matching-k s=1", 2]["critical"] == rows["matched filter (top-k)", 2]["critical"]
     assert rows["binary matching pursuit", 2]["critical"] == rows["matching-k s=2", 2]["critical"]  # s = k
+
+
+def test_combine_keeps_each_rows_trials(quick, tmp_path):
+    """--combine joins runs of one (N, seed) with different trial counts: a later file wins a (decoder, k),
+    each row keeps its trials, the table marks the rows with fewer than the largest count."""
+    other = json.loads(json.dumps(quick))
+    other["trials"] = 3
+    other["rows"] = [dict(r, trials=3) for r in other["rows"] if r["label"] == "binary matching pursuit"]
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(quick))
+    b.write_text(json.dumps(other))
+    subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path / "c"), "--combine", str(a), str(b)],
+                   check=True, cwd=ROOT, capture_output=True, text=True)
+    doc = json.loads((tmp_path / "c" / "superposition_codes_512.json").read_text())
+    assert doc["trials"] == 6 and len(doc["rows"]) == len(quick["rows"]) and len(doc["parts"]) == 2
+    assert {r["trials"] for r in doc["rows"] if r["label"] == "binary matching pursuit"} == {3}
+    table = (tmp_path / "c" / "superposition_codes_512.md").read_text()
+    bmp = next(line for line in table.splitlines() if line.startswith("| binary matching pursuit"))
+    assert bmp.count("(3 trials)") == 2 and "(3 trials)" not in table.replace(bmp, "")

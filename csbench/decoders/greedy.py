@@ -515,13 +515,34 @@ def _mp_one(op, y, nsq, n_steps, tol, x):
     return steps, st
 
 
+def _packed_columns(op):
+    """The columns of a ``rademacher`` generated operator's +-1 matrix S, bit-packed (n, ceil(m/64)) uint64
+    (:func:`csbench.kernels.greedy.rademacher_packed`: bit 1 = -1), or None for any other operator."""
+    from ..operators import GeneratedOperator
+
+    if not (isinstance(op, GeneratedOperator) and op.kind == "rademacher"):
+        return None
+    m, n = op.shape
+    P = np.empty((n, -(-m // 64)), np.uint64)
+    _k.rademacher_packed(op.key[0], op.key[1], np.int64(m), P)
+    return P
+
+
 def _matching_k_one(op, y, k, steps, x):
-    """Binary matching-k on an operator; lattice operators (``S/sqrt(d)``) score in exact integers."""
+    """Binary matching-k on an operator; lattice operators (``S/sqrt(d)``) score in exact integers.
+
+    ``rademacher`` generated operators (the +-1 ensemble) never form A: their columns are regenerated
+    bit-packed (n m / 8 bytes) and every score update is a popcount (:func:`_packed_columns`,
+    :func:`csbench.kernels.greedy.matching_k_packed`), with the same integers and the same selection.
+    """
     from .linear import _lattice_d  # the lattice test of the matched filter's operator path
 
     x[:] = 0.0
     d = _lattice_d(op)
     Z = lattice_vector(y, d) if d is not None else None
+    P = _packed_columns(op) if Z is not None and np.abs(Z).max(initial=0.0) < 2**31 else None
+    if P is not None:  # the +-1 ensemble: the same integer scores from bit-packed columns, O(n m / 64) per atom
+        return _k.matching_k_packed(P, np.int64(op.shape[0]), Z.astype(np.int64), np.int64(k), np.int64(steps), x), 0
     q0 = -(-k // steps) if k else 0
     r = y.copy()
     added = it = 0

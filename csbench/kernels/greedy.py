@@ -41,6 +41,7 @@ from ._linalg import (
     trial_views,
 )
 from .omp import CORR_FLOOR, DEP_TOL
+from .philox import _rad_block
 
 #: Status of a trial whose correlations or iterate stopped being finite (``csbench.decoders.base.NONFINITE``).
 NONFINITE = 3
@@ -632,3 +633,154 @@ def matching_k_batch(A3, Y, k, steps, X, n_iter, status, t0, t1):
             added += q
             it += 1
         n_iter[t], status[t] = it, st
+
+
+# ---------------------------------------------------------------- binary matching-k on bit-packed +-1 columns
+#
+# The +-1 ensemble (encoder ``rademacher``: A = S / sqrt(m), S in {-1, 1}) with integer measurements
+# z = y sqrt(m) = S x scores in exact integers: ``S^T (z - S_added 1)``. With the columns of S packed
+# 64 rows per word (bit 1 = -1), ``s_j^T s_l = m - 2 popcount(s_j xor s_l)``, so one atom's update of
+# every score costs n ceil(m/64) word operations instead of the m n multiply-adds of ``A^T r``.
+
+_PACK_MASKS = np.array([0x00000000FFFFFFFF, 0x0000FFFF0000FFFF, 0x00FF00FF00FF00FF, 0x0F0F0F0F0F0F0F0F,
+                        0x3333333333333333, 0x5555555555555555], dtype=np.uint64)
+_M1 = np.uint64(0x5555555555555555)
+_M2 = np.uint64(0x3333333333333333)
+_M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+_H01 = np.uint64(0x0101010101010101)
+_U32 = np.uint64(32)
+
+
+@njit(cache=True, nogil=True)
+def popcount64(v):
+    """Number of set bits of the uint64 ``v`` (SWAR; Hacker's Delight 5-1)."""
+    v = v - ((v >> np.uint64(1)) & _M1)
+    v = (v & _M2) + ((v >> np.uint64(2)) & _M2)
+    v = (v + (v >> np.uint64(4))) & _M4
+    return np.int64((v * _H01) >> np.uint64(56))
+
+
+@njit(cache=True, nogil=True)
+def transpose64(a):
+    """Transpose the 64 x 64 bit matrix ``a`` (uint64[64], bit c of ``a[r]`` is entry (r, c)) in place.
+
+    Swaps the off-diagonal j x j blocks for j = 32, 16, ..., 1 (Hacker's Delight 7-3).
+    """
+    j = 32
+    for level in range(6):
+        mask = _PACK_MASKS[level]
+        uj = np.uint64(j)
+        for r in range(64):
+            if (r & j) == 0:
+                t = ((a[r] >> uj) ^ a[r + j]) & mask
+                a[r + j] ^= t
+                a[r] ^= t << uj
+        j >>= 1
+
+
+@njit(cache=True, nogil=True)
+def rademacher_packed(k0, k1, m, P):
+    """Bit-packed columns of rows 0 .. m-1 of the raw ``rademacher`` master of key ``(k0, k1)``.
+
+    ``P`` is (n, W) uint64 with W >= ceil(m / 64): bit r of ``P[j, w]`` is 1 iff ``Z[64 w + r, j] = -1``
+    (the bit of :mod:`csbench.kernels.philox`'s ``RADEMACHER`` kind); rows >= m are 0 bits. Each
+    Philox block gives 128 columns of one row; 64 rows are gathered and bit-transposed.
+    """
+    n, W = P.shape
+    lo = np.empty(64, np.uint64)
+    hi = np.empty(64, np.uint64)
+    for w in range(W):
+        rows = min(64, max(0, m - 64 * w))
+        for b in range((n + 127) // 128):
+            for r in range(64):
+                if r < rows:
+                    w0, w1, w2, w3 = _rad_block(k0, k1, 64 * w + r, b)
+                    lo[r] = w0 | (w1 << _U32)
+                    hi[r] = w2 | (w3 << _U32)
+                else:
+                    lo[r] = 0
+                    hi[r] = 0
+            transpose64(lo)
+            transpose64(hi)
+            j0 = 128 * b
+            for t in range(64):
+                if j0 + t < n:
+                    P[j0 + t, w] = lo[t]
+                if j0 + 64 + t < n:
+                    P[j0 + 64 + t, w] = hi[t]
+
+
+@njit(cache=True, nogil=True)
+def packed_correlations(P, m, z, c):
+    """``c[j] = s_j^T z`` for the +-1 columns ``s_j`` packed in ``P`` (rows < m) and integers ``z`` (m,).
+
+    With ``u = z + off >= 0`` split into bit planes ``u = sum_p 2^p u_p``:
+    ``s_j^T z = sum z - 2 (sum_p 2^p popcount(P_j & u_p) - off popcount(P_j))``; exact in int64
+    (``|z| < 2^31``), stored in float64 (exact below 2^53).
+    """
+    n, W = P.shape
+    off = np.int64(0)
+    top = np.int64(0)
+    total = np.int64(0)
+    for i in range(m):
+        off = max(off, -z[i])
+        top = max(top, z[i])
+        total += z[i]
+    B = 1
+    while (top + off) >> B:
+        B += 1
+    planes = np.zeros((B, W), np.uint64)
+    for i in range(m):
+        u = z[i] + off
+        for p in range(B):
+            if (u >> p) & 1:
+                planes[p, i >> 6] |= np.uint64(1) << np.uint64(i & 63)
+    for j in range(n):
+        acc = np.int64(0)
+        pc = np.int64(0)
+        for w in range(W):
+            v = P[j, w]
+            pc += popcount64(v)
+            for p in range(B):
+                acc += popcount64(v & planes[p, w]) << p
+        c[j] = float(total - 2 * (acc - off * pc))
+
+
+@njit(cache=True, nogil=True)
+def matching_k_packed(P, m, z, k, steps, x):
+    """Binary matching-k (:func:`matching_k_batch`) on the +-1 matrix S of packed columns ``P`` (rows < m)
+    with integer measurements ``z`` (m,): the same integer scores ``S^T (z - S x)``, the same selection
+    (:func:`top_s`, ties to the lowest index), so the same x. Returns the number of steps.
+
+    Scores start from :func:`packed_correlations`; adding atom l subtracts ``s_j^T s_l =
+    m - 2 popcount(P_j xor P_l)`` from every score (skipped after the last step).
+    """
+    n, W = P.shape
+    x[:] = 0.0
+    q0 = (k + steps - 1) // steps
+    c = np.empty(n)
+    packed_correlations(P, m, z, c)
+    score = np.empty(n)
+    hv = np.empty(max(q0, 1))
+    hi = np.empty(max(q0, 1), np.int64)
+    sel = np.empty(max(q0, 1), np.int64)
+    added = np.int64(0)
+    it = np.int64(0)
+    while added < k:
+        for j in range(n):
+            score[j] = -np.inf if x[j] != 0.0 else c[j]
+        q = top_s(score, min(q0, k - added), hv, hi, sel)
+        for p in range(q):
+            x[sel[p]] = 1.0
+        added += q
+        it += 1
+        if added >= k:
+            break
+        for j in range(n):
+            g = np.int64(0)
+            for p in range(q):
+                l = sel[p]
+                for w in range(W):
+                    g += popcount64(P[j, w] ^ P[l, w])
+            c[j] -= float(q * m - 2 * g)
+    return it
