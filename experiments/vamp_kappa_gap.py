@@ -13,15 +13,23 @@ Setting of the tests: ``A = roi_matrix(rng, 500, 1000, kappa)``, x Bernoulli-Gau
 * ``seeds``: per seed (8 trials, damping 0.5): VAMP's NMSE, the SE conditioned on the drawn signals
   (``vamp_state_evolution(..., signal=x)``) and the SE;
 * ``spread``: the signal-conditioned SE over many random signals at n = 1000 and 4000 (no algorithm);
-* ``decoupling``: at VAMP's end point, r1's error on and off the support, and Stein's identity.
+* ``decoupling``: at VAMP's end point, r1's error on and off the support, and Stein's identity;
+* ``scaling`` (not in the default run): VAMP's gap to its SE at kappa = 1e4 against n (m = n/2, sigma = 0.014,
+  damping 0.5, max_iter 1000), several independent ROI matrices per n with a few trials each; per n the pooled
+  NMSE, the SE, the SE conditioned on the same signals, and the gaps with 95 % intervals over matrices (a
+  t-interval over per-matrix pooled dB and a cluster bootstrap of the pooled ratio); JSON under results/
+  (``--out``), rewritten after every matrix.
 
     python experiments/vamp_kappa_gap.py                    # all sections (~10 min idle)
     python experiments/vamp_kappa_gap.py --sections slope,starts
+    python experiments/vamp_kappa_gap.py --sections scaling --ns 1000,2000,4000 --matrices 8,6,4 --trials 4
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import time
 import warnings
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -29,6 +37,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np
+from scipy import stats
 from scipy.special import expit
 from tqdm import tqdm
 
@@ -40,6 +49,7 @@ from csbench.theory.vamp import scalar_channel
 
 M, N, RHO, SIGMA = 500, 1000, 0.1, 0.014
 SECTIONS = ("slope", "starts", "mc", "damping", "seeds", "spread", "decoupling")
+EXTRA = ("scaling",)
 #: The tests' sigma is 0.014; ``slope`` uses the study's sqrt(rho n / m / 10^(SNR/10)) (0.01414 at 30 dB).
 
 
@@ -223,15 +233,105 @@ def decoupling(kappa=1e4):
               f"{g2n * np.mean((r2n - x) ** 2):.2f}")
 
 
+def _gap_summary(num, den, ref_num, ref_den, conf=0.95, n_boot=4000, seed=0):
+    """Gap (dB) of pooled ratios num/den against ref_num/ref_den, clustered by matrix (axis 0 = matrices).
+
+    ``num, den, ref_num, ref_den`` are per-matrix sums (G,). Returns the pooled gap, a t-interval over the
+    per-matrix gaps (G - 1 degrees of freedom: the mean of per-matrix gaps, its interval) and a percentile
+    cluster bootstrap of the pooled gap (matrices resampled with replacement).
+    """
+    g = db(num / den) - db(ref_num / ref_den)
+    G = g.size
+    pooled = float(db(num.sum() / den.sum()) - db(ref_num.sum() / ref_den.sum()))
+    mean = float(g.mean())
+    if G > 1:
+        half = float(stats.t.ppf(0.5 + conf / 2, G - 1) * g.std(ddof=1) / np.sqrt(G))
+        idx = np.random.default_rng(seed).integers(0, G, (n_boot, G))
+        b = db(num[idx].sum(1) / den[idx].sum(1)) - db(ref_num[idx].sum(1) / ref_den[idx].sum(1))
+        lo, hi = np.quantile(b, [(1 - conf) / 2, (1 + conf) / 2])
+    else:
+        half, lo, hi = np.nan, np.nan, np.nan
+    return {"pooled": pooled, "per_matrix": g.tolist(), "mean_of_matrices": mean,
+            "t_interval": [mean - half, mean + half], "bootstrap_pooled": [float(lo), float(hi)]}
+
+
+def scaling(ns, matrices, trials, seed=2026, out="results/vamp_kappa_gap_scaling.json", kappa=1e4):
+    """VAMP's gap to its SE at kappa against n: independent matrices per n, clustered intervals.
+
+    Matrix j at size n draws from ``SeedSequence([seed, n, j])`` in the tests' order (A, then X, then the
+    noise). Per trial: VAMP's squared error, ||x||^2, and n times the SE conditioned on that x.
+    """
+    kw = {"prior": "bernoulli_gaussian", "density": RHO, "noise": SIGMA, "n_iter": 1000, "rtol": 1e-7}
+    report = {"setting": {"kappa": kappa, "rho": RHO, "sigma": SIGMA, "m": "n/2", "damping": 0.5, "max_iter": 1000,
+                          "seed": seed, "se_kw": {k: v for k, v in kw.items() if k != "prior"}}, "n": {}}
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    for n, G in zip(ns, matrices):
+        m = n // 2
+        se = float(vamp_state_evolution(spectrum(m, n, kappa), n, **kw)[-1])
+        rows = []
+        for j in tqdm(range(G), desc=f"n={n}"):
+            rng = np.random.default_rng(np.random.SeedSequence([seed, n, j]))
+            w0, c0 = time.perf_counter(), time.process_time()
+            A = roi_matrix(rng, m, n, kappa=kappa)
+            X = np.where(rng.random((trials, n)) < RHO, rng.standard_normal((trials, n)), 0.0)
+            Y = X @ A.T + SIGMA * rng.standard_normal((trials, m))
+            w1, c1 = time.perf_counter(), time.process_time()
+            res = decode("vamp", A, Y, density=RHO, noise=SIGMA, max_iter=1000, damping=0.5)
+            w2, c2 = time.perf_counter(), time.process_time()
+            s = np.linalg.svd(A, compute_uv=False)
+            cse = [float(vamp_state_evolution(s, n, signal=x, **kw)[-1]) * n for x in X]
+            w3, c3 = time.perf_counter(), time.process_time()
+            rows.append({"matrix": j, "err": np.sum((res.X_hat - X) ** 2, axis=1).tolist(),
+                         "energy": np.sum(X**2, axis=1).tolist(), "se_signal": cse,
+                         "status": np.asarray(res.status).tolist(), "n_iter": np.asarray(res.n_iter).tolist(),
+                         "wall": {"draw": w1 - w0, "vamp": w2 - w1, "se_signal": w3 - w2},
+                         "cpu": {"draw": c1 - c0, "vamp": c2 - c1, "se_signal": c3 - c2}})
+            err = np.array([np.sum(r["err"]) for r in rows])
+            en = np.array([np.sum(r["energy"]) for r in rows])
+            ce = np.array([np.sum(r["se_signal"]) for r in rows])
+            se_num = se * en / RHO  # the SE's NMSE (E1 / rho) as a ratio with the same weights
+            summ = {"matrices": len(rows), "trials_per_matrix": trials, "se_db": float(db(se / RHO)),
+                    "vamp_db": float(db(err.sum() / en.sum())), "se_signal_db": float(db(ce.sum() / en.sum())),
+                    "vamp_minus_se": _gap_summary(err, en, se_num, en),
+                    "vamp_minus_se_signal": _gap_summary(err, en, ce, en),
+                    "se_signal_minus_se": _gap_summary(ce, en, se_num, en),
+                    "statuses": np.bincount(np.concatenate([r["status"] for r in rows]), minlength=4).tolist(),
+                    "wall_s": float(sum(sum(r["wall"].values()) for r in rows)),
+                    "cpu_s": float(sum(sum(r["cpu"].values()) for r in rows))}
+            report["n"][str(n)] = {"summary": summ, "rows": rows}
+            with open(out, "w") as f:
+                json.dump(report, f, indent=1)
+        a, b = summ["vamp_minus_se"], summ["vamp_minus_se_signal"]
+        print(f"[scaling] n {n} ({G} matrices x {trials} trials): VAMP {summ['vamp_db']:.2f} dB, SE {summ['se_db']:.2f}, "
+              f"SE | x {summ['se_signal_db']:.2f}; VAMP - SE {a['pooled']:+.2f} (t {a['t_interval'][0]:+.2f}.."
+              f"{a['t_interval'][1]:+.2f}, boot {a['bootstrap_pooled'][0]:+.2f}..{a['bootstrap_pooled'][1]:+.2f}); "
+              f"VAMP - SE|x {b['pooled']:+.2f} (t {b['t_interval'][0]:+.2f}..{b['t_interval'][1]:+.2f}, boot "
+              f"{b['bootstrap_pooled'][0]:+.2f}..{b['bootstrap_pooled'][1]:+.2f}); statuses {summ['statuses']}; "
+              f"wall {summ['wall_s']:.0f} s, CPU {summ['cpu_s']:.0f} s", flush=True)
+    return report
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
+    ap.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS + EXTRA}")
+    ap.add_argument("--ns", default="1000,2000,4000", help="scaling: comma-separated n (m = n/2)")
+    ap.add_argument("--matrices", default="8,6,4", help="scaling: matrices per n (one value or one per n)")
+    ap.add_argument("--trials", type=int, default=4, help="scaling: trials per matrix")
+    ap.add_argument("--seed", type=int, default=2026, help="scaling: root seed")
+    ap.add_argument("--out", default="results/vamp_kappa_gap_scaling.json", help="scaling: JSON output")
     a = ap.parse_args()
+    ns = [int(v) for v in a.ns.split(",")]
+    mats = [int(v) for v in a.matrices.split(",")]
+    mats = mats * len(ns) if len(mats) == 1 else mats
+    if len(mats) != len(ns) or min(ns) < 2 or min(mats) < 1 or a.trials < 1:
+        ap.error(f"--ns {a.ns} / --matrices {a.matrices} / --trials {a.trials}: need n >= 2, one matrix count "
+                 "(>= 1) or one per n, trials >= 1")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for sec in a.sections.split(","):
             {"slope": slope, "starts": starts, "mc": mc, "damping": damping, "seeds": seeds, "spread": spread,
-             "decoupling": lambda: [decoupling(k) for k in (1e2, 1e4)]}[sec]()
+             "decoupling": lambda: [decoupling(k) for k in (1e2, 1e4)],
+             "scaling": lambda: scaling(ns, mats, a.trials, a.seed, a.out)}[sec]()
 
 
 if __name__ == "__main__":
