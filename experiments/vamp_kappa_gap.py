@@ -255,11 +255,12 @@ def _gap_summary(num, den, ref_num, ref_den, conf=0.95, n_boot=4000, seed=0):
             "t_interval": [mean - half, mean + half], "bootstrap_pooled": [float(lo), float(hi)]}
 
 
-def scaling(ns, matrices, trials, seed=2026, out="results/vamp_kappa_gap_scaling.json", kappa=1e4):
+def scaling(ns, matrices, trials, seed=2026, out="results/vamp_kappa_gap_scaling.json", kappa=1e4, first=0):
     """VAMP's gap to its SE at kappa against n: independent matrices per n, clustered intervals.
 
     Matrix j at size n draws from ``SeedSequence([seed, n, j])`` in the tests' order (A, then X, then the
-    noise). Per trial: VAMP's squared error, ||x||^2, and n times the SE conditioned on that x.
+    noise). Per trial: VAMP's squared error, ||x||^2, and n times the SE conditioned on that x. ``first``
+    offsets j (to spread one n's matrices over several processes; merge their JSON rows afterwards).
     """
     kw = {"prior": "bernoulli_gaussian", "density": RHO, "noise": SIGMA, "n_iter": 1000, "rtol": 1e-7}
     report = {"setting": {"kappa": kappa, "rho": RHO, "sigma": SIGMA, "m": "n/2", "damping": 0.5, "max_iter": 1000,
@@ -269,7 +270,7 @@ def scaling(ns, matrices, trials, seed=2026, out="results/vamp_kappa_gap_scaling
         m = n // 2
         se = float(vamp_state_evolution(spectrum(m, n, kappa), n, **kw)[-1])
         rows = []
-        for j in tqdm(range(G), desc=f"n={n}"):
+        for j in tqdm(range(first, first + G), desc=f"n={n}"):
             rng = np.random.default_rng(np.random.SeedSequence([seed, n, j]))
             w0, c0 = time.perf_counter(), time.process_time()
             A = roi_matrix(rng, m, n, kappa=kappa)
@@ -318,20 +319,21 @@ def main():
     ap.add_argument("--matrices", default="8,6,4", help="scaling: matrices per n (one value or one per n)")
     ap.add_argument("--trials", type=int, default=4, help="scaling: trials per matrix")
     ap.add_argument("--seed", type=int, default=2026, help="scaling: root seed")
+    ap.add_argument("--first-matrix", type=int, default=0, help="scaling: index of the first matrix")
     ap.add_argument("--out", default="results/vamp_kappa_gap_scaling.json", help="scaling: JSON output")
     a = ap.parse_args()
     ns = [int(v) for v in a.ns.split(",")]
     mats = [int(v) for v in a.matrices.split(",")]
     mats = mats * len(ns) if len(mats) == 1 else mats
-    if len(mats) != len(ns) or min(ns) < 2 or min(mats) < 1 or a.trials < 1:
-        ap.error(f"--ns {a.ns} / --matrices {a.matrices} / --trials {a.trials}: need n >= 2, one matrix count "
-                 "(>= 1) or one per n, trials >= 1")
+    if len(mats) != len(ns) or min(ns) < 2 or min(mats) < 1 or a.trials < 1 or a.first_matrix < 0:
+        ap.error(f"--ns {a.ns} / --matrices {a.matrices} / --trials {a.trials} / --first-matrix {a.first_matrix}: "
+                 "need n >= 2, one matrix count (>= 1) or one per n, trials >= 1, first matrix >= 0")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for sec in a.sections.split(","):
             {"slope": slope, "starts": starts, "mc": mc, "damping": damping, "seeds": seeds, "spread": spread,
              "decoupling": lambda: [decoupling(k) for k in (1e2, 1e4)],
-             "scaling": lambda: scaling(ns, mats, a.trials, a.seed, a.out)}[sec]()
+             "scaling": lambda: scaling(ns, mats, a.trials, a.seed, a.out, first=a.first_matrix)}[sec]()
 
 
 if __name__ == "__main__":
