@@ -18,7 +18,7 @@ Setting of the tests: ``A = roi_matrix(rng, 500, 1000, kappa)``, x Bernoulli-Gau
   damping 0.5, max_iter 1000), several independent ROI matrices per n with a few trials each; per n the pooled
   NMSE, the SE, the SE conditioned on the same signals, and the gaps with 95 % intervals over matrices (a
   t-interval over per-matrix pooled dB and a cluster bootstrap of the pooled ratio); JSON under results/
-  (``--out``), rewritten after every matrix.
+  (``--out``), rewritten after every matrix; ``merge`` combines such files (``--merge a.json,b.json --out c.json``).
 
     python experiments/vamp_kappa_gap.py                    # all sections (~10 min idle)
     python experiments/vamp_kappa_gap.py --sections slope,starts
@@ -49,7 +49,7 @@ from csbench.theory.vamp import scalar_channel
 
 M, N, RHO, SIGMA = 500, 1000, 0.1, 0.014
 SECTIONS = ("slope", "starts", "mc", "damping", "seeds", "spread", "decoupling")
-EXTRA = ("scaling",)
+EXTRA = ("scaling", "merge")
 #: The tests' sigma is 0.014; ``slope`` uses the study's sqrt(rho n / m / 10^(SNR/10)) (0.01414 at 30 dB).
 
 
@@ -255,6 +255,57 @@ def _gap_summary(num, den, ref_num, ref_den, conf=0.95, n_boot=4000, seed=0):
             "t_interval": [mean - half, mean + half], "bootstrap_pooled": [float(lo), float(hi)]}
 
 
+def scaling_summary(rows, se):
+    """Pooled dB and clustered gaps over the matrices in ``rows`` (``se``: the prior SE's MSE per coordinate)."""
+    err = np.array([np.sum(r["err"]) for r in rows])
+    en = np.array([np.sum(r["energy"]) for r in rows])
+    ce = np.array([np.sum(r["se_signal"]) for r in rows])
+    se_num = se * en / RHO  # the SE's NMSE (E1 / rho) as a ratio with the same weights
+    return {"matrices": len(rows), "trials": int(sum(len(r["err"]) for r in rows)), "se_mse": float(se),
+            "se_db": float(db(se / RHO)), "vamp_db": float(db(err.sum() / en.sum())),
+            "se_signal_db": float(db(ce.sum() / en.sum())),
+            "vamp_minus_se": _gap_summary(err, en, se_num, en),
+            "vamp_minus_se_signal": _gap_summary(err, en, ce, en),
+            "se_signal_minus_se": _gap_summary(ce, en, se_num, en),
+            "statuses": np.bincount(np.concatenate([r["status"] for r in rows]), minlength=4).tolist(),
+            "wall_s": float(sum(sum(r["wall"].values()) for r in rows)),
+            "cpu_s": float(sum(sum(r["cpu"].values()) for r in rows))}
+
+
+def print_scaling(n, summ):
+    a, b = summ["vamp_minus_se"], summ["vamp_minus_se_signal"]
+    print(f"[scaling] n {n} ({summ['matrices']} matrices, {summ['trials']} trials): VAMP {summ['vamp_db']:.2f} dB, "
+          f"SE {summ['se_db']:.2f}, SE | x {summ['se_signal_db']:.2f}; VAMP - SE {a['pooled']:+.2f} (t "
+          f"{a['t_interval'][0]:+.2f}..{a['t_interval'][1]:+.2f}, boot {a['bootstrap_pooled'][0]:+.2f}.."
+          f"{a['bootstrap_pooled'][1]:+.2f}); VAMP - SE|x {b['pooled']:+.2f} (t {b['t_interval'][0]:+.2f}.."
+          f"{b['t_interval'][1]:+.2f}, boot {b['bootstrap_pooled'][0]:+.2f}..{b['bootstrap_pooled'][1]:+.2f}); "
+          f"statuses {summ['statuses']}; wall {summ['wall_s']:.0f} s, CPU {summ['cpu_s']:.0f} s", flush=True)
+
+
+def merge(files, out):
+    """Merge scaling JSON files (rows per n, matrices identified by index; duplicates refused) and re-summarise."""
+    report = None
+    for fn in files:
+        with open(fn) as f:
+            r = json.load(f)
+        if report is None:
+            report = {"setting": r["setting"], "n": {}, "merged_from": list(files)}
+        for n, v in r["n"].items():
+            rows = report["n"].setdefault(n, {"rows": [], "se": v["summary"].get(
+                "se_mse", RHO * 10 ** (v["summary"]["se_db"] / 10))})["rows"]
+            seen = {row["matrix"] for row in rows}
+            if seen & {row["matrix"] for row in v["rows"]}:
+                raise ValueError(f"{fn}: matrices {sorted(seen)} of n = {n} appear twice")
+            rows.extend(v["rows"])
+    for n in sorted(report["n"], key=int):
+        v = report["n"][n]
+        v["rows"].sort(key=lambda row: row["matrix"])
+        v["summary"] = scaling_summary(v["rows"], v.pop("se"))
+        print_scaling(n, v["summary"])
+    with open(out, "w") as f:
+        json.dump(report, f, indent=1)
+
+
 def scaling(ns, matrices, trials, seed=2026, out="results/vamp_kappa_gap_scaling.json", kappa=1e4, first=0):
     """VAMP's gap to its SE at kappa against n: independent matrices per n, clustered intervals.
 
@@ -287,28 +338,10 @@ def scaling(ns, matrices, trials, seed=2026, out="results/vamp_kappa_gap_scaling
                          "status": np.asarray(res.status).tolist(), "n_iter": np.asarray(res.n_iter).tolist(),
                          "wall": {"draw": w1 - w0, "vamp": w2 - w1, "se_signal": w3 - w2},
                          "cpu": {"draw": c1 - c0, "vamp": c2 - c1, "se_signal": c3 - c2}})
-            err = np.array([np.sum(r["err"]) for r in rows])
-            en = np.array([np.sum(r["energy"]) for r in rows])
-            ce = np.array([np.sum(r["se_signal"]) for r in rows])
-            se_num = se * en / RHO  # the SE's NMSE (E1 / rho) as a ratio with the same weights
-            summ = {"matrices": len(rows), "trials_per_matrix": trials, "se_db": float(db(se / RHO)),
-                    "vamp_db": float(db(err.sum() / en.sum())), "se_signal_db": float(db(ce.sum() / en.sum())),
-                    "vamp_minus_se": _gap_summary(err, en, se_num, en),
-                    "vamp_minus_se_signal": _gap_summary(err, en, ce, en),
-                    "se_signal_minus_se": _gap_summary(ce, en, se_num, en),
-                    "statuses": np.bincount(np.concatenate([r["status"] for r in rows]), minlength=4).tolist(),
-                    "wall_s": float(sum(sum(r["wall"].values()) for r in rows)),
-                    "cpu_s": float(sum(sum(r["cpu"].values()) for r in rows))}
-            report["n"][str(n)] = {"summary": summ, "rows": rows}
+            report["n"][str(n)] = {"summary": scaling_summary(rows, se), "rows": rows}
             with open(out, "w") as f:
                 json.dump(report, f, indent=1)
-        a, b = summ["vamp_minus_se"], summ["vamp_minus_se_signal"]
-        print(f"[scaling] n {n} ({G} matrices x {trials} trials): VAMP {summ['vamp_db']:.2f} dB, SE {summ['se_db']:.2f}, "
-              f"SE | x {summ['se_signal_db']:.2f}; VAMP - SE {a['pooled']:+.2f} (t {a['t_interval'][0]:+.2f}.."
-              f"{a['t_interval'][1]:+.2f}, boot {a['bootstrap_pooled'][0]:+.2f}..{a['bootstrap_pooled'][1]:+.2f}); "
-              f"VAMP - SE|x {b['pooled']:+.2f} (t {b['t_interval'][0]:+.2f}..{b['t_interval'][1]:+.2f}, boot "
-              f"{b['bootstrap_pooled'][0]:+.2f}..{b['bootstrap_pooled'][1]:+.2f}); statuses {summ['statuses']}; "
-              f"wall {summ['wall_s']:.0f} s, CPU {summ['cpu_s']:.0f} s", flush=True)
+        print_scaling(n, report["n"][str(n)]["summary"])
     return report
 
 
@@ -319,6 +352,7 @@ def main():
     ap.add_argument("--matrices", default="8,6,4", help="scaling: matrices per n (one value or one per n)")
     ap.add_argument("--trials", type=int, default=4, help="scaling: trials per matrix")
     ap.add_argument("--seed", type=int, default=2026, help="scaling: root seed")
+    ap.add_argument("--merge", default="", help="merge: comma-separated scaling JSON files to combine into --out")
     ap.add_argument("--first-matrix", type=int, default=0, help="scaling: index of the first matrix")
     ap.add_argument("--out", default="results/vamp_kappa_gap_scaling.json", help="scaling: JSON output")
     a = ap.parse_args()
@@ -333,6 +367,7 @@ def main():
         for sec in a.sections.split(","):
             {"slope": slope, "starts": starts, "mc": mc, "damping": damping, "seeds": seeds, "spread": spread,
              "decoupling": lambda: [decoupling(k) for k in (1e2, 1e4)],
+             "merge": lambda: merge(a.merge.split(","), a.out),
              "scaling": lambda: scaling(ns, mats, a.trials, a.seed, a.out, first=a.first_matrix)}[sec]()
 
 
