@@ -177,17 +177,10 @@ def test_lock_names_the_holder(tmp_path):
     run_sweep(Sweep(decoders=["matched_filter"], n=20, k=2, m=[8], trials=2), tmp_path, progress=False)
 
 
-# Not basis pursuit: SciPy's HiGHS can swallow a SIGINT that arrives during a large solve (the LP finishes
-# "Optimal" and Python never sees the signal; measured 2026-12-06 at m = 300, n = 6000), so the run would go on
-# to exit 0. A known limit of Ctrl-C during basis_pursuit (docs/harness.md); this test is about the driver.
-CTRL_C_CMD = ["minimal-m", "--decoder", "omp", "--n", "1024", "--k", "16", "--trials", "400",
-              "--seed", "3", "--quiet", "--json"]
-
-
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_ctrl_c_prints_one_line_and_exits_130(tmp_path, jobs):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "csbench", *CTRL_C_CMD, "--jobs", jobs, "--out", str(out)]
+    cmd = [sys.executable, "-m", "csbench", *SEARCH_CMD, "--jobs", jobs, "--out", str(out)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     db = str(out / "results.sqlite")
     deadline = time.time() + 120
