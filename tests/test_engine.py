@@ -181,7 +181,10 @@ def test_lock_names_the_holder(tmp_path):
 def test_ctrl_c_prints_one_line_and_exits_130(tmp_path, jobs):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "csbench", *SEARCH_CMD, "--jobs", jobs, "--out", str(out)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT at its default in the child: a test run launched as a background job of a non-interactive
+    # shell inherits SIGINT ignored, and Python then never raises KeyboardInterrupt (the run would exit 0).
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     db = str(out / "results.sqlite")
     deadline = time.time() + 120
     while _count(db) < 1 and time.time() < deadline and proc.poll() is None:
