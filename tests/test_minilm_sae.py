@@ -60,13 +60,14 @@ def test_minilm_sae_quick(tmp_path):
     for mod in ("torch", "tokenizers", "safetensors"):
         pytest.importorskip(mod)
     exp = _experiment("minilm_sae")
-    doc = exp.main(["--quick", "--no-progress", "--json", str(tmp_path / "q.json"), "--cache", str(tmp_path / "c"),
+    doc = exp.main(["--quick", "--no-progress", "--out", str(tmp_path), "--cache", str(tmp_path / "c"),
                     "--act-cache", str(tmp_path / "a")])
     # tokens: every 12th sentence of the shipped text, [CLS] and [SEP] dropped (counted by the tokenizer here)
     sentences = [s for p in exp.TEXTS for s in minilm.load_sentences(p)][::12]
     assert doc["tokens"]["sentences"] == len(sentences) >= 30
     assert doc["tokens"]["total"] == sum(len(i) - 2 for i in minilm.token_ids(sentences))
     assert doc["tokens"]["heldout"] == 120 and len(doc["rows"]) == 3
+    assert (tmp_path / "minilm_sae.json").is_file() and not (tmp_path / "minilm_sae.png").exists()  # --quick: no figure
     for r in doc["rows"]:
         e = r["eval"]
         assert 0 < e["sae"]["nmse"] < 1.5

@@ -1,4 +1,6 @@
 """Sparse autoencoders and dictionary learning (csbench.sae): data, metrics, training, encoder, cache."""
+import json
+
 import numpy as np
 import pytest
 
@@ -302,8 +304,13 @@ def _experiment(name):
 
 def test_sae_recovery_quick(tmp_path):
     pytest.importorskip("torch")
-    doc = _experiment("sae_recovery").main(["--quick", "--no-progress", "--json", str(tmp_path / "r.json"),
-                                            "--cache", str(tmp_path)])
+    exp = _experiment("sae_recovery")
+    with pytest.raises(SystemExit, match="inside the committed reference data"):  # before any work
+        exp.main(["--quick", "--json", str(exp.Path(exp.__file__).parent.parent / "data" / "sae" / "x.json")])
+    doc = exp.main(["--quick", "--no-progress", "--out", str(tmp_path / "o"), "--json", str(tmp_path / "r.json"),
+                    "--cache", str(tmp_path)])
+    assert json.loads((tmp_path / "o" / "sae_recovery.json").read_text()) == json.loads((tmp_path / "r.json").read_text())
+    assert doc["setting"]["profile"] == "quick" and json.loads((tmp_path / "r.json").read_text())["complete"]
     rows = doc["rows"]
     assert len(rows) == 2 * (2 + 1 + 1)  # ratios x (two L1 coefficients, TopK, dictionary learning)
     for r in rows:
