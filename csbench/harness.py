@@ -329,16 +329,34 @@ def _auto_plans(sweep):
     return plans
 
 
-def _write_summaries(store, plans, rows):
-    """Store one minimal-m row per search, derived from its per-trial rows (rewritten, identically, on resume).
+def _summary_row(plan, opts, spec, rows):
+    """One minimal-m row of a search from its per-trial rows; its ``time`` is the sum of its tasks' wall times."""
+    res = KINDS.get("minimal_m").summarize(plan, rows, float(rows.drop_duplicates("task")["elapsed"].sum()), **opts)
+    return {**res.to_dict(), "decoder": spec.display, "decoder_name": spec.name,
+            "decoder_params": seeding.canonical(spec.validate())}
 
-    Its ``time`` is the sum of its tasks' wall times.
-    """
-    summarize = KINDS.get("minimal_m").summarize
+
+def _write_summaries(store, plans, rows):
+    """Store one minimal-m row per search, derived from its per-trial rows (rewritten, identically, on resume)."""
     for idx, ((plan, opts, spec), r) in enumerate(zip(plans, rows)):
-        res = summarize(plan, r, float(r.drop_duplicates("task")["elapsed"].sum()), **opts)
-        row = {**res.to_dict(), "decoder": spec.display, "decoder_name": spec.name,
-               "decoder_params": seeding.canonical(spec.validate())}
-        store.write_minimal_m(search_key(plan), idx, row)
+        store.write_minimal_m(search_key(plan), idx, _summary_row(plan, opts, spec, r))
+
+
+def partial_minimal_m(run_dir):
+    """Minimal-m rows of an unfinished ``m = "auto"`` run, from the trials finished so far.
+
+    One row per (cell, decoder) search with at least one finished trial, summarised as a
+    finished run would be (:attr:`KindEntry.summarize` of ``minimal_m``), plus ``trials_done``;
+    a search whose trials are not all done has an interval over those trials only. A finished
+    run's stored rows (:meth:`Store.minimal_m`) are the same numbers for its complete searches.
+    """
+    from .store import Store, read_sweep
+
+    plans = _auto_plans(read_sweep(run_dir))
+    with Store(run_dir, readonly=True) as st:
+        rows = [st.search_trials(search_key(p)) for p, _, _ in plans]
+    out = [{**_summary_row(plan, opts, spec, r), "trials_done": int(r["trial"].nunique())}
+           for (plan, opts, spec), r in zip(plans, rows) if len(r)]
+    return pd.DataFrame(out)
 
 

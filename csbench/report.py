@@ -29,17 +29,23 @@ def md_table(df, floatfmt="{:.4g}"):
 def minimal_m_summary(run_dir, q=0.5, criterion=None):
     """m*_q per (decoder, encoder, signal, n, k) of a run, from its stored rows.
 
-    ``m = "auto"`` runs: the stored :func:`csbench.studies.minimal_m.minimal_m` results.
+    ``m = "auto"`` runs: the stored :func:`csbench.studies.minimal_m.minimal_m` results; an
+    unfinished one: each search summarised from its trials finished so far
+    (:func:`csbench.harness.partial_minimal_m`, with a ``trials_done`` column).
     Grid runs: :func:`csbench.analysis.m_star_table` on the per-trial rows.
     Returns ``(mstar, trials, success)`` (the last two ``None`` for auto runs).
     """
     from .analysis import m_star_table, success_table
     from .store import load_minimal_m, load_results, read_sweep
 
+    from .harness import partial_minimal_m
+
     sweep = read_sweep(run_dir)
     criterion = criterion or sweep.criterion
-    mm = load_minimal_m(run_dir)
     trials = load_results(run_dir)
+    mm = load_minimal_m(run_dir)
+    if not len(trials) and sweep.m == "auto" and incomplete_note(run_dir) is not None:
+        mm = partial_minimal_m(run_dir)
     success = None
     if len(trials):
         success = success_table(trials, criterion=criterion)
@@ -111,7 +117,7 @@ def write_report(run_dir, q=0.5, criterion=None, conf=0.95):
         out += ["## Success rate vs m (95 % Wilson intervals)", "", md_table(success[cols]), ""]
     if len(mstar):
         t = theory_columns(mstar)
-        cols = [c for c in ["decoder", "encoder", "signal", "n", "k", "trials", "m_star", "ci_low", "ci_high",
+        cols = [c for c in ["decoder", "encoder", "signal", "n", "k", "trials", "trials_done", "m_star", "ci_low", "ci_high",
                             "m_star_monotone", "m_logistic", "log2_binom", "chernoff_m", "m_weak",
                             "bits_per_dimension"]
                 if c in t]

@@ -74,6 +74,33 @@ def test_auto_sweep_uses_the_driver_and_equals_minimal_m(tmp_path):
     assert st["searches_done"] == 2 and sum(st["by_status"].values()) == 24
 
 
+def test_report_of_an_unfinished_auto_sweep_summarises_the_finished_trials(tmp_path):
+    """An ``m = "auto"`` run killed before its summaries are written still reports m* per search."""
+    from csbench.harness import partial_minimal_m
+    from csbench.report import write_report
+
+    sweep = Sweep(decoders=["matched_filter", "omp"], n=96, k=3, m="auto", trials=12, seed=4, auto={"m_max": 90})
+    run = tmp_path / "run"
+    df = run_sweep(sweep, run, progress=False)
+    part = partial_minimal_m(run)  # finished run: the same numbers as the stored summaries
+    for c in ("decoder", "m_star", "ci_low", "ci_high"):
+        assert list(part[c]) == list(df[c])
+    assert list(part["trials_done"]) == [12, 12]
+    # unfinished: drop OMP's last task (trials 10-11) and every summary, as a run killed there leaves it
+    with sqlite3.connect(run / "results.sqlite") as c:
+        task = c.execute("SELECT task FROM search_trials WHERE trial = 11 ORDER BY rowid DESC").fetchone()[0]
+        for table in ("search_trials", "tasks"):
+            c.execute(f"DELETE FROM {table} WHERE task = ?", (task,))
+        c.execute("DELETE FROM minimal_m")
+    part = partial_minimal_m(run)
+    assert list(part["trials_done"]) == [12, 10] and part["m_star"].iloc[0] == df["m_star"].iloc[0]
+    omp10 = minimal_m("omp", n=96, k=3, trials=10, seed=4, m_max=90, n_jobs=1)  # trials 0-9 are the same problems
+    assert part["m_star"].iloc[1] == omp10.m_star
+    text = open(write_report(run)).read()
+    assert "incomplete run: 3 of 4 tasks" in text and "| trials_done |" in text
+    assert f"| omp | gaussian | binary | 96 | 3 | 12 | 10 | {int(omp10.m_star)} |" in text
+
+
 def _count(db, sql="SELECT COUNT(*) FROM tasks"):
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as c:  # never creates it
