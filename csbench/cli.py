@@ -127,6 +127,15 @@ def _cmd_status(args):
 
     for line in explain(st["by_status"]):
         print(f"note    {line}")
+    if args.verify:
+        from .store import verify_run
+
+        counts = verify_run(args.run)  # a damaged row: DamagedRowError, one line, exit status 2
+        if any(v is None for v in counts.values()):
+            print("verify  this store predates row checksums (schema < 3): nothing to check")
+        else:
+            print(f"verify  {sum(counts.values())} rows intact ("
+                  + ", ".join(f"{t} {c}" for t, c in counts.items()) + ")")
     return 0
 
 
@@ -367,8 +376,10 @@ def build_parser():
 
     stt = _sub(sub, "status", "progress of a run: tasks, trials, failures by status",
                "Works on every run directory: sweeps (`csbench run`) and minimal-m / maximal-k --out runs.",
-               ["csbench status results/study"])
+               ["csbench status results/study", "csbench status results/study --verify"])
     stt.add_argument("run", help="run directory")
+    stt.add_argument("--verify", action="store_true",
+                     help="also check every stored row against its checksum (reads the whole database)")
     stt.set_defaults(func=_cmd_status)
 
     ex = _sub(sub, "export", "write a run's per-trial table as CSV or parquet",

@@ -505,6 +505,22 @@ def run_status(run_dir) -> dict:
         }
 
 
+def verify_run(run_dir) -> dict:
+    """Check the checksum of every stored row of a run; return the rows checked per table.
+
+    Tables ``tasks``, ``trials``, ``search_trials`` and ``minimal_m`` (:meth:`Store.verify`).
+    Raises :class:`DamagedRowError` naming the damaged rows of the first table that has any.
+    A store of schema < 3 has no checksums: its tables are reported with ``None``.
+    """
+    with Store(run_dir, readonly=True) as st:
+        counts = {}
+        for table in _KEYS:
+            has_sums = "checksum" in {r[1] for r in st.conn.execute(f"PRAGMA table_info({table})")}
+            st.verify(table)
+            counts[table] = st.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] if has_sums else None
+    return counts
+
+
 def _plans_by_key(st):
     """``(search key, plan)`` of the searches recorded in a search run (keys as in table ``search_trials``)."""
     return list(zip(st.get_meta("searches") or [], st.get_meta("plans") or []))

@@ -221,6 +221,24 @@ def test_a_value_changed_behind_the_store_is_named_and_not_exported(tmp_path):
     assert not (tmp_path / "after.csv").exists()
 
 
+def test_status_verify_checks_every_row(tmp_path, capsys):
+    from csbench.cli import main
+
+    run_sweep(Sweep(**SWEEP), tmp_path / "run", progress=False)
+    db = tmp_path / "run" / "results.sqlite"
+    n_tasks, n_trials = (sqlite3.connect(db).execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                         for t in ("tasks", "trials"))
+    assert main(["status", str(tmp_path / "run"), "--verify"]) == 0
+    assert (f"verify  {n_tasks + n_trials} rows intact (tasks {n_tasks}, trials {n_trials}, search_trials 0, "
+            "minimal_m 0)") in capsys.readouterr().out
+    _sql(db, "UPDATE tasks SET elapsed = elapsed + 1 WHERE rowid = 2")
+    assert main(["status", str(tmp_path / "run")]) == 0  # without --verify: counts only
+    assert main(["status", str(tmp_path / "run"), "--verify"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("csbench: error: ") and "1 damaged row(s) in table tasks (task '" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_a_flipped_byte_in_the_database_file_is_detected_on_export(tmp_path):
     from csbench.store import DamagedRowError, export
 
