@@ -334,7 +334,7 @@ def print_scaling(n, summ):
 
 
 def fit_against_n(report):
-    """Weighted least squares of each gap against n: ``gap = a + b n^(-1/2)`` and ``gap = b n^(-1/2)``.
+    """Weighted least squares of each gap against n: ``gap = a + b n^(-1/2)``, ``gap = b n^(-1/2)`` and ``gap = a``.
 
     Weights 1/se^2 with se = (width of the 95 % cluster-bootstrap interval) / 3.92. Prints a, b, their standard
     errors and chi^2 / dof (a = 0 and a gap falling like n^(-1/2) is the finite-size reading).
@@ -359,7 +359,8 @@ def fit_against_n(report):
             continue
         w = 1 / se
         out = {}
-        for lab, X in (("a + b/sqrt(n/1000)", np.column_stack([np.ones_like(x), x])), ("b/sqrt(n/1000)", x[:, None])):
+        for lab, X in (("a + b/sqrt(n/1000)", np.column_stack([np.ones_like(x), x])), ("b/sqrt(n/1000)", x[:, None]),
+                       ("a (constant)", np.ones_like(x)[:, None])):
             coef, *_ = np.linalg.lstsq(X * w[:, None], y * w, rcond=None)
             cov = np.linalg.inv((X * w[:, None]).T @ (X * w[:, None]))
             chi2 = float(np.sum(((X @ coef - y) * w) ** 2))
