@@ -277,8 +277,9 @@ def trial_stats(rows, se_db):
     """Per-trial statistics in dB (the figures of papers often show a median or a mean of per-trial dB).
 
     For VAMP's per-trial NMSE, the SE conditioned on each trial's signal, and their per-trial difference: the
-    median over all trials (cluster-bootstrap interval: matrices resampled) and the mean of per-trial dB (a
-    t-interval over the per-matrix means, G - 1 degrees of freedom, and the cluster bootstrap). ``se_db`` is
+    median over all trials (cluster-bootstrap interval: matrices resampled), the mean of per-trial dB (a
+    t-interval over the per-matrix means, G - 1 degrees of freedom, and the cluster bootstrap) and the per-trial
+    standard deviation (cluster bootstrap). ``se_db`` is
     subtracted where a gap to the SE is given.
     """
     v = [db(np.asarray(r["err"]) / np.asarray(r["energy"])) for r in rows]
@@ -293,6 +294,7 @@ def trial_stats(rows, se_db):
             "mean_db": float(allv.mean()), "mean_minus_ref": float(allv.mean() - ref),
             "mean_t": [x - ref for x in _t_interval([x.mean() for x in vals])],
             "mean_boot": [x - ref for x in _cluster_boot(vals, np.mean)],
+            "sd_db": float(allv.std(ddof=1)), "sd_boot": _cluster_boot(vals, lambda a: a.std(ddof=1)),
             "q10_q90_db": np.quantile(allv, [0.1, 0.9]).tolist(), "ref_db": float(ref)}
     return out
 
@@ -330,7 +332,8 @@ def print_scaling(n, summ):
             print(f"[scaling]   per trial, {lab}: median {q['median_minus_ref']:+.2f} (boot {q['median_boot'][0]:+.2f}.."
                   f"{q['median_boot'][1]:+.2f}); mean of dB {q['mean_minus_ref']:+.2f} (t {q['mean_t'][0]:+.2f}.."
                   f"{q['mean_t'][1]:+.2f}, boot {q['mean_boot'][0]:+.2f}..{q['mean_boot'][1]:+.2f}); 10-90 % of "
-                  f"{k} {q['q10_q90_db'][0]:.1f}..{q['q10_q90_db'][1]:.1f} dB", flush=True)
+                  f"{k} {q['q10_q90_db'][0]:.1f}..{q['q10_q90_db'][1]:.1f} dB, sd {q['sd_db']:.2f} (boot "
+                  f"{q['sd_boot'][0]:.2f}..{q['sd_boot'][1]:.2f})", flush=True)
 
 
 def fit_against_n(report):
