@@ -18,7 +18,9 @@ Setting of the tests: ``A = roi_matrix(rng, 500, 1000, kappa)``, x Bernoulli-Gau
   damping 0.5, max_iter 1000), several independent ROI matrices per n with a few trials each; per n the pooled
   NMSE, the SE, the SE conditioned on the same signals, and the gaps with 95 % intervals over matrices (a
   t-interval over per-matrix pooled dB and a cluster bootstrap of the pooled ratio); JSON under results/
-  (``--out``), rewritten after every matrix; ``merge`` combines such files (``--merge a.json,b.json --out c.json``).
+  (``--out``), rewritten after every matrix; ``merge`` combines such files (``--merge a.json,b.json --out c.json``),
+  prints per-trial statistics (median, mean of dB, sd) and fits of the gaps against n^-1/2, and with
+  ``--update-data`` also writes data/vamp_kappa_gap_scaling.json (the table of docs/decoders.md).
 
     python experiments/vamp_kappa_gap.py                    # all sections (~10 min idle)
     python experiments/vamp_kappa_gap.py --sections slope,starts
@@ -375,8 +377,15 @@ def fit_against_n(report):
     return fits
 
 
-def merge(files, out):
-    """Merge scaling JSON files (rows per n, matrices identified by index; duplicates refused) and re-summarise."""
+DATA = "data/vamp_kappa_gap_scaling.json"
+
+
+def merge(files, out, update_data=False):
+    """Merge scaling JSON files (rows per n, matrices identified by index; duplicates refused) and re-summarise.
+
+    With ``update_data`` the merged file is also written to ``data/vamp_kappa_gap_scaling.json`` (the data of the
+    table in docs/decoders.md; ``--merge data/vamp_kappa_gap_scaling.json`` re-prints it).
+    """
     report = None
     for fn in files:
         with open(fn) as f:
@@ -396,8 +405,10 @@ def merge(files, out):
         v["summary"] = scaling_summary(v["rows"], v.pop("se"))
         print_scaling(n, v["summary"])
     report["fits"] = fit_against_n(report)
-    with open(out, "w") as f:
-        json.dump(report, f, indent=1)
+    for fn in [out] + ([DATA] if update_data else []):
+        os.makedirs(os.path.dirname(fn) or ".", exist_ok=True)
+        with open(fn, "w") as f:
+            json.dump(report, f, indent=1)
 
 
 def scaling(ns, matrices, trials, seed=2026, out="results/vamp_kappa_gap_scaling.json", kappa=1e4, first=0):
@@ -449,6 +460,7 @@ def main():
     ap.add_argument("--merge", default="", help="merge: comma-separated scaling JSON files to combine into --out")
     ap.add_argument("--first-matrix", type=int, default=0, help="scaling: index of the first matrix")
     ap.add_argument("--out", default="results/vamp_kappa_gap_scaling.json", help="scaling: JSON output")
+    ap.add_argument("--update-data", action="store_true", help=f"merge: also write the merged JSON to {DATA}")
     a = ap.parse_args()
     ns = [int(v) for v in a.ns.split(",")]
     mats = [int(v) for v in a.matrices.split(",")]
@@ -461,7 +473,7 @@ def main():
         for sec in a.sections.split(","):
             {"slope": slope, "starts": starts, "mc": mc, "damping": damping, "seeds": seeds, "spread": spread,
              "decoupling": lambda: [decoupling(k) for k in (1e2, 1e4)],
-             "merge": lambda: merge(a.merge.split(","), a.out),
+             "merge": lambda: merge(a.merge.split(","), a.out, a.update_data),
              "scaling": lambda: scaling(ns, mats, a.trials, a.seed, a.out, first=a.first_matrix)}[sec]()
 
 
