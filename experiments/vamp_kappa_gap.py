@@ -287,7 +287,9 @@ def trial_stats(rows, se_db):
     v = [db(np.asarray(r["err"]) / np.asarray(r["energy"])) for r in rows]
     c = [db(np.asarray(r["se_signal"]) / np.asarray(r["energy"])) for r in rows]
     d = [a - b for a, b in zip(v, c)]
-    out = {}
+    va, ca = np.concatenate(v), np.concatenate(c)
+    out = {"corr_vamp_se_signal": float(np.corrcoef(va, ca)[0, 1]) if va.size > 1 else np.nan,
+           "vamp_range_db": [float(va.min()), float(va.max())]}
     for name, vals, ref in (("vamp", v, se_db), ("se_signal", c, se_db), ("vamp_minus_se_signal", d, 0.0)):
         allv = np.concatenate(vals)
         out[name] = {
@@ -329,6 +331,8 @@ def print_scaling(n, summ):
           f"statuses {summ['statuses']}; wall {summ['wall_s']:.0f} s, CPU {summ['cpu_s']:.0f} s", flush=True)
     pt = summ.get("per_trial")
     if pt:
+        print(f"[scaling]   per trial: VAMP from {pt['vamp_range_db'][0]:.1f} to {pt['vamp_range_db'][1]:.1f} dB; "
+              f"correlation of VAMP's dB with SE|x's {pt['corr_vamp_se_signal']:.2f}", flush=True)
         for k, lab in (("vamp", "VAMP - SE"), ("se_signal", "SE|x - SE"), ("vamp_minus_se_signal", "VAMP - SE|x")):
             q = pt[k]
             print(f"[scaling]   per trial, {lab}: median {q['median_minus_ref']:+.2f} (boot {q['median_boot'][0]:+.2f}.."
