@@ -18,7 +18,9 @@ Setting of the tests: ``A = roi_matrix(rng, 500, 1000, kappa)``, x Bernoulli-Gau
   damping 0.5, max_iter 1000), several independent ROI matrices per n with a few trials each; per n the pooled
   NMSE, the SE, the SE conditioned on the same signals, and the gaps with 95 % intervals over matrices (a
   t-interval over per-matrix pooled dB and a cluster bootstrap of the pooled ratio); JSON under results/
-  (``--out``), rewritten after every matrix; ``merge`` combines such files (``--merge a.json,b.json --out c.json``).
+  (``--out``), rewritten after every matrix; ``merge`` combines such files (``--merge a.json,b.json --out c.json``),
+  prints per-trial statistics (median, mean of dB, sd) and fits of the gaps against n^-1/2, and with
+  ``--update-data`` also writes data/vamp_kappa_gap_scaling.json (the table of docs/decoders.md).
 
     python experiments/vamp_kappa_gap.py                    # all sections (~10 min idle)
     python experiments/vamp_kappa_gap.py --sections slope,starts
@@ -255,6 +257,52 @@ def _gap_summary(num, den, ref_num, ref_den, conf=0.95, n_boot=4000, seed=0):
             "t_interval": [mean - half, mean + half], "bootstrap_pooled": [float(lo), float(hi)]}
 
 
+def _cluster_boot(rows_vals, stat, conf=0.95, n_boot=4000, seed=0):
+    """Percentile cluster bootstrap of ``stat`` over the trials of resampled matrices (``rows_vals``: one array each)."""
+    G = len(rows_vals)
+    if G < 2:
+        return [np.nan, np.nan]
+    idx = np.random.default_rng(seed).integers(0, G, (n_boot, G))
+    b = np.array([stat(np.concatenate([rows_vals[i] for i in r])) for r in idx])
+    return np.quantile(b, [(1 - conf) / 2, (1 + conf) / 2]).tolist()
+
+
+def _t_interval(per_matrix, conf=0.95):
+    g = np.asarray(per_matrix, float)
+    if g.size < 2:
+        return [np.nan, np.nan]
+    half = float(stats.t.ppf(0.5 + conf / 2, g.size - 1) * g.std(ddof=1) / np.sqrt(g.size))
+    return [float(g.mean() - half), float(g.mean() + half)]
+
+
+def trial_stats(rows, se_db):
+    """Per-trial statistics in dB (the figures of papers often show a median or a mean of per-trial dB).
+
+    For VAMP's per-trial NMSE, the SE conditioned on each trial's signal, and their per-trial difference: the
+    median over all trials (cluster-bootstrap interval: matrices resampled), the mean of per-trial dB (a
+    t-interval over the per-matrix means, G - 1 degrees of freedom, and the cluster bootstrap) and the per-trial
+    standard deviation (cluster bootstrap). ``se_db`` is
+    subtracted where a gap to the SE is given.
+    """
+    v = [db(np.asarray(r["err"]) / np.asarray(r["energy"])) for r in rows]
+    c = [db(np.asarray(r["se_signal"]) / np.asarray(r["energy"])) for r in rows]
+    d = [a - b for a, b in zip(v, c)]
+    va, ca = np.concatenate(v), np.concatenate(c)
+    out = {"corr_vamp_se_signal": float(np.corrcoef(va, ca)[0, 1]) if va.size > 1 else np.nan,
+           "vamp_range_db": [float(va.min()), float(va.max())]}
+    for name, vals, ref in (("vamp", v, se_db), ("se_signal", c, se_db), ("vamp_minus_se_signal", d, 0.0)):
+        allv = np.concatenate(vals)
+        out[name] = {
+            "median_db": float(np.median(allv)), "median_minus_ref": float(np.median(allv) - ref),
+            "median_boot": [x - ref for x in _cluster_boot(vals, np.median)],
+            "mean_db": float(allv.mean()), "mean_minus_ref": float(allv.mean() - ref),
+            "mean_t": [x - ref for x in _t_interval([x.mean() for x in vals])],
+            "mean_boot": [x - ref for x in _cluster_boot(vals, np.mean)],
+            "sd_db": float(allv.std(ddof=1)), "sd_boot": _cluster_boot(vals, lambda a: a.std(ddof=1)),
+            "q10_q90_db": np.quantile(allv, [0.1, 0.9]).tolist(), "ref_db": float(ref)}
+    return out
+
+
 def scaling_summary(rows, se):
     """Pooled dB and clustered gaps over the matrices in ``rows`` (``se``: the prior SE's MSE per coordinate)."""
     err = np.array([np.sum(r["err"]) for r in rows])
@@ -267,6 +315,7 @@ def scaling_summary(rows, se):
             "vamp_minus_se": _gap_summary(err, en, se_num, en),
             "vamp_minus_se_signal": _gap_summary(err, en, ce, en),
             "se_signal_minus_se": _gap_summary(ce, en, se_num, en),
+            "per_trial": trial_stats(rows, float(db(se / RHO))),
             "statuses": np.bincount(np.concatenate([r["status"] for r in rows]), minlength=4).tolist(),
             "wall_s": float(sum(sum(r["wall"].values()) for r in rows)),
             "cpu_s": float(sum(sum(r["cpu"].values()) for r in rows))}
@@ -280,10 +329,67 @@ def print_scaling(n, summ):
           f"{a['bootstrap_pooled'][1]:+.2f}); VAMP - SE|x {b['pooled']:+.2f} (t {b['t_interval'][0]:+.2f}.."
           f"{b['t_interval'][1]:+.2f}, boot {b['bootstrap_pooled'][0]:+.2f}..{b['bootstrap_pooled'][1]:+.2f}); "
           f"statuses {summ['statuses']}; wall {summ['wall_s']:.0f} s, CPU {summ['cpu_s']:.0f} s", flush=True)
+    pt = summ.get("per_trial")
+    if pt:
+        print(f"[scaling]   per trial: VAMP from {pt['vamp_range_db'][0]:.1f} to {pt['vamp_range_db'][1]:.1f} dB; "
+              f"correlation of VAMP's dB with SE|x's {pt['corr_vamp_se_signal']:.2f}", flush=True)
+        for k, lab in (("vamp", "VAMP - SE"), ("se_signal", "SE|x - SE"), ("vamp_minus_se_signal", "VAMP - SE|x")):
+            q = pt[k]
+            print(f"[scaling]   per trial, {lab}: median {q['median_minus_ref']:+.2f} (boot {q['median_boot'][0]:+.2f}.."
+                  f"{q['median_boot'][1]:+.2f}); mean of dB {q['mean_minus_ref']:+.2f} (t {q['mean_t'][0]:+.2f}.."
+                  f"{q['mean_t'][1]:+.2f}, boot {q['mean_boot'][0]:+.2f}..{q['mean_boot'][1]:+.2f}); 10-90 % of "
+                  f"{k} {q['q10_q90_db'][0]:.1f}..{q['q10_q90_db'][1]:.1f} dB, sd {q['sd_db']:.2f} (boot "
+                  f"{q['sd_boot'][0]:.2f}..{q['sd_boot'][1]:.2f})", flush=True)
 
 
-def merge(files, out):
-    """Merge scaling JSON files (rows per n, matrices identified by index; duplicates refused) and re-summarise."""
+def fit_against_n(report):
+    """Weighted least squares of each gap against n: ``gap = a + b n^(-1/2)``, ``gap = b n^(-1/2)`` and ``gap = a``.
+
+    Weights 1/se^2 with se = (width of the 95 % cluster-bootstrap interval) / 3.92. Prints a, b, their standard
+    errors and chi^2 / dof (a = 0 and a gap falling like n^(-1/2) is the finite-size reading).
+    """
+    ns = sorted(report["n"], key=int)
+    x = np.array([int(n) for n in ns], float) ** -0.5 * np.sqrt(1000)  # n^(-1/2) scaled: 1 at n = 1000
+    series = {
+        "pooled VAMP - SE": lambda q: (q["vamp_minus_se"]["pooled"], q["vamp_minus_se"]["bootstrap_pooled"]),
+        "pooled VAMP - SE|x": lambda q: (q["vamp_minus_se_signal"]["pooled"], q["vamp_minus_se_signal"]["bootstrap_pooled"]),
+        "pooled SE|x - SE": lambda q: (q["se_signal_minus_se"]["pooled"], q["se_signal_minus_se"]["bootstrap_pooled"]),
+        "median VAMP - SE": lambda q: (q["per_trial"]["vamp"]["median_minus_ref"], q["per_trial"]["vamp"]["median_boot"]),
+        "mean dB VAMP - SE": lambda q: (q["per_trial"]["vamp"]["mean_minus_ref"], q["per_trial"]["vamp"]["mean_boot"]),
+        "mean dB VAMP - SE|x": lambda q: (q["per_trial"]["vamp_minus_se_signal"]["mean_minus_ref"],
+                                          q["per_trial"]["vamp_minus_se_signal"]["mean_boot"]),
+    }
+    fits = {}
+    for name, get in series.items():
+        vals = [get(report["n"][n]["summary"]) for n in ns]
+        y = np.array([v[0] for v in vals])
+        se = np.array([(v[1][1] - v[1][0]) / 3.92 for v in vals])
+        if not np.all(np.isfinite(se)) or np.any(se <= 0) or len(ns) < 3:
+            continue
+        w = 1 / se
+        out = {}
+        for lab, X in (("a + b/sqrt(n/1000)", np.column_stack([np.ones_like(x), x])), ("b/sqrt(n/1000)", x[:, None]),
+                       ("a (constant)", np.ones_like(x)[:, None])):
+            coef, *_ = np.linalg.lstsq(X * w[:, None], y * w, rcond=None)
+            cov = np.linalg.inv((X * w[:, None]).T @ (X * w[:, None]))
+            chi2 = float(np.sum(((X @ coef - y) * w) ** 2))
+            out[lab] = {"coef": coef.tolist(), "se": np.sqrt(np.diag(cov)).tolist(), "chi2": chi2,
+                        "dof": len(ns) - X.shape[1]}
+            print(f"[fit] {name}: {lab}: " + ", ".join(f"{c:+.2f} +- {e:.2f}" for c, e in zip(coef, out[lab]["se"]))
+                  + f"; chi2 {chi2:.2f} / {len(ns) - X.shape[1]} dof", flush=True)
+        fits[name] = out
+    return fits
+
+
+DATA = "data/vamp_kappa_gap_scaling.json"
+
+
+def merge(files, out, update_data=False):
+    """Merge scaling JSON files (rows per n, matrices identified by index; duplicates refused) and re-summarise.
+
+    With ``update_data`` the merged file is also written to ``data/vamp_kappa_gap_scaling.json`` (the data of the
+    table in docs/decoders.md; ``--merge data/vamp_kappa_gap_scaling.json`` re-prints it).
+    """
     report = None
     for fn in files:
         with open(fn) as f:
@@ -302,8 +408,11 @@ def merge(files, out):
         v["rows"].sort(key=lambda row: row["matrix"])
         v["summary"] = scaling_summary(v["rows"], v.pop("se"))
         print_scaling(n, v["summary"])
-    with open(out, "w") as f:
-        json.dump(report, f, indent=1)
+    report["fits"] = fit_against_n(report)
+    for fn in [out] + ([DATA] if update_data else []):
+        os.makedirs(os.path.dirname(fn) or ".", exist_ok=True)
+        with open(fn, "w") as f:
+            json.dump(report, f, indent=1)
 
 
 def scaling(ns, matrices, trials, seed=2026, out="results/vamp_kappa_gap_scaling.json", kappa=1e4, first=0):
@@ -355,6 +464,7 @@ def main():
     ap.add_argument("--merge", default="", help="merge: comma-separated scaling JSON files to combine into --out")
     ap.add_argument("--first-matrix", type=int, default=0, help="scaling: index of the first matrix")
     ap.add_argument("--out", default="results/vamp_kappa_gap_scaling.json", help="scaling: JSON output")
+    ap.add_argument("--update-data", action="store_true", help=f"merge: also write the merged JSON to {DATA}")
     a = ap.parse_args()
     ns = [int(v) for v in a.ns.split(",")]
     mats = [int(v) for v in a.matrices.split(",")]
@@ -367,7 +477,7 @@ def main():
         for sec in a.sections.split(","):
             {"slope": slope, "starts": starts, "mc": mc, "damping": damping, "seeds": seeds, "spread": spread,
              "decoupling": lambda: [decoupling(k) for k in (1e2, 1e4)],
-             "merge": lambda: merge(a.merge.split(","), a.out),
+             "merge": lambda: merge(a.merge.split(","), a.out, a.update_data),
              "scaling": lambda: scaling(ns, mats, a.trials, a.seed, a.out, first=a.first_matrix)}[sec]()
 
 
