@@ -395,7 +395,7 @@ def merge(files, out, update_data=False):
         with open(fn) as f:
             r = json.load(f)
         if report is None:
-            report = {"setting": r["setting"], "n": {}, "merged_from": list(files)}
+            report = {"setting": r["setting"], "n": {}, "merged_from": [os.path.basename(f) for f in files]}
         for n, v in r["n"].items():
             rows = report["n"].setdefault(n, {"rows": [], "se": v["summary"].get(
                 "se_mse", RHO * 10 ** (v["summary"]["se_db"] / 10))})["rows"]
