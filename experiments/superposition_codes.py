@@ -48,10 +48,11 @@ from csbench._scriptio import add_output_args, extra_paths, output_dir, save_fig
 
 WALL_TIME = ("Time (2 cores; docs/minimal_m.md): --quick ~10 s. N = 2^16, 20 trials, k = 1-64: the matched filter "
              "(both rules) and binary MP / matching-k (bit-packed) took 326 s of CPU (~165 s idle, within the issue's "
-             "15 min); the lasso 551 s and the positive lasso 434 s of CPU at k = 32 and 64 alone; OMP, Bayes AMP (its "
+             "15 min); the lasso 551 s, the positive lasso 434 s and OMP 1089 s of CPU at k = 32 and 64 alone; OMP, Bayes AMP (its "
              "failing evaluations run to max_iter: > 440 s at k = 32 alone) and VAMP (2-16 s per evaluation at "
              "k = 8-16) do not fit 15 min with them. N = 2^20: binary MP and the top-k read-out (matching-k s=1) fit "
-             "60 min; OMP/lasso/AMP (~2500 s of CPU per point) and VAMP do not. --start-from JSON saves evaluations.")
+             "60 min; OMP/lasso/AMP (~2500 s of CPU per point) and VAMP do not. --start-from JSON saves evaluations "
+             "(not always CPU: failures below the transition cost the most for the lasso and AMP).")
 
 #: (label, decoder, params, steps-like parameter capped at k or None)
 DECODERS = [
