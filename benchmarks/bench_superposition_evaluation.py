@@ -18,7 +18,8 @@ import time
 DECODERS = {"bmp": ("matching_pursuit", {"binary": True}), "mk1": ("matching_k", {"steps": 1}),
             "mk2": ("matching_k", {"steps": 2}), "mk4": ("matching_k", {"steps": 4}), "omp": ("omp", {}),
             "lasso": ("lasso", {}), "plasso": ("lasso", {"positive": True}),
-            "bamp": ("amp", {"denoiser": "bayes_binary"}), "vamp": ("vamp", {"denoiser": "bayes_binary"})}
+            "bamp": ("amp", {"denoiser": "bayes_binary"}), "vamp": ("vamp", {"denoiser": "bayes_binary"}),
+            "vampd": ("vamp", {"denoiser": "bayes_binary", "damping": 0.5})}
 
 
 def main():

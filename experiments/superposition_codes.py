@@ -48,9 +48,11 @@ from csbench._scriptio import add_output_args, extra_paths, output_dir, save_fig
 
 WALL_TIME = ("Time (2 cores; docs/minimal_m.md): --quick ~10 s. N = 2^16, 20 trials, k = 1-64: the matched filter "
              "(both rules) and binary MP / matching-k (bit-packed) took 326 s of CPU (~165 s idle, within the issue's "
-             "15 min); OMP, lasso, positive lasso and Bayes AMP need ~1800 s of CPU at k = 32 and 64 alone, VAMP "
-             "6-15 s per evaluation at k = 8-16: the full list does not fit 15 min. N = 2^20: binary MP and the "
-             "top-k read-out (matching-k s=1) fit 60 min; OMP/lasso/AMP (~2500 s of CPU per point) and VAMP do not.")
+             "15 min); the lasso 551 s, the positive lasso 434 s and OMP 1089 s of CPU at k = 32 and 64 alone; OMP, Bayes AMP (its "
+             "failing evaluations run to max_iter: > 440 s at k = 32 alone) and VAMP (2-16 s per evaluation at "
+             "k = 8-16) do not fit 15 min with them. N = 2^20: binary MP and the top-k read-out (matching-k s=1) fit "
+             "60 min; OMP/lasso/AMP (~2500 s of CPU per point) and VAMP do not. --start-from JSON saves evaluations "
+             "(not always CPU: failures below the transition cost the most for the lasso and AMP).")
 
 #: (label, decoder, params, steps-like parameter capped at k or None)
 DECODERS = [
@@ -114,14 +116,37 @@ def refusal(name, n, k, cap):
             f"{cap / 2**30:.1f} GiB cap")
 
 
-def point(label, name, params, a, k):
-    """One (decoder, k) point: m*_0.5 with interval in measurements and in dimensions per bit."""
+def scaled_start(label, n, k, known):
+    """The search's first m scaled from the same decoder's m* at the largest measured k' < k, or None.
+
+    ``m_start = ceil(m*(k') log2 C(N, k) / log2 C(N, k'))``: the dimensions per bit of the ℓ1, OMP and AMP
+    rows change by a few per cent per doubling of k, so this lands within a galloping step of most trials'
+    transitions, where the default start m_W(N, k) is up to 25 % away (Bayes AMP at k = 16: m* 139, m_W 187).
+    The start changes only which m the search probes: a trial whose success is monotone in m has the same
+    critical m from any start (``csbench.minimal_m``, ``m_start``); a non-monotone trial may report another
+    of its transitions. ``known`` maps (label, k) to finite m*.
+    """
+    from csbench import theory
+
+    below = [kk for (lab, kk) in known if lab == label and kk < k]
+    if not below:
+        return None
+    k0 = max(below)
+    return math.ceil(known[label, k0] * float(theory.log2_binom(n, k)) / float(theory.log2_binom(n, k0)))
+
+
+def point(label, name, params, a, k, m_start=None):
+    """One (decoder, k) point: m*_0.5 with interval in measurements and in dimensions per bit.
+
+    ``m_start``: the search's first m (default ``theory.m_weak(N, k)``; see :func:`scaled_start`).
+    """
     import csbench
     from csbench import theory
 
     bits = float(theory.log2_binom(a.n, k))
     row = {"label": label, "decoder": name, "params": dict(params), "n": a.n, "k": k, "trials": a.trials,
-           "log2C": bits}
+           "log2C": bits, "m_start": m_start if m_start is not None else math.ceil(float(theory.m_weak(a.n, k))),
+           "m_start_rule": "scaled from a smaller k" if m_start is not None else "m_W(N, k)"}
     why = refusal(name, a.n, k, a.memory_cap_bytes)
     if why:
         return {**row, "refused": why}
@@ -137,7 +162,7 @@ def point(label, name, params, a, k):
         row["memory_budget"] = f"{budget} (matrix-free from m = 14: bit-packed +-1 columns)"
     t0, c0, load0 = time.perf_counter(), cpu_seconds(), os.getloadavg()[0]
     r = csbench.minimal_m(name, encoder="rademacher", signal="binary", n=a.n, k=k, trials=a.trials, seed=a.seed,
-                          n_jobs=a.jobs, executor=a.executor, memory_budget=budget,
+                          m_start=m_start, n_jobs=a.jobs, executor=a.executor, memory_budget=budget,
                           progress=a.progress, decoder_params=p)
     row.update({"params": dict(r.params), "method": r.method, "m_star": float(r.m_star),
                 "ci_low": float(r.ci_low), "ci_high": float(r.ci_high), "coverage": float(r.coverage),
@@ -291,6 +316,10 @@ def main(argv=None):
                    help="join the rows of these JSONs of one (N, trials, seed) (runs of disjoint decoders, "
                         "e.g. run side by side; a later file wins a (decoder, k)) and write the JSON and figure; "
                         "no decoding")
+    p.add_argument("--start-from", nargs="+", default=None, metavar="JSON",
+                   help="start each search at the same decoder's m* at the largest smaller k (from these JSONs or "
+                        "this run), scaled by the bits (fewer evaluations; default: start at m_W(N, k)); the "
+                        "critical m of a monotone trial does not depend on the start")
     p.add_argument("--quick", action="store_true", help="N = 512, k = 2 4, 6 trials (the test suite's run)")
     p.add_argument("--progress", action="store_true", help="also a progress bar over the trials of each point")
     add_output_args(p, "superposition_codes")
@@ -328,9 +357,23 @@ def main(argv=None):
         doc["wall_s_merged"] = old.get("wall_s_merged", 0.0) + old.get("wall_s", 0.0)
         doc["peak_rss_gib_merged"] = max(old.get("peak_rss_gib_merged", 0.0), old.get("peak_rss_gib", 0.0))
     doc["rows"] = kept
+    known = {}  # (label, k) -> finite m*, for --start-from: the given JSONs, then this run's rows
+    if a.start_from is not None:
+        from pathlib import Path
+
+        for f in a.start_from:
+            d = json.loads(Path(f).read_text())
+            if (d["n"], d["seed"]) != (a.n, a.seed):
+                raise SystemExit(f"error: --start-from {f} has N={d['n']}, seed={d['seed']}; this run N={a.n}, "
+                                 f"seed={a.seed}")
+            known.update({(r["label"], r["k"]): r["m_star"] for r in d["rows"]
+                          if "refused" not in r and math.isfinite(r["m_star"])})
     t_start, c_start = time.perf_counter(), cpu_seconds()
     for lab, name, prm, k in tqdm(todo, desc=f"N={a.n} (decoder, k) points", unit="point", disable=a.quick):
-        row = point(lab, name, prm, a, k)
+        start = scaled_start(lab, a.n, k, known) if a.start_from is not None else None
+        row = point(lab, name, prm, a, k, start)
+        if "refused" not in row and math.isfinite(row["m_star"]):
+            known[lab, k] = row["m_star"]
         doc["rows"].append(row)
         tqdm.write(summary_line(row))
         doc["wall_s"] = round(time.perf_counter() - t_start, 2)

@@ -69,3 +69,30 @@ def test_combine_keeps_each_rows_trials(quick, tmp_path):
     table = (tmp_path / "c" / "superposition_codes_512.md").read_text()
     bmp = next(line for line in table.splitlines() if line.startswith("| binary matching pursuit"))
     assert bmp.count("(3 trials)") == 2 and "(3 trials)" not in table.replace(bmp, "")
+
+
+def test_start_from_a_smaller_k_keeps_the_critical_m(quick, tmp_path):
+    """--start-from: each search starts at the same decoder's m* at the next smaller k, scaled by the bits
+    (k = 2 has none: m_W); a trial monotone in m has the same critical m from any start."""
+    import math
+
+    src = tmp_path / "src.json"
+    src.write_text(json.dumps(quick))
+    labels = ["binary matching pursuit", "matching-k s=2"]
+    subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path / "s"), "--decoders", *labels,
+                    "--start-from", str(src)], check=True, cwd=ROOT, capture_output=True, text=True)
+    doc = json.loads((tmp_path / "s" / "superposition_codes_512.json").read_text())
+    old = {(r["label"], r["k"]): r for r in quick["rows"]}
+    for r in doc["rows"]:
+        o = old[r["label"], r["k"]]
+        if r["k"] == 2:
+            assert r["m_start"] == o["m_start"] == math.ceil(float(csbench.theory.m_weak(512, 2)))
+            assert r["m_start_rule"] == "m_W(N, k)"
+        else:
+            assert r["m_start_rule"] == "scaled from a smaller k"
+            assert r["m_start"] == math.ceil(old[r["label"], 2]["m_star"] * o["log2C"] / old[r["label"], 2]["log2C"])
+        if r["n_nonmonotone"] == 0 and o["n_nonmonotone"] == 0:
+            assert r["critical"] == o["critical"]
+    moved = [r for r in doc["rows"] if r["m_start"] != old[r["label"], r["k"]]["m_start"]
+             and r["n_nonmonotone"] == old[r["label"], r["k"]]["n_nonmonotone"] == 0]
+    assert moved  # not vacuous: matching-k s=2 at k = 4 starts at 23 instead of m_W = 26, all 6 trials monotone
