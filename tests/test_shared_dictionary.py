@@ -234,3 +234,24 @@ def test_dense_only_parameters_on_operators():
         np.testing.assert_array_equal(r32.X_hat, r64.X_hat.astype(np.float32))
     with pytest.raises(ValueError, match="gemm=True needs one dense matrix A"):
         decode("amp", meas.A, meas.Y, k=3, gemm=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gram_matrix_by_panels(monkeypatch, dtype):
+    # above GRAM_SYRK_MAX_N, G = A^T A is formed by gemm row panels (numpy's OpenBLAS segfaults in threaded
+    # dsyrk at n >= 15360, docs/benchmarks.md): the same entries to rounding, exactly symmetric, A's dtype;
+    # OMP and the lasso in Gram mode then give the per-trial results as before
+    from csbench.decoders import precision
+
+    monkeypatch.setattr(precision, "GRAM_SYRK_MAX_N", 64)
+    monkeypatch.setattr(precision, "GRAM_PANEL", 48)  # 200 = 4 panels of 48 and one of 8
+    A, Y, _ = _problem(4)
+    A32 = A.astype(dtype)
+    G = precision.gram_matrix(A32)
+    ref = A32.astype(np.float64).T @ A32.astype(np.float64)
+    assert G.dtype == dtype and G.shape == (N, N)
+    assert np.array_equal(G, G.T)
+    eps = np.finfo(dtype).eps
+    assert np.abs(G - ref).max() <= 8 * M * eps * np.abs(ref).max()
+    for name, kw in (("omp", dict(k=K)), ("lasso", dict(lam_ratio=0.01, tol=1e-10))):
+        _same(decode(name, A, Y, gram=True, **kw), decode(name, A, Y, gram=False, **kw))

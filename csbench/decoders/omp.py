@@ -21,7 +21,7 @@ from .._validate import check_bool, check_finite_array, check_float, check_gram,
 from .backend import kernels
 from .base import (DECODERS, DEPENDENT_ATOMS, MAX_ITER, NONFINITE, OK, DecodeResult, PerOperator, col_norms_sq,
                    outputs, register_operator, run_trials)
-from .precision import as_dtype, check_dtype, operator_path
+from .precision import as_dtype, check_dtype, gram_matrix, operator_path
 
 _k = kernels("omp")  # numba loads on the first call, not on import
 
@@ -56,10 +56,10 @@ def shared_products(A, Y):
     """``G = A^T A`` (n, n) and ``B = Y A`` (T, n), i.e. ``B[t] = A^T y_t``: two BLAS-3 products for a shared A.
 
     A (m, n) and Y (T, m) float64 or float32; G and B have their dtype. The shared-dictionary paths
-    of OMP and the lasso start from them (``m n^2 / 2`` and ``T m n`` multiply-adds, at the GEMM rate
+    of OMP and the lasso start from them (G from :func:`csbench.decoders.precision.gram_matrix`) (``m n^2 / 2`` and ``T m n`` multiply-adds, at the GEMM rate
     instead of one pass over A per trial).
     """
-    return A.T @ A, Y @ A
+    return gram_matrix(A), Y @ A
 
 
 def omp_solve(A, Y, s_max, tol=None, positive=False, gram="auto"):
