@@ -255,3 +255,30 @@ def test_gram_matrix_by_panels(monkeypatch, dtype):
     assert np.abs(G - ref).max() <= 8 * M * eps * np.abs(ref).max()
     for name, kw in (("omp", dict(k=K)), ("lasso", dict(lam_ratio=0.01, tol=1e-10))):
         _same(decode(name, A, Y, gram=True, **kw), decode(name, A, Y, gram=False, **kw))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_omp_gram_nonfinite_products_flagged_like_per_trial(dtype):
+    # Gram mode checks ||a_j||^2 once per batch and A^T y per trial (csbench.kernels.omp._batch_norms,
+    # _all_finite): an overflowing A^T y flags its own trial only, an overflowing column norm every trial
+    # (status nonfinite, x = 0, n_iter 0), as the float64 per-trial path does (in float32 the per-trial
+    # path computes in float64, where these products do not overflow)
+    from csbench.statuses import NONFINITE, OK
+
+    A, Y, _ = _problem(5, trials=4)
+    big = 1e300 if dtype == "float64" else 1e36
+    A1, Y1 = A.copy(), Y.copy()
+    A1[:, 3] *= big ** 0.25  # ||a_3||^2 = big^0.5: finite; y . a_3 overflows for the trial with y = big
+    Y1[2] = big
+    A2 = A.copy()
+    A2[:, 5] *= big ** 0.6  # ||a_5||^2 overflows
+    for Ab, Yb, want in ((A1, Y1, [OK, OK, NONFINITE, OK]), (A2, Y, [NONFINITE] * 4)):
+        Ab, Yb = Ab.astype(dtype), Yb.astype(dtype)
+        fast = decode("omp", Ab, Yb, k=K, gram=True, dtype=dtype)
+        assert list(fast.status) == want
+        if dtype == "float64":
+            assert list(decode("omp", Ab, Yb, k=K, gram=False).status) == want
+        assert fast.X_hat.dtype == np.dtype(dtype)
+        bad = fast.status == NONFINITE
+        assert not fast.X_hat[bad].any() and (fast.n_iter[bad] == 0).all()
+        assert (fast.n_iter[~bad] == K).all()

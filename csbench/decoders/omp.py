@@ -84,7 +84,6 @@ def omp_solve(A, Y, s_max, tol=None, positive=False, gram="auto"):
         ``sel[t, :n_iter[t]]`` are the selected atoms in selection order (-1 after).
     """
     T, n = Y.shape[0], A.shape[-1]
-    X = np.empty((T, n))
     n_iter = np.zeros(T, np.int64)
     status = np.zeros(T, np.int8)
     sel = np.empty((T, s_max), np.int64)
@@ -100,10 +99,11 @@ def omp_solve(A, Y, s_max, tol=None, positive=False, gram="auto"):
             floor_rel, dep_tol = _k.CORR_FLOOR32, _k.DEP_TOL32
     else:  # no float32 path: float64 on the (rounded) values
         A, Y = as_dtype(np.float64, A, Y)
+    X = np.empty((T, n), B.dtype if G.shape[0] else np.float64)  # Gram mode writes float32 X directly
     run_trials(_k.nnomp_batch if positive else _k.omp_batch, T, A if A.ndim == 3 else A[None], Y, G, B, nsq, s_max,
                tol_k, floor_rel, dep_tol, X, n_iter, status, sel)
     if single:
-        X = X.astype(np.float32)
+        X = X.astype(np.float32, copy=False)
     bad = status == _k.NONFINITE_INPUT
     if bad.any():
         # the kernels' first pass is decode()'s finiteness check of A (checks_finite_A): raise its
