@@ -282,3 +282,41 @@ def test_omp_gram_nonfinite_products_flagged_like_per_trial(dtype):
         bad = fast.status == NONFINITE
         assert not fast.X_hat[bad].any() and (fast.n_iter[bad] == 0).all()
         assert (fast.n_iter[~bad] == K).all()
+
+
+def test_gemm_blocks_on_threads_run_with_one_blas_thread(monkeypatch):
+    # 2+ blocks on 2+ numba threads: each block's products on one BLAS thread (no nested threads,
+    # csbench.decoders.amp._run_blocks), the limit lifted afterwards, results as in the nested mode
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import csbench.decoders.amp as amp_mod
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 numba threads")
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+    seen = []
+    inner = amp_mod._amp_gemm_block
+
+    def spy(*args):
+        seen.append(blas_threads())
+        return inner(*args)
+
+    monkeypatch.setattr(amp_mod, "_amp_gemm_block", spy)
+    monkeypatch.setattr(amp_mod, "GEMM_BLOCK_ENTRIES", 250 * 16)  # 3 blocks of 16 trials
+    A, Y, _ = _problem(7, m=100, n=250, k=10, signal="signed", unit=False)
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(2)
+        with threadpoolctl.threadpool_limits(2, user_api="blas"):
+            res = decode("amp", A, Y, k=10, gemm=True)
+            assert len(seen) == 3 and all(t == [1] * len(t) for t in seen)
+            assert all(t == 2 for t in blas_threads())
+            monkeypatch.setattr(amp_mod, "AMP_THREADS", "nested")
+            nested = decode("amp", A, Y, k=10, gemm=True)
+            assert all(t == [2] * len(t) for t in seen[3:])
+    finally:
+        numba.set_num_threads(old)
+    np.testing.assert_array_equal(res.X_hat, nested.X_hat)
+    np.testing.assert_array_equal(res.n_iter, nested.n_iter)
