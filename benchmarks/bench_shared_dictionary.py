@@ -221,6 +221,9 @@ def supports_equal(X1, X2, rel=1e-6):
 def run_config(n, m, k, T, dtype, threads, rates, include, sk_trials, amp_trials):
     import numba
 
+    # scikit-learn's G: csbench's helper (numpy's A.T @ A segfaults with 2 threads at n = 16384, precision.py)
+    from csbench.decoders.precision import gram_matrix
+
     A, Y, X = problem(n, m, k, T, dtype)
     itemsize = np.dtype(dtype).itemsize
     gemm, bw = rates["gemm_GFLOPs"][np.dtype(dtype).name], rates["bandwidth"]["copy_GBps"]
@@ -247,7 +250,7 @@ def run_config(n, m, k, T, dtype, threads, rates, include, sk_trials, amp_trials
             row("omp", "spams", sec, cpu, T, flops_g, bytes_g, {"support_vs_csbench": supports_equal(Xs, Xc)})
             del Xs
             ts = min(T, sk_trials)
-            G, gsec, gcpu = timed(lambda: A.T @ A)
+            G, gsec, gcpu = timed(lambda: gram_matrix(A))
             Xk, sec, cpu = timed(lambda: sklearn_omp_gram(A, Y[:ts], k, G))
             del G
             row("omp", f"sklearn orthogonal_mp_gram ({ts} signals)", sec + gsec * ts / T, cpu + gcpu * ts / T, ts,
@@ -265,7 +268,7 @@ def run_config(n, m, k, T, dtype, threads, rates, include, sk_trials, amp_trials
                      {"support_vs_csbench": supports_equal(Xs, Xc)})
             del Xs
             ts = min(T, sk_trials)
-            G, gsec, gcpu = timed(lambda: A.T @ A)
+            G, gsec, gcpu = timed(lambda: gram_matrix(A))
             Xk, sec, cpu = timed(lambda: sklearn_lasso_gram(A, Y[:ts], lam, G))
             del G
             rk = row("lasso", f"sklearn Lasso(precompute) ({ts} signals)", sec + gsec * ts / T, cpu + gcpu * ts / T,

@@ -234,3 +234,89 @@ def test_dense_only_parameters_on_operators():
         np.testing.assert_array_equal(r32.X_hat, r64.X_hat.astype(np.float32))
     with pytest.raises(ValueError, match="gemm=True needs one dense matrix A"):
         decode("amp", meas.A, meas.Y, k=3, gemm=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gram_matrix_by_panels(monkeypatch, dtype):
+    # above GRAM_SYRK_MAX_N, G = A^T A is formed by gemm row panels (numpy's OpenBLAS segfaults in threaded
+    # dsyrk at n >= 15360, docs/benchmarks.md): the same entries to rounding, exactly symmetric, A's dtype;
+    # OMP and the lasso in Gram mode then give the per-trial results as before
+    from csbench.decoders import precision
+
+    monkeypatch.setattr(precision, "GRAM_SYRK_MAX_N", 64)
+    monkeypatch.setattr(precision, "GRAM_PANEL", 48)  # 200 = 4 panels of 48 and one of 8
+    A, Y, _ = _problem(4)
+    A32 = A.astype(dtype)
+    G = precision.gram_matrix(A32)
+    ref = A32.astype(np.float64).T @ A32.astype(np.float64)
+    assert G.dtype == dtype and G.shape == (N, N)
+    assert np.array_equal(G, G.T)
+    eps = np.finfo(dtype).eps
+    assert np.abs(G - ref).max() <= 8 * M * eps * np.abs(ref).max()
+    for name, kw in (("omp", dict(k=K)), ("lasso", dict(lam_ratio=0.01, tol=1e-10))):
+        _same(decode(name, A, Y, gram=True, **kw), decode(name, A, Y, gram=False, **kw))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_omp_gram_nonfinite_products_flagged_like_per_trial(dtype):
+    # Gram mode checks ||a_j||^2 once per batch and A^T y per trial (csbench.kernels.omp._batch_norms,
+    # _all_finite): an overflowing A^T y flags its own trial only, an overflowing column norm every trial
+    # (status nonfinite, x = 0, n_iter 0), as the float64 per-trial path does (in float32 the per-trial
+    # path computes in float64, where these products do not overflow)
+    from csbench.statuses import NONFINITE, OK
+
+    A, Y, _ = _problem(5, trials=4)
+    big = 1e300 if dtype == "float64" else 1e36
+    A1, Y1 = A.copy(), Y.copy()
+    A1[:, 3] *= big ** 0.25  # ||a_3||^2 = big^0.5: finite; y . a_3 overflows for the trial with y = big
+    Y1[2] = big
+    A2 = A.copy()
+    A2[:, 5] *= big ** 0.6  # ||a_5||^2 overflows
+    for Ab, Yb, want in ((A1, Y1, [OK, OK, NONFINITE, OK]), (A2, Y, [NONFINITE] * 4)):
+        Ab, Yb = Ab.astype(dtype), Yb.astype(dtype)
+        fast = decode("omp", Ab, Yb, k=K, gram=True, dtype=dtype)
+        assert list(fast.status) == want
+        if dtype == "float64":
+            assert list(decode("omp", Ab, Yb, k=K, gram=False).status) == want
+        assert fast.X_hat.dtype == np.dtype(dtype)
+        bad = fast.status == NONFINITE
+        assert not fast.X_hat[bad].any() and (fast.n_iter[bad] == 0).all()
+        assert (fast.n_iter[~bad] == K).all()
+
+
+def test_gemm_blocks_on_threads_run_with_one_blas_thread(monkeypatch):
+    # 2+ blocks on 2+ numba threads: each block's products on one BLAS thread (no nested threads,
+    # csbench.decoders.amp._run_blocks), the limit lifted afterwards, results as in the nested mode
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import csbench.decoders.amp as amp_mod
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 numba threads")
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+    seen = []
+    inner = amp_mod._amp_gemm_block
+
+    def spy(*args):
+        seen.append(blas_threads())
+        return inner(*args)
+
+    monkeypatch.setattr(amp_mod, "_amp_gemm_block", spy)
+    monkeypatch.setattr(amp_mod, "GEMM_BLOCK_ENTRIES", 250 * 16)  # 3 blocks of 16 trials
+    A, Y, _ = _problem(7, m=100, n=250, k=10, signal="signed", unit=False)
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(2)
+        with threadpoolctl.threadpool_limits(2, user_api="blas"):
+            res = decode("amp", A, Y, k=10, gemm=True)
+            assert len(seen) == 3 and all(t == [1] * len(t) for t in seen)
+            assert all(t == 2 for t in blas_threads())
+            monkeypatch.setattr(amp_mod, "AMP_THREADS", "nested")
+            nested = decode("amp", A, Y, k=10, gemm=True)
+            assert all(t == [2] * len(t) for t in seen[3:])
+    finally:
+        numba.set_num_threads(old)
+    np.testing.assert_array_equal(res.X_hat, nested.X_hat)
+    np.testing.assert_array_equal(res.n_iter, nested.n_iter)

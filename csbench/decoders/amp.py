@@ -155,8 +155,8 @@ def amp(A, Y, k, *, denoiser="soft", nonneg=False, threshold="minimax", density=
     A, Y = as_dtype(np.float32 if single and gemm else np.float64, A, Y)
     if gemm:
         block = max(GEMM_MIN_TRIALS, GEMM_BLOCK_ENTRIES // n)
-        run_trials(partial(_amp_gemm, A, Y, X, n_iter, status, code, tau, eps, damping, max_iter, tol, block),
-                   -(-T // block))
+        _run_blocks(partial(_amp_gemm, A, Y, X, n_iter, status, code, tau, eps, damping, max_iter, tol, block),
+                    -(-T // block))
     else:
         run_trials(_k.amp_batch, T, A if A.ndim == 3 else A[None], Y, X, n_iter, status, code, tau, eps, damping,
                    max_iter, tol)
@@ -168,6 +168,36 @@ GEMM_MIN_TRIALS = 16
 #: Trials per block of the BLAS-3 path: ``max(GEMM_MIN_TRIALS, GEMM_BLOCK_ENTRIES // n)`` (the block's
 #: (trials, n) arrays then take about 16 MB each in float64).
 GEMM_BLOCK_ENTRIES = 1 << 21
+
+
+#: How the BLAS-3 path uses several threads (profiling switch; results are identical in every mode):
+#: "auto" (see :func:`_run_blocks`) or "nested" (blocks on numba threads, each product on all BLAS threads).
+AMP_THREADS = "auto"
+
+
+def _run_blocks(run, blocks):
+    """``run(b0, b1)`` over the blocks with ``run_trials`` (one range of blocks per numba thread).
+
+    With two or more blocks and numba threads, the blocks run on the threads with BLAS limited to one
+    thread meanwhile (threadpoolctl; the limit is process-wide while it lasts): each block's products
+    and denoiser then run on a core of their own. Before (``AMP_THREADS = "nested"``), every block's
+    products asked BLAS for all cores too, so 2 blocks on 2 cores wanted 4 threads; measured at
+    (4096, 384), T = 1000 (2 blocks), 2 threads, load ~7 on 2 cores, wall ms per signal-iteration:
+    float32 0.258 nested, 0.082 blocks with one BLAS thread each, 0.144 blocks one after another with
+    2 BLAS threads; float64 0.362, 0.197, 0.295; a second run: float32 0.263 nested, 0.129 this way,
+    float64 0.475 and 0.266 (``benchmarks/profile_issue19/prof_amp_threads.py``; identical results;
+    under that load no thread had a core to itself, docs/benchmarks.md). A single block keeps BLAS's
+    threads for its products.
+    """
+    import numba
+
+    if AMP_THREADS == "nested" or blocks < 2 or numba.get_num_threads() < 2:
+        run_trials(run, blocks)
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        run_trials(run, blocks)
 
 
 def _use_gemm(A, T, gemm):

@@ -13,7 +13,7 @@ from functools import partial
 from .._validate import check_bool, check_finite_array, check_float, check_gram, check_int, optional
 from .backend import kernels
 from .base import DECODERS, MAX_ITER, NONFINITE, OK, DecodeResult, outputs, register_operator, run_trials
-from .precision import TOL32, as_dtype, check_dtype, operator_path
+from .precision import TOL32, as_dtype, check_dtype, gram_matrix, operator_path
 
 _k = kernels("lasso")  # numba loads on the first call, not on import
 _h = kernels("homotopy")  # compiled when a trial first needs the homotopy
@@ -62,7 +62,7 @@ def _gram(A, T, gram):
     else:
         n = A.shape[1]
         use = gram if gram != "auto" else (n <= GRAM_MAX_N and 4 * T >= n)
-    return A.T @ A if use else np.empty((0, 0))
+    return gram_matrix(A) if use else np.empty((0, 0))
 
 
 def _solve(A, Y, lams, ratio, positive, tol, max_iter, X, G):

@@ -21,7 +21,7 @@ from .._validate import check_bool, check_finite_array, check_float, check_gram,
 from .backend import kernels
 from .base import (DECODERS, DEPENDENT_ATOMS, MAX_ITER, NONFINITE, OK, DecodeResult, PerOperator, col_norms_sq,
                    outputs, register_operator, run_trials)
-from .precision import as_dtype, check_dtype, operator_path
+from .precision import as_dtype, check_dtype, gram_matrix, operator_path
 
 _k = kernels("omp")  # numba loads on the first call, not on import
 
@@ -56,10 +56,10 @@ def shared_products(A, Y):
     """``G = A^T A`` (n, n) and ``B = Y A`` (T, n), i.e. ``B[t] = A^T y_t``: two BLAS-3 products for a shared A.
 
     A (m, n) and Y (T, m) float64 or float32; G and B have their dtype. The shared-dictionary paths
-    of OMP and the lasso start from them (``m n^2 / 2`` and ``T m n`` multiply-adds, at the GEMM rate
+    of OMP and the lasso start from them (G from :func:`csbench.decoders.precision.gram_matrix`) (``m n^2 / 2`` and ``T m n`` multiply-adds, at the GEMM rate
     instead of one pass over A per trial).
     """
-    return A.T @ A, Y @ A
+    return gram_matrix(A), Y @ A
 
 
 def omp_solve(A, Y, s_max, tol=None, positive=False, gram="auto"):
@@ -84,7 +84,6 @@ def omp_solve(A, Y, s_max, tol=None, positive=False, gram="auto"):
         ``sel[t, :n_iter[t]]`` are the selected atoms in selection order (-1 after).
     """
     T, n = Y.shape[0], A.shape[-1]
-    X = np.empty((T, n))
     n_iter = np.zeros(T, np.int64)
     status = np.zeros(T, np.int8)
     sel = np.empty((T, s_max), np.int64)
@@ -100,10 +99,11 @@ def omp_solve(A, Y, s_max, tol=None, positive=False, gram="auto"):
             floor_rel, dep_tol = _k.CORR_FLOOR32, _k.DEP_TOL32
     else:  # no float32 path: float64 on the (rounded) values
         A, Y = as_dtype(np.float64, A, Y)
+    X = np.empty((T, n), B.dtype if G.shape[0] else np.float64)  # Gram mode writes float32 X directly
     run_trials(_k.nnomp_batch if positive else _k.omp_batch, T, A if A.ndim == 3 else A[None], Y, G, B, nsq, s_max,
                tol_k, floor_rel, dep_tol, X, n_iter, status, sel)
     if single:
-        X = X.astype(np.float32)
+        X = X.astype(np.float32, copy=False)
     bad = status == _k.NONFINITE_INPUT
     if bad.any():
         # the kernels' first pass is decode()'s finiteness check of A (checks_finite_A): raise its

@@ -26,7 +26,7 @@ import numpy as np
 
 from .._validate import check_choice
 
-__all__ = ["DTYPES", "TOL32", "check_dtype", "as_dtype", "operator_path"]
+__all__ = ["DTYPES", "TOL32", "check_dtype", "as_dtype", "gram_matrix", "operator_path"]
 
 #: Values of the ``dtype`` parameter.
 DTYPES = ("float64", "float32")
@@ -47,6 +47,39 @@ def check_dtype(param, value):
 def as_dtype(dtype, *arrays):
     """The arrays as C-contiguous arrays of ``dtype`` (no copy when they already are)."""
     return tuple(np.ascontiguousarray(a, dtype=dtype) for a in arrays)
+
+
+#: :func:`gram_matrix` forms ``A^T A`` with numpy's ``A.T @ A`` (BLAS syrk) up to this n, in row panels above it.
+GRAM_SYRK_MAX_N = 8192
+#: Rows of G per panel product above ``GRAM_SYRK_MAX_N``.
+GRAM_PANEL = 2048
+
+
+def gram_matrix(A):
+    """``G = A^T A`` (n, n) of a shared A (m, n), float64 or float32, in A's dtype.
+
+    Up to ``n = GRAM_SYRK_MAX_N`` this is numpy's ``A.T @ A`` (BLAS ``syrk`` and a copy of its
+    triangle). Above it, G is formed by row panels: ``G[i0:i1, i0:] = A[:, i0:i1]^T A[:, i0:]``, one
+    BLAS ``gemm`` each (``GRAM_PANEL`` rows), written into G in place, and the lower triangle is
+    copied from the upper, so G is exactly symmetric; the flops are ``(1 + GRAM_PANEL / n)`` times
+    syrk's. Reason: the OpenBLAS of numpy 2.4's wheels (scipy-openblas 0.3.31) segfaults in ``dsyrk``
+    with 2 or more threads for float64 A of m = 384 or 768 rows and n >= 15360 (n <= 14336 runs), with
+    numpy's ``A.T @ A`` and with scipy's ``dsyrk`` alike; the panel products are gemm calls, which run.
+    Reproducer: ``benchmarks/profile_issue19/gram_threads_crash.py`` (docs/benchmarks.md, issue 19 third
+    round). The entries agree with syrk's to rounding (a different summation blocking), not bitwise.
+    """
+    n = A.shape[1]
+    if n <= GRAM_SYRK_MAX_N:
+        return A.T @ A
+    G = np.empty((n, n), A.dtype)
+    for i0 in range(0, n, GRAM_PANEL):
+        i1 = min(i0 + GRAM_PANEL, n)
+        np.matmul(A[:, i0:i1].T, A[:, i0:], out=G[i0:i1, i0:])
+        D = G[i0:i1, i0:i1]
+        low = np.tril_indices(i1 - i0, -1)
+        D[low] = D.T[low]  # the diagonal block's lower triangle from its upper one
+        G[i1:, i0:i1] = G[i0:i1, i1:].T
+    return G
 
 
 def operator_path(func):

@@ -262,13 +262,32 @@ def _inv_norms(nsq, inv_norm):
 
 
 @njit(cache=True)
-def _batch_inv_norms(G, nsq):
-    """Gram mode: the column weights ``1 / ||a_j||`` of the shared A, once per batch (every trial copies
-    them instead of taking n square roots and divisions: ~7 us per trial at n = 4096); else empty."""
-    inv = np.zeros(nsq.shape[0] if G.shape[0] > 0 else 0)
-    if G.shape[0] > 0:
-        _inv_norms(nsq, inv)
-    return inv
+def _all_finite(v):
+    """No NaN or inf in ``v`` (float64 or float32): ``v_j - v_j == 0`` exactly for finite ``v_j`` and is NaN
+    otherwise; a count instead of an early exit, so the loop vectorises (one pass at L1/L2 speed)."""
+    bad = np.int64(0)
+    for j in range(v.shape[0]):
+        d = v[j] - v[j]
+        bad += d != 0.0
+    return bad == 0
+
+
+@njit(cache=True)
+def _batch_norms(G, nsq):
+    """Gram mode: ``(nsq64, inv)``, the squared column norms ``diag(G)`` in float64 and the column weights
+    ``1 / ||a_j||`` of the shared A, once per batch; every trial reads them in place (before: each trial
+    copied both and checked ``nsq`` for finiteness, ~7 us per trial at n = 4096 for the weights alone). A
+    nonfinite ``nsq`` sets ``nsq64[0] = NaN``, which every trial's finiteness check sees. Else empty arrays."""
+    gram = G.shape[0] > 0
+    nsq64 = np.empty(nsq.shape[0] if gram else 0)
+    inv = np.zeros(nsq.shape[0] if gram else 0)
+    if gram:
+        for j in range(nsq.shape[0]):
+            nsq64[j] = nsq[j]
+        _inv_norms(nsq64, inv)
+        if nsq64.shape[0] > 0 and not _all_finite(nsq64):
+            nsq64[0] = np.nan
+    return nsq64, inv
 
 
 @njit(cache=True)
@@ -300,11 +319,12 @@ def omp_one(A, y, G, bpre, nsqpre, inv_pre, s_max, tol, floor_rel, dep_tol, posi
     A : (m, n) float64, C-contiguous
     y : (m,) float64
     G : (n, n) ``A^T A`` (Gram mode, shared A) or an empty (0, 0) array.
-    bpre, nsqpre : (n,) float64 or float32
-        Gram mode: ``b = A^T y`` (a row of one GEMM ``Y A`` for all trials) and ``||a_j||^2``
-        (the diagonal of G); ignored otherwise (pass empty arrays), when one row-major pass over A
-        (:func:`csbench.kernels._linalg.colsq_corr`) computes both. G, bpre and nsqpre may be
-        float32 (with A and y): the correlations ``c``, ``b`` and the stored Gram rows ``Gc`` are then
+    bpre, nsqpre, inv_pre : (n,)
+        Gram mode: ``b = A^T y`` (a row of one GEMM ``Y A`` for all trials; float64 or float32), and
+        ``||a_j||^2`` (the diagonal of G) and ``1 / ||a_j||`` in float64 (:func:`_batch_norms`), read in
+        place; ignored otherwise (pass empty arrays), when one row-major pass over A
+        (:func:`csbench.kernels._linalg.colsq_corr`) computes the first two. G and bpre may be
+        float32 (with A and y; then x too): the correlations ``c``, ``b`` and the stored Gram rows ``Gc`` are then
         float32 too, and so is the correlation update ``c = b - sum_q x_q Gc[q]`` (sixteen lanes instead
         of eight, half the bytes; measured 3x faster per step at n = 4096, the step's largest cost);
         the selection scores, Cholesky factor and coefficients stay float64.
@@ -326,23 +346,25 @@ def omp_one(A, y, G, bpre, nsqpre, inv_pre, s_max, tol, floor_rel, dep_tol, posi
     """
     m, n = A.shape
     use_gram = G.shape[0] > 0
-    b = np.empty(n, bpre.dtype)  # the correlations and stored Gram rows in the dtype of A^T y: float32 with float32 G
-    nsq = np.empty(n)
+    # Gram mode reads the batch's arrays in place (b = A^T y, a row of B; the float64 ||a_j||^2 and 1 / ||a_j||
+    # computed once per batch, :func:`_batch_norms`): no per-trial copies. The correlations and stored Gram
+    # rows are in the dtype of A^T y: float32 with float32 G.
     if use_gram:
-        copy_n(b, bpre, n)
-        copy_n(nsq, nsqpre, n)
+        b = bpre
+        nsq = nsqpre
+        inv_norm = inv_pre
     else:
+        b = np.empty(n, bpre.dtype)
+        nsq = np.empty(n)
         colsq_corr(A, y, nsq, b)
-    inv_norm = np.zeros(n)
-    if use_gram:
-        copy_n(inv_norm, inv_pre, n)
-    else:
+        inv_norm = np.zeros(n)
         _inv_norms(nsq, inv_norm)
     x[:] = 0.0
     sel[:] = -1
-    for j in range(n):  # the finiteness check of A, done on this pass's output (decode() skips its own)
-        if not (np.isfinite(nsq[j]) and np.isfinite(b[j])):
-            return 0, NONFINITE_INPUT
+    # the finiteness check of A, done on this pass's output (decode() skips its own); Gram mode: the batch
+    # checked ||a_j||^2 once (nsqpre holds a NaN then), so only b here
+    if not (_all_finite(b) and (np.isfinite(nsq[0]) if use_gram else _all_finite(nsq))):
+        return 0, NONFINITE_INPUT
     rr = 0.0
     for i in range(m):
         rr += y[i] * y[i]
@@ -422,23 +444,23 @@ def omp_batch(A, Y, G, B, nsq, s_max, tol, floor_rel, dep_tol, X, n_iter, status
 
     Gram mode (shared A): G is ``A[0]^T A[0]``, ``B[t] = A^T Y[t]`` and ``nsq = diag(G)``; otherwise
     G and B are empty (0, 0) and nsq empty (0,). G, B and nsq may be float32 (with A and Y; see
-    :func:`omp_one`). The kernel releases the GIL
+    :func:`omp_one`), and X float32 with them (written in place: no float64 X and conversion). The kernel releases the GIL
     (``csbench.decoders.base.run_trials`` runs ranges of trials on threads).
     ``positive`` is the constant False here and True in :func:`nnomp_batch`: :func:`omp_one` is inlined
     and numba prunes the branch the constant rules out, so plain OMP never compiles the NNLS code.
     """
-    inv = _batch_inv_norms(G, nsq)
+    nsq64, inv = _batch_norms(G, nsq)
     for t in range(t0, t1):
         At = A[t] if A.shape[0] > 1 else A[0]
         bt = B[t] if G.shape[0] > 0 else nsq
-        n_iter[t], status[t] = omp_one(At, Y[t], G, bt, nsq, inv, s_max, tol, floor_rel, dep_tol, False, X[t], sel[t])
+        n_iter[t], status[t] = omp_one(At, Y[t], G, bt, nsq64, inv, s_max, tol, floor_rel, dep_tol, False, X[t], sel[t])
 
 
 @njit(cache=True, nogil=True)
 def nnomp_batch(A, Y, G, B, nsq, s_max, tol, floor_rel, dep_tol, X, n_iter, status, sel, t0, t1):
     """:func:`omp_batch` for nonnegative OMP (``positive=True``), a kernel compiled only when first used."""
-    inv = _batch_inv_norms(G, nsq)
+    nsq64, inv = _batch_norms(G, nsq)
     for t in range(t0, t1):
         At = A[t] if A.shape[0] > 1 else A[0]
         bt = B[t] if G.shape[0] > 0 else nsq
-        n_iter[t], status[t] = omp_one(At, Y[t], G, bt, nsq, inv, s_max, tol, floor_rel, dep_tol, True, X[t], sel[t])
+        n_iter[t], status[t] = omp_one(At, Y[t], G, bt, nsq64, inv, s_max, tol, floor_rel, dep_tol, True, X[t], sel[t])
