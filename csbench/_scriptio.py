@@ -132,6 +132,16 @@ def save_figure(fig, path, dpi=110):
     return Path(path)
 
 
+def replot(json_path, draw):
+    """``--replot JSON``: read a script's written JSON and redraw its figure beside it (``.png``).
+
+    ``draw(doc, png_path)`` is the script's figure function; returns the document.
+    """
+    doc = json.loads(Path(json_path).read_text())
+    draw(doc, Path(json_path).with_suffix(".png"))
+    return doc
+
+
 def wrote(paths):
     """One line naming the files a script wrote (relative to the working directory when inside it)."""
     cwd = Path.cwd().resolve()

@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 import csbench
-from csbench._scriptio import add_output_args, extra_paths, output_dir, save_figure, write_json, wrote
+from csbench._scriptio import add_output_args, extra_paths, output_dir, replot, save_figure, write_json, wrote
 from csbench.decoders.lasso import debias_support, lasso_path
 from csbench.real import minilm
 from csbench.sae import ArrayData, SAESpec, sae_decode
@@ -253,10 +253,7 @@ def main(argv=None):
     add_output_args(ap, "sae")
     a = ap.parse_args(argv)
     if a.replot:
-        with open(a.replot) as f:
-            doc = json.load(f)
-        plot(doc, Path(a.replot).with_suffix(".png"))
-        return doc
+        return replot(a.replot, plot)
     paths = [output_dir(a, __file__, "sae") / "minilm_sae.json", *extra_paths(a, __file__, a.json)]
     if a.quick:
         a.ratio, a.l1, a.topk, a.steps, a.eval_tokens, a.every = 1.0, [0.03, 0.3], [16], 200, 120, 12

@@ -37,11 +37,10 @@ import argparse
 import json
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 
-from csbench._scriptio import add_output_args, extra_paths, output_dir, save_figure, write_json, wrote
+from csbench._scriptio import add_output_args, extra_paths, output_dir, replot, save_figure, write_json, wrote
 from csbench.sae import ActivationData, ActivationSpec, SAESpec
 from csbench.sae import metrics as M
 from csbench.sae.dictlearn import learn_dictionary
@@ -277,10 +276,7 @@ def main(argv=None):
     add_output_args(ap, "sae")
     a = ap.parse_args(argv)
     if a.replot:
-        with open(a.replot) as f:
-            doc = json.load(f)
-        plot(doc, Path(a.replot).with_suffix(".png"))
-        return doc
+        return replot(a.replot, plot)
     profile = "quick" if a.quick else "full" if a.full else "reduced"
     paths = output_paths(a, profile)  # refuses a --json under data/ before any work
     if a.merge:

@@ -9,6 +9,22 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 
 @pytest.fixture
+def experiment():
+    """``experiment(name)``: ``experiments/<name>.py`` loaded as a module (the scripts are not a package)."""
+    import importlib.util
+    import pathlib
+
+    def load(name):
+        path = pathlib.Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+
+    return load
+
+
+@pytest.fixture
 def raising_decoder():
     """A registered test decoder ``_raises_above_12``: the matched filter for m <= 12, RuntimeError above."""
     from csbench import DECODERS

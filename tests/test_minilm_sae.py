@@ -1,6 +1,5 @@
 """SAEs on real activations: ArrayData as training data, and experiments/minilm_sae.py at reduced size."""
 import importlib.util
-import pathlib
 
 import numpy as np
 import pytest
@@ -47,19 +46,11 @@ def test_sae_on_array_data_equals_the_generator_with_a_fixed_training_set(tmp_pa
     assert again.from_cache and np.array_equal(again.params["W_dec"], mdl.params["W_dec"])
 
 
-def _experiment(name):
-    path = pathlib.Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.mark.skipif(importlib.util.find_spec(minilm.MODULE) is None, reason=f"needs {minilm.INSTALL}")
-def test_minilm_sae_quick(tmp_path):
+def test_minilm_sae_quick(tmp_path, experiment):
     for mod in ("torch", "tokenizers", "safetensors"):
         pytest.importorskip(mod)
-    exp = _experiment("minilm_sae")
+    exp = experiment("minilm_sae")
     doc = exp.main(["--quick", "--no-progress", "--out", str(tmp_path), "--cache", str(tmp_path / "c"),
                     "--act-cache", str(tmp_path / "a")])
     # tokens: every 12th sentence of the shipped text, [CLS] and [SEP] dropped (counted by the tokenizer here)

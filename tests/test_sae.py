@@ -1,5 +1,6 @@
 """Sparse autoencoders and dictionary learning (csbench.sae): data, metrics, training, encoder, cache."""
 import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -291,26 +292,18 @@ def test_cluster_ci_is_the_t_interval_over_clusters():
     assert M.cluster_ci([0.7])[1] == -np.inf
 
 
-def _experiment(name):
-    import importlib.util
-    import pathlib
-
-    path = pathlib.Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_sae_recovery_quick(tmp_path):
+def test_sae_recovery_quick(tmp_path, experiment):
     pytest.importorskip("torch")
-    exp = _experiment("sae_recovery")
+    exp = experiment("sae_recovery")
     with pytest.raises(SystemExit, match="inside the committed reference data"):  # before any work
-        exp.main(["--quick", "--json", str(exp.Path(exp.__file__).parent.parent / "data" / "sae" / "x.json")])
+        exp.main(["--quick", "--json", str(pathlib.Path(exp.__file__).resolve().parents[1] / "data" / "sae" / "x.json")])
     doc = exp.main(["--quick", "--no-progress", "--out", str(tmp_path / "o"), "--json", str(tmp_path / "r.json"),
                     "--cache", str(tmp_path)])
     assert json.loads((tmp_path / "o" / "sae_recovery.json").read_text()) == json.loads((tmp_path / "r.json").read_text())
     assert doc["setting"]["profile"] == "quick" and json.loads((tmp_path / "r.json").read_text())["complete"]
+    assert not (tmp_path / "r.png").exists()  # --quick draws no figure; --replot draws it beside the JSON
+    assert len(exp.main(["--replot", str(tmp_path / "r.json")])["rows"]) == len(doc["rows"])
+    assert (tmp_path / "r.png").is_file()
     rows = doc["rows"]
     assert len(rows) == 2 * (2 + 1 + 1)  # ratios x (two L1 coefficients, TopK, dictionary learning)
     for r in rows:
