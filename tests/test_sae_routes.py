@@ -11,7 +11,6 @@ from csbench.decision import top_k
 from csbench.sae import ActivationData, ActivationSpec
 from csbench.sae import metrics as M
 from csbench.sae import routes as R
-from test_sae import _experiment  # tests/ is on sys.path (pytest's default prepend import mode)
 
 
 def _data(n=32, m=16, k=3, seed=0, amplitude="half_normal"):
@@ -88,9 +87,9 @@ def _contains(v):
     return v["low"] - 1e-12 <= v["mean"] <= v["high"] + 1e-12
 
 
-def test_amortisation_gap_quick_two_by_two(tmp_path):
+def test_amortisation_gap_quick_two_by_two(tmp_path, experiment):
     pytest.importorskip("torch")
-    doc = _experiment("amortisation_gap").main(["--quick", "--no-progress", "--out", str(tmp_path),
+    doc = experiment("amortisation_gap").main(["--quick", "--no-progress", "--out", str(tmp_path),
                                                 "--cache", str(tmp_path / "cache")])
     assert (tmp_path / "amortisation_gap.json").is_file()
     summ = {(e["dictionary"], e["route"]): e for e in doc["summary"]}
@@ -115,9 +114,9 @@ def test_amortisation_gap_quick_two_by_two(tmp_path):
             assert 0 < e["mmcs"]["mean"] < 1 and e["mcc"]["mean"] < summ[("true W", "lasso+")]["mcc"]["mean"]
 
 
-def test_amortisation_grid_quick(tmp_path):
+def test_amortisation_grid_quick(tmp_path, experiment):
     pytest.importorskip("torch")
-    mod = _experiment("amortisation_gap")
+    mod = experiment("amortisation_gap")
     cells = mod.grid_cells()
     assert len(cells) == 28 and all(k < m < n for n, m, k in cells)
     doc = mod.main(["--grid", "--quick", "--no-progress", "--out", str(tmp_path), "--cache", str(tmp_path / "c")])
@@ -130,9 +129,9 @@ def test_amortisation_grid_quick(tmp_path):
         assert _contains(e["exact"]) and _contains(e["mcc"])
 
 
-def test_sae_frontier_quick(tmp_path):
+def test_sae_frontier_quick(tmp_path, experiment):
     pytest.importorskip("torch")
-    doc = _experiment("sae_frontier").main(["--quick", "--no-progress", "--out", str(tmp_path),
+    doc = experiment("sae_frontier").main(["--quick", "--no-progress", "--out", str(tmp_path),
                                             "--cache", str(tmp_path / "c")])
     assert (tmp_path / "sae_frontier.json").is_file() and (tmp_path / "sae_frontier.png").is_file()
     n = doc["setting"]["n"]
