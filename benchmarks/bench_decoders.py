@@ -215,6 +215,35 @@ def run_size(n, m, k, trials, shared, include):
 
 #: Stream bandwidth of this machine (GB/s, np.copyto read + write), measured once by :func:`main`.
 STREAM = {}
+#: Read rates of a matrix of each fresh-A size (:func:`read_rates`), measured by :func:`main` before its runs.
+READ = {}
+
+
+def read_rates(m, n, reps=20, pool_bytes=1 << 30):
+    """GB/s at which this machine's BLAS reads an (m, n) float64 matrix: ``A @ x`` (dgemv), one thread.
+
+    ``hot``: the best of ``reps`` calls on one matrix (served from cache when it fits, as csbench's
+    passes after the first are); ``cold``: the median over fresh matrices cycled through a
+    ``pool_bytes`` pool larger than the last-level cache (the first pass over a fresh A, from memory).
+    A gemv reads each entry once and does two flops per entry, so it runs at the read rate: it is the
+    fastest one pass over A that this machine's BLAS achieves, the rate :func:`memory_bound`'s
+    ``read_bound_fraction`` compares against.
+    """
+    x = np.ones(n)
+    hot = np.ones((m, n))
+    hot @ x
+    t_hot = min(_wall(lambda: hot @ x) for _ in range(reps))
+    pool = np.ones((max(2, pool_bytes // (8 * m * n)), m, n))
+    for a in pool:  # the second sweep over the pool is timed, so no page is touched for the first time
+        a @ x
+    t_cold = float(np.median([_wall(lambda: a @ x) for a in pool]))
+    return {"hot_GBps": 8.0 * m * n / t_hot / 1e9, "cold_GBps": 8.0 * m * n / t_cold / 1e9}
+
+
+def _wall(fn):
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
 
 
 def memory_bound(m, n, shared, sec_per_problem, passes, n_iter, cpu_per_problem=None):
@@ -228,35 +257,53 @@ def memory_bound(m, n, shared, sec_per_problem, passes, n_iter, cpu_per_problem=
     loaded machine); ``cache_fraction`` against the copy rate of a 16 MB array (cache-resident: an A
     that fits the last-level cache is read from there after its first pass); ``equiv_passes`` = how
     many reads of A the measured time would allow at stream bandwidth.
+
+    ``read_bound_fraction`` (CPU time) is the time these passes take at this machine's measured read
+    rates for a matrix of A's shape (:func:`read_rates`), the first from memory and the others at the
+    hot rate, divided by the measured time::
+
+        t_bound = 8 m n / cold + (passes - 1) 8 m n / hot
+
+    i.e. the fraction of the hardware limit for exactly the bytes the decoder must read.
     """
     if shared or not STREAM:
         return {}
     a_bytes = 8.0 * m * n
     rate = STREAM["copy_GBps"] * 1e9
     cpu = sec_per_problem if cpu_per_problem is None else cpu_per_problem
-    return {"n_iter_mean": n_iter, "A_bytes_per_iter": a_bytes * passes / max(n_iter, 1.0),
-            "must_read_bytes": a_bytes * passes, "bw_fraction": a_bytes * passes / sec_per_problem / rate,
-            "bw_fraction_cpu": a_bytes * passes / cpu / rate,
-            "cache_fraction": a_bytes * passes / cpu / (STREAM["cache_copy_GBps"] * 1e9),
-            "equiv_passes": sec_per_problem * rate / a_bytes}
+    out = {"n_iter_mean": n_iter, "A_bytes_per_iter": a_bytes * passes / max(n_iter, 1.0),
+           "must_read_bytes": a_bytes * passes, "bw_fraction": a_bytes * passes / sec_per_problem / rate,
+           "bw_fraction_cpu": a_bytes * passes / cpu / rate,
+           "cache_fraction": a_bytes * passes / cpu / (STREAM["cache_copy_GBps"] * 1e9),
+           "equiv_passes": sec_per_problem * rate / a_bytes}
+    rates = READ.get((m, n))
+    if rates:
+        t_bound = a_bytes / (rates["cold_GBps"] * 1e9) + (passes - 1.0) * a_bytes / (rates["hot_GBps"] * 1e9)
+        out.update(read_cold_GBps=rates["cold_GBps"], read_hot_GBps=rates["hot_GBps"],
+                   read_bound_ms=1e3 * t_bound, read_bound_fraction=t_bound / cpu)
+    return out
 
 
 def print_memory_bound(rows, file=None):
-    """The fresh-A rows of csbench's lasso, OMP and AMP against the stream bandwidth."""
+    """The fresh-A rows of csbench's lasso, OMP and AMP against the stream bandwidth and the read-rate bound."""
     sel = [r for r in rows if "bw_fraction" in r]
     if not sel:
         return
-    print(f"fresh A against the measured stream bandwidth ({STREAM['copy_GBps']:.1f} GB/s, np.copyto of 512 MB):",
-          file=file)
+    print(f"fresh A against the measured stream bandwidth ({STREAM['copy_GBps']:.1f} GB/s, np.copyto of 512 MB; "
+          f"cache: {STREAM['cache_copy_GBps']:.1f} GB/s, 16 MB) and against the read rates of A (dgemv):", file=file)
     print(f"{'family':<7}{'n':>7}{'m':>5}{'k':>4}{'iters':>8}{'A MB/iter':>11}{'must-read MB':>14}{'ms/prob':>9}"
-          f"{'% of BW':>9}{'% BW (cpu)':>11}{'% cache BW':>11}{'passes at BW':>14}", file=file)
+          f"{'% of BW':>9}{'% BW (cpu)':>11}{'% cache BW':>11}{'passes at BW':>14}"
+          f"{'read cold/hot GB/s':>20}{'bound ms':>10}{'% of bound':>11}", file=file)
     for r in sel:
         print(f"{r['family']:<7}{r['n']:>7}{r['m']:>5}{r['k']:>4}{r.get('n_iter_mean', np.nan):>8.1f}"
               f"{r['A_bytes_per_iter'] / 1e6:>11.2f}{r['must_read_bytes'] / 1e6:>14.2f}{r['ms_per_problem']:>9.3f}"
               f"{100 * r['bw_fraction']:>9.1f}{100 * r['bw_fraction_cpu']:>11.1f}{100 * r['cache_fraction']:>11.1f}"
-              f"{r['equiv_passes']:>14.1f}", file=file)
+              f"{r['equiv_passes']:>14.1f}"
+              f"{r.get('read_cold_GBps', np.nan):>11.1f}/{r.get('read_hot_GBps', np.nan):<8.1f}"
+              f"{r.get('read_bound_ms', np.nan):>10.3f}{100 * r.get('read_bound_fraction', np.nan):>11.1f}", file=file)
     print("iterations: AMP iterations, OMP atoms, lasso CD epochs (the lasso's must-read is per problem: 2 passes); "
-          "passes at BW = reads of A the measured time would allow at stream bandwidth", file=file)
+          "passes at BW = reads of A the measured time would allow at stream bandwidth; bound = the first pass at "
+          "the cold read rate, the others at the hot one; % of bound = bound / CPU time", file=file)
 
 
 def print_table(rows, file=None):
@@ -379,6 +426,10 @@ def main(argv=None):
     STREAM.update(stream_bandwidth())
     STREAM["cache_copy_GBps"] = stream_bandwidth(nbytes=1 << 24, reps=20)["copy_GBps"]
     print("stream bandwidth:", STREAM)
+    with threadpool_limits(1):
+        for n, m, k in sizes:
+            READ[(m, n)] = read_rates(m, n)
+    print("read rates of A (dgemv, one thread):", {f"{n},{m}": v for (m, n), v in READ.items()})
     print("load average before:", os.getloadavg())
     rows = []
     with threadpool_limits(1):
@@ -393,7 +444,8 @@ def main(argv=None):
     print("load average after:", os.getloadavg())
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine(), "stream": STREAM, "rows": rows}, f, indent=1)
+            json.dump({"machine": machine(), "stream": STREAM, "rows": rows,
+                       "read_rates": {f"{n},{m}": v for (m, n), v in READ.items()}}, f, indent=1)
     return 0
 
 

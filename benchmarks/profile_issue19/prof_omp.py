@@ -1,7 +1,9 @@
 # ruff: noqa  (profiling scripts, kept as run)
 """OMP or the lasso in Gram mode, float64 against float32 (interleaved, best of 2), with and without the G and A^T Y products.
 
-    PYTHONPATH=$PWD python benchmarks/profile_issue19/prof_omp.py T omp|lasso
+    PYTHONPATH=$PWD python benchmarks/profile_issue19/prof_omp.py T omp|lasso [N,M ...] [--ks K ...]
+
+(default sizes (1536, 384) and (4096, 384), k = 8 and 32).
 
 Profiling scripts of issue 19's second round (docs/benchmarks.md); one thread: OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1.
 """
@@ -12,8 +14,12 @@ from bench_shared_dictionary import problem, supports_equal
 import csbench
 from csbench.decoders.omp import omp_solve, shared_products
 T = int(sys.argv[1]); fam = sys.argv[2]
-for (n, m) in [(1536, 384), (4096, 384)]:
-    for k in (8, 32):
+rest = sys.argv[3:]
+ks = tuple(int(v) for v in rest[rest.index("--ks") + 1:]) if "--ks" in rest else (8, 32)
+rest = rest[:rest.index("--ks")] if "--ks" in rest else rest
+sizes = [tuple(int(v) for v in a.split(",")) for a in rest] or [(1536, 384), (4096, 384)]
+for (n, m) in sizes:
+    for k in ks:
         data = {dt: problem(n, m, k, T, dt) for dt in (np.float64, np.float32)}
         A64, Y64, X = data[np.float64]
         lam = 0.01 * float(np.median(np.abs(Y64 @ A64).max(1)))
@@ -27,7 +33,7 @@ for (n, m) in [(1536, 384), (4096, 384)]:
                     f = lambda: csbench.decode("omp", A, Y, k=k, gram=True, **kw)
                 else:
                     f = lambda: csbench.decode("lasso", A, Y, lam=lam, tol=1e-5 if kw else 1e-8, gram=True, **kw)
-                f()
+                f() if rnd == 0 else None
                 c = time.process_time(); G, B = shared_products(A, Y); tgb = time.process_time() - c
                 c = time.process_time(); r = f(); t = time.process_time() - c
                 tk.setdefault(dt, []).append((t, t - tgb, r))
