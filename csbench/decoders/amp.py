@@ -138,9 +138,10 @@ def amp(A, Y, k, *, denoiser="soft", nonneg=False, threshold="minimax", density=
 
     Notes
     -----
-    Each running trial (one per numba thread) keeps a copy of ``A^T`` when it
-    takes at most 64 MB (``csbench.kernels.amp.AT_MAX_BYTES``), for speed; the
-    results are bit-identical without it.
+    Each numba thread keeps a copy of ``A^T`` (one per trial, or one for its whole
+    range of trials when A is shared) when it takes at most 64 MB
+    (``csbench.kernels.amp.AT_MAX_BYTES``), for speed; the results are
+    bit-identical without it.
     """
     m, n = A.shape[-2:]
     code, tau, eps = amp_params(m, n, k, denoiser, nonneg, threshold, density)

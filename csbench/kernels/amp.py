@@ -8,8 +8,8 @@ Matrix products are plain loops over the C-ordered A (no BLAS). Per iteration
 (:func:`_sweep`): ``u = A x`` over the nonzero entries of x only (x is sparse
 for soft thresholding), hence z; then ``A^T z`` accumulates ``a_i z_i`` over
 the rows of A, eight rows per pass over the output. ``u`` comes from a copy
-``A^T`` made once per problem (:func:`_transpose`; contiguous rows, vectorised)
-when it takes at most ``AT_MAX_BYTES``, else from a gather over each row of A
+``A^T`` made once per problem, once per range of trials when A is shared
+(:func:`_transpose`; contiguous rows, vectorised) when it takes at most ``AT_MAX_BYTES``, else from a gather over each row of A
 in the same pass; both add the same terms in the same order, so the results
 are bit-identical either way.
 
@@ -201,34 +201,41 @@ def _denoise(r, theta, v, logit_eps, denoiser, damping, x, xn, idx):
 
     Returns ``(nnz, sum of eta')``. Soft: ``eta(r) = sign(r) max(|r| - theta, 0)``;
     nonneg: ``max(r - theta, 0)``; Bayes binary: ``expit((r - 1/2)/v + logit_eps)``
-    with ``eta' = eta (1 - eta) / v``.
+    with ``eta' = eta (1 - eta) / v``. The soft thresholds are selects, not branches (as in
+    :func:`gemm_denoise`): 3 % of an iteration at (1000, 200) on the Intel host of docs/benchmarks.md.
     """
     n = r.shape[0]
     nnz = 0
+    if denoiser != BAYES_BINARY:
+        # soft thresholds without data-dependent branches (selects; the support written at every j and
+        # kept by the count): the values and the order of every sum are those of the branches
+        two_sided = denoiser == SOFT
+        cnt = 0
+        for j in range(n):
+            rj = r[j]
+            hi = rj - theta
+            lo = rj + theta
+            up = hi > 0.0
+            down = two_sided and lo < 0.0
+            e = (hi if up else 0.0) + (lo if down else 0.0)
+            cnt += up | down
+            if damping > 0.0:
+                e = (1.0 - damping) * e + damping * x[j]
+            xn[j] = e
+            idx[nnz] = j
+            nnz += e != 0.0
+        return nnz, float(cnt)
     dsum = 0.0
     for j in range(n):
         rj = r[j]
-        e = 0.0
-        if denoiser == SOFT:
-            if rj > theta:
-                e = rj - theta
-                dsum += 1.0
-            elif rj < -theta:
-                e = rj + theta
-                dsum += 1.0
-        elif denoiser == SOFT_NONNEG:
-            if rj > theta:
-                e = rj - theta
-                dsum += 1.0
+        u = (rj - 0.5) / v + logit_eps
+        if u >= 0.0:
+            w = np.exp(-u)
+            e = 1.0 / (1.0 + w)
         else:
-            u = (rj - 0.5) / v + logit_eps
-            if u >= 0.0:
-                w = np.exp(-u)
-                e = 1.0 / (1.0 + w)
-            else:
-                w = np.exp(u)
-                e = w / (1.0 + w)
-            dsum += w / ((1.0 + w) * (1.0 + w)) / v
+            w = np.exp(u)
+            e = w / (1.0 + w)
+        dsum += w / ((1.0 + w) * (1.0 + w)) / v
         if damping > 0.0:
             e = (1.0 - damping) * e + damping * x[j]
         xn[j] = e
@@ -277,13 +284,25 @@ def amp_batch(A3, Y, X, n_iter, status, denoiser, tau, eps, damping, max_iter, t
     or when ``z`` or ``x`` stops being finite or ``||z|| > BLOWUP ||y||``
     (DIVERGED; ``x`` keeps the last finite iterate).
 
+    The soft thresholds run without data-dependent branches (:func:`_denoise`); the scratch arrays are
+    allocated once per range of trials, and a shared A (A3 of shape (1, m, n)) is transposed once.
+
     The kernel releases the GIL (``csbench.decoders.base.run_trials`` runs ranges of trials on threads).
     One trial's iteration is written out in the loop over trials rather than in a function of its own
     (see :func:`csbench.kernels.homotopy.homotopy_batch`).
     """
+    m, n = A3.shape[1], A3.shape[2]
+    z = np.empty(m)  # scratch, shared by the trials of the range (their pages are faulted in once)
+    zn = np.empty(m)
+    r = np.empty(n)
+    xn = np.empty(n)
+    idx = np.empty(n, dtype=np.int64)
+    xc = np.empty(n)
+    u = np.empty(m)
+    AT = np.empty((n if m * n * 8 <= AT_MAX_BYTES else 0, m))
+    have_at = False  # AT holds the shared A's transpose
     for t in range(t0, t1):
         A, y, x = trial_views(A3, Y, X, t)
-        m, n = A.shape
         for j in range(n):
             x[j] = 0.0
         ynorm = 0.0
@@ -294,16 +313,11 @@ def amp_batch(A3, Y, X, n_iter, status, denoiser, tau, eps, damping, max_iter, t
             n_iter[t], status[t] = 0, OK
             continue
         logit_eps = np.log(eps / (1.0 - eps)) if denoiser == BAYES_BINARY else 0.0
-        z = y.copy()
-        zn = np.empty(m)
-        r = np.empty(n)
-        xn = np.empty(n)
-        idx = np.empty(n, dtype=np.int64)
-        xc = np.empty(n)
-        u = np.empty(m)
-        AT = np.empty((n if m * n * 8 <= AT_MAX_BYTES else 0, m))
-        if AT.shape[0] == n:
+        for i in range(m):
+            z[i] = y[i]
+        if AT.shape[0] == n and not (have_at and A3.shape[0] == 1):
             _transpose(A, AT)
+            have_at = True
         # r = x^0 + A^T z^0 (x^0 = 0, nnz = 0, z^0 = y, so zn = y)
         _sweep(A, AT, y, x, idx, np.int64(0), xc, u, 0.0, 0.0, z, zn, r, np.bool_(False))  # typed: no literal specialisation
         n_it, st = max_iter, MAX_ITER
