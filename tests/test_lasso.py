@@ -368,15 +368,17 @@ def test_homotopy_kernel_equals_lars_path(positive, gram):
         assert rel_err(x, ref6) < 1e-9
 
 
+@pytest.mark.parametrize("gram", [False, True])
 @pytest.mark.parametrize("positive", [False, True])
-def test_homotopy_working_set_equals_lars_path(positive):
+def test_homotopy_working_set_equals_lars_path(positive, gram):
     # working-set mode: a tiny W and rare KKT checks force returns to checkpoints. The solution must be
     # LARS's; with a check after every kink so must the path (between checks the W-path may skip a
-    # column that enters and leaves again: measured once below, 88 kinks instead of 90)
+    # column that enters and leaves again: measured once below, 88 kinks instead of 90). Gram mode
+    # keeps the rows of G restricted to W and checks the KKT conditions from G
     meas, _ = make_problem(Cell(n=300, k=20, signal="binary" if positive else "signed"), 60, 2, seed=9)
-    e = np.empty((0, 0))
     for t in range(2):
         A, y = meas.A[t], meas.Y[t]
+        e = A.T @ A if gram else np.empty((0, 0))
         c = A.T @ y
         lam = lam_of(A, y, 1e-3, positive)
         ref, n_iter, lam_end = lars_lasso(A, y, lam, positive)
