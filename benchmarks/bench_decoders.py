@@ -229,6 +229,8 @@ def read_rates(m, n, reps=20, pool_bytes=1 << 30):
     fastest one pass over A that this machine's BLAS achieves, the rate :func:`memory_bound`'s
     ``read_bound_fraction`` compares against.
     """
+    from bench_shared_dictionary import _wall
+
     x = np.ones(n)
     hot = np.ones((m, n))
     hot @ x
@@ -238,12 +240,6 @@ def read_rates(m, n, reps=20, pool_bytes=1 << 30):
         a @ x
     t_cold = float(np.median([_wall(lambda: a @ x) for a in pool]))
     return {"hot_GBps": 8.0 * m * n / t_hot / 1e9, "cold_GBps": 8.0 * m * n / t_cold / 1e9}
-
-
-def _wall(fn):
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
 
 
 def memory_bound(m, n, shared, sec_per_problem, passes, n_iter, cpu_per_problem=None):

@@ -184,8 +184,8 @@ def lasso(A, Y, k, *, lam=None, lam_ratio=None, positive=False, tol=1e-8, max_it
         shared (m, n) A, as BLAS-3 products; gradients are then ``A^T y - G x``,
         working-set Gram matrices are read from G, and coordinate descent never
         passes over A (the homotopy, for trials it hands over, computes ``A^T y``
-        once and then follows the path on rows of G). "auto" does so when ``n <= GRAM_MAX_N`` and ``T >= n / 4``. Results
-        agree with ``gram=False`` (and across different splits of a batch) to
+        once and then follows the path on rows of G). "auto" does so when
+        ``n <= GRAM_MAX_N`` and ``T >= n / 4``. Results agree with ``gram=False`` (and across different splits of a batch) to
         rounding, not bit for bit.
     dtype : "float64" or "float32"
         float32: A and Y rounded to float32; Gram mode stores G and ``A^T Y`` in

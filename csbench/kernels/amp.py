@@ -8,10 +8,10 @@ Matrix products are plain loops over the C-ordered A (no BLAS). Per iteration
 (:func:`_sweep`): ``u = A x`` over the nonzero entries of x only (x is sparse
 for soft thresholding), hence z; then ``A^T z`` accumulates ``a_i z_i`` over
 the rows of A, eight rows per pass over the output. ``u`` comes from a copy
-``A^T`` made once per problem, once per range of trials when A is shared
-(:func:`_transpose`; contiguous rows, vectorised) when it takes at most ``AT_MAX_BYTES``, else from a gather over each row of A
-in the same pass; both add the same terms in the same order, so the results
-are bit-identical either way.
+``A^T`` made once per problem (once per range of trials when A is shared;
+:func:`_transpose`, contiguous rows, vectorised) when it takes at most
+``AT_MAX_BYTES``, else from a gather over each row of A in the same pass; both
+add the same terms in the same order, so the results are bit-identical either way.
 
 Measured single-threaded on this 2-core AMD EPYC (Zen 4, L2 1 MB per core),
 A hot, time per AMP iteration at x with ~0.85 m nonzeros (as AMP's iterates

@@ -102,7 +102,8 @@ def _direction(A, G, Ac, Aw, Gr, ident, ws, p, act, R, sg, s, d, u, a):
     """``d = G_SS^{-1} s`` and ``a_q = a_{ws[q]}^T A_S d`` for the p working-set columns.
 
     Gram mode: from the rows ``Gr[q, :p] = G[act[q], ws[:p]]`` on a working set, else from the
-    rows of G (all columns, ws the identity). No gathered columns (``Aw`` empty, ws the identity): one pass over A.
+    rows of G (all columns, ws the identity). No gathered columns (``Aw`` empty, ws the identity):
+    one pass over A.
     Otherwise from the gathered columns ``Aw[:, :p]`` (column q = column ws[q] of A): O(m p).
     """
     for q in range(s):
@@ -208,10 +209,11 @@ def homotopy_batch(A3, Y, trials, lams, positive, budget, G, X, n_steps, lam_rea
     instead of a pass over A; in Gram mode ``O(|S| |W|)`` from ``Gr``, the rows of
     G of the active features restricted to W, kept as features enter and leave and
     as W grows, instead of ``O(|S| n)`` from whole rows of G: at (n, m, k) =
-    (4096, 384, 64), lam = 0.01 lam_max, 68 -> 16 ms per signal, one thread); W starts as the ``ws_size`` columns with the
-    largest ``|c_j|``. Every ``check_every`` steps, and before returning, the
-    full correlation ``g = A^T (y - A x)`` (Gram mode: ``A^T y - G_S x_S``) is computed: if ``|g_j| <= lam_t``
-    for every j outside W, x is the exact solution of the full problem at the
+    (4096, 384, 64), lam = 0.01 lam_max, 68 -> 16 ms per signal, one thread);
+    W starts as the ``ws_size`` columns with the largest ``|c_j|``. Every
+    ``check_every`` steps, and before returning, the full correlation
+    ``g = A^T (y - A x)`` (Gram mode: ``A^T y - G_S x_S``) is computed: if
+    ``|g_j| <= lam_t`` for every j outside W, x is the exact solution of the full problem at the
     current ``lam_t`` (KKT), and the state is saved as a checkpoint; W then
     gains the ``ws_size`` outside columns with the largest ``|g_j|``. If some
     column violates it, the path returns to the last checkpoint (an exact
